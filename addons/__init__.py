@@ -1,0 +1,1 @@
+"""mitmproxy addons that sit in front of each Plex server."""
