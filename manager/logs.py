@@ -28,7 +28,7 @@ def configure_logging(
         raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}, not {fmt!r}")
     numeric = logging.getLevelName(level.upper()) if isinstance(level, str) else level
     renderer: Any = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(ensure_ascii=False)
         if fmt == "json"
         else structlog.processors.KeyValueRenderer(
             key_order=["timestamp", "level", "event"], drop_missing=True

@@ -1,0 +1,44 @@
+import io
+import json
+
+from manager.logs import configure_logging, get_logger
+from manager.redaction import redact, redact_mapping, redact_text
+
+TOKEN = "Zx9yQwErTy12345"
+
+
+def test_redact_keeps_four_characters() -> None:
+    assert redact(TOKEN) == "Zx9y…"
+    assert redact("") == ""
+    assert redact(None) == ""
+
+
+def test_tokens_in_urls_and_headers_are_redacted() -> None:
+    text = (
+        f"GET http://h/:/scrobble?key=1&X-Plex-Token={TOKEN}&identifier=x "
+        f"Authorization: Bearer {TOKEN} token={TOKEN}"
+    )
+    out = redact_text(text)
+    assert TOKEN not in out
+    assert "X-Plex-Token=Zx9y…&identifier=x" in out
+    assert redact_text(out) == out
+
+
+def test_nested_mappings_are_redacted_by_key_and_by_value() -> None:
+    out = redact_mapping(
+        {"X-Plex-Token": TOKEN, "nested": {"accessToken": TOKEN}, "url": f"/?token={TOKEN}"}
+    )
+    assert TOKEN not in json.dumps(out, ensure_ascii=False)
+
+
+def test_log_lines_never_carry_a_token_in_either_format() -> None:
+    for fmt in ("text", "json"):
+        stream = io.StringIO()
+        configure_logging(fmt, "DEBUG", stream=stream)
+        get_logger("t").info("replayed", token=TOKEN, url=f"http://h/?X-Plex-Token={TOKEN}")
+        line = stream.getvalue()
+        assert TOKEN not in line
+        assert "Zx9y…" in line
+        assert line.count("\n") == 1
+        if fmt == "json":
+            assert json.loads(line)["event"] == "replayed"
