@@ -1,0 +1,232 @@
+"""Plex answers (XML by default, JSON with Accept: application/json) into our models.
+
+Both shapes go through one item builder: XML attributes are strings, JSON values are
+already numbers, so every field is converted on the way in.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from manager.guids import normalize_guid
+from manager.plex.models import PlexItem, Section, ServerIdentity, Session
+
+Body = ET.Element | dict[str, Any]
+# XML tags that are library entries (movies/episodes are Video, shows/seasons Directory).
+_ENTRY_TAGS = frozenset({"Video", "Directory", "Track", "Photo", "Metadata"})
+
+
+class ParseError(ValueError):
+    """A body that is neither the XML nor the JSON Plex sends."""
+
+
+def decode(content: bytes) -> Body:
+    """XML root element, or the JSON object (unwrapped from "MediaContainer" if present)."""
+    text = content.lstrip()
+    if not text:
+        return {}
+    try:
+        if text[:1] in (b"{", b"["):
+            data = json.loads(text)
+            if isinstance(data, dict) and isinstance(data.get("MediaContainer"), dict):
+                return data["MediaContainer"]
+            return data if isinstance(data, dict) else {"items": data}
+        return ET.fromstring(text)
+    except (ValueError, ET.ParseError) as exc:
+        raise ParseError(f"unreadable answer: {type(exc).__name__}") from None
+
+
+def attrs(body: Body) -> Mapping[str, Any]:
+    return body.attrib if isinstance(body, ET.Element) else body
+
+
+def as_int(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        try:
+            return int(float(value))
+        except (TypeError, ValueError):
+            return None
+
+
+def as_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value != 0
+    return str(value).strip().lower() in ("1", "true", "yes")
+
+
+def entries(body: Body, *json_keys: str) -> Iterator[tuple[Mapping[str, Any], Any]]:
+    """(attributes, raw node) for every child entry; JSON under the given keys."""
+    if isinstance(body, ET.Element):
+        for el in body:
+            if el.tag in _ENTRY_TAGS or not json_keys:
+                yield el.attrib, el
+        return
+    for key in json_keys or ("Metadata", "Directory"):
+        for node in body.get(key) or ():
+            if isinstance(node, dict):
+                yield node, node
+
+
+def _child(node: Any, tag: str) -> Mapping[str, Any] | None:
+    if isinstance(node, ET.Element):
+        el = node.find(tag)
+        return el.attrib if el is not None else None
+    value = node.get(tag)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value if isinstance(value, dict) else None
+
+
+def _guid_ids(node: Any) -> tuple[str, ...]:
+    if isinstance(node, ET.Element):
+        raw = [g.get("id") for g in node if g.tag == "Guid"]
+    else:
+        raw = [g.get("id") for g in node.get("Guid") or () if isinstance(g, dict)]
+    out: list[str] = []
+    for value in raw:
+        norm = normalize_guid(value)
+        if norm and norm not in out:
+            out.append(norm)
+    return tuple(out)
+
+
+def total_size(body: Body, header: str | None) -> int | None:
+    value = as_int(attrs(body).get("totalSize"))
+    if value is None and header:
+        value = as_int(header)
+    return value
+
+
+class Interner:
+    """Shares repeated strings (types, show titles, section titles) across one read."""
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: dict[str, str] = {}
+
+    def __call__(self, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return self._seen.setdefault(value, value)
+
+
+def items(
+    body: Body,
+    *,
+    section_id: str | None = None,
+    section_title: str | None = None,
+    intern: Interner | None = None,
+) -> list[PlexItem]:
+    share = intern or Interner()
+    top = attrs(body)
+    default_section_id = section_id or as_str(top.get("librarySectionID"))
+    default_section_title = section_title or as_str(top.get("librarySectionTitle"))
+    out: list[PlexItem] = []
+    for a, node in entries(body, "Metadata"):
+        rating_key = as_str(a.get("ratingKey"))
+        if not rating_key:
+            continue
+        kind = share(as_str(a.get("type"))) or ""
+        if kind == "episode":
+            show_guid, show_title = a.get("grandparentGuid"), a.get("grandparentTitle")
+            season_index, episode_index = as_int(a.get("parentIndex")), as_int(a.get("index"))
+        elif kind == "season":
+            show_guid, show_title = a.get("parentGuid"), a.get("parentTitle")
+            season_index, episode_index = as_int(a.get("index")), None
+        else:
+            show_guid = show_title = None
+            season_index = episode_index = None
+        own_section_id = as_str(a.get("librarySectionID"))
+        own_section_title = as_str(a.get("librarySectionTitle"))
+        out.append(
+            PlexItem(
+                rating_key=rating_key,
+                type=kind,
+                title=as_str(a.get("title")) or "",
+                guid=as_str(a.get("guid")),
+                guids=_guid_ids(node),
+                duration_ms=as_int(a.get("duration")),
+                section_id=share(own_section_id or default_section_id),
+                section_title=share(own_section_title or default_section_title),
+                parent_rating_key=share(as_str(a.get("parentRatingKey"))),
+                grandparent_rating_key=share(as_str(a.get("grandparentRatingKey"))),
+                show_guid=share(as_str(show_guid)),
+                show_title=share(as_str(show_title)),
+                season_index=season_index,
+                episode_index=episode_index,
+                view_count=as_int(a.get("viewCount")) or 0,
+                view_offset_ms=as_int(a.get("viewOffset")) or 0,
+                last_viewed_at=as_int(a.get("lastViewedAt")),
+                leaf_count=as_int(a.get("leafCount")),
+                viewed_leaf_count=as_int(a.get("viewedLeafCount")),
+            )
+        )
+    return out
+
+
+def sections(body: Body) -> list[Section]:
+    out: list[Section] = []
+    for a, _node in entries(body, "Directory"):
+        key = as_str(a.get("key"))
+        if key is None:
+            continue
+        out.append(
+            Section(
+                id=key,
+                type=as_str(a.get("type")) or "",
+                title=as_str(a.get("title")) or "",
+                uuid=as_str(a.get("uuid")) or "",
+            )
+        )
+    return out
+
+
+def identity(body: Body) -> ServerIdentity:
+    a = attrs(body)
+    machine = as_str(a.get("machineIdentifier"))
+    if not machine:
+        raise ParseError("answer has no machineIdentifier")
+    return ServerIdentity(
+        machine_identifier=machine,
+        friendly_name=as_str(a.get("friendlyName")) or "",
+        version=as_str(a.get("version")) or "",
+    )
+
+
+def sessions(body: Body) -> list[Session]:
+    out: list[Session] = []
+    for a, node in entries(body, "Metadata"):
+        rating_key = as_str(a.get("ratingKey"))
+        if not rating_key:
+            continue
+        user = _child(node, "User") or {}
+        player = _child(node, "Player") or {}
+        out.append(
+            Session(
+                rating_key=rating_key,
+                user_id=as_str(user.get("id")) or "",
+                username=as_str(user.get("title")) or "",
+                state=as_str(player.get("state")) or "",
+            )
+        )
+    return out
