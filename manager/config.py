@@ -1,0 +1,385 @@
+"""Manager configuration: YAML file plus the original product's environment variables.
+
+The original `hosts:` list (`host`, `port`, `token`) still loads as is; newer keys are
+optional with defaults. Any problem becomes one `ConfigError` line that names the file,
+the key and what is wrong, so a bad config stops start-up with a message a user can act on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+DEFAULT_PORT = 3400  # what the original manager listened on; old proxies point at it
+DEFAULT_PLEXTV = "https://plex.tv"
+DEFAULT_DATABASE = "sqlite:///plex-cluster.db"
+# Where the original image mounted its config; used when no --config is given.
+LEGACY_CONFIG_PATH = "/config/plex-cluster-manager.yml"
+
+ENV_TOKEN = "CLUSTER_MANAGER_TOKEN"
+ENV_UPDATE_ON_START = "UPDATE_ON_START"
+ENV_DEBUG = "DEBUG"
+ENV_SCHEDULE = "FULL_SYNC_SCHEDULE"
+ENV_DSN = "PLEX_CLUSTER_DSN"
+ENV_LISTEN = "PLEX_CLUSTER_LISTEN"
+ENV_PLEXTV = "PLEX_CLUSTER_PLEXTV_URL"
+ENV_CONFIG = "PLEX_CLUSTER_CONFIG"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class ConfigError(ValueError):
+    """One line: `<file>: <key>: <problem>`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    name: str
+    url: str  # scheme://host:port, no trailing slash
+    token: str  # the server owner's (admin) token
+    aliases: tuple[str, ...] = ()  # extra host[:port] forms proxies may report (legacy payload)
+
+    @property
+    def netloc(self) -> str:
+        return urlsplit(self.url).netloc.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    concurrency: int = 8
+    per_peer: int = 4
+    max_backoff: float = 300.0
+    base_backoff: float = 1.0
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class SyncConfig:
+    schedule: str | None = None  # cron form, e.g. "0 2 * * *"
+    on_start: bool = False
+    allow_users: tuple[str, ...] = ()
+    deny_users: tuple[str, ...] = ()
+    concurrency: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: str
+    servers: tuple[ServerConfig, ...]
+    token: str
+    listen_host: str = "0.0.0.0"
+    listen_port: int = DEFAULT_PORT
+    database: str = DEFAULT_DATABASE
+    plextv_url: str = DEFAULT_PLEXTV
+    same_library_name_only: bool = False
+    played_threshold: float = 0.9
+    heartbeat_interval: float = 60.0
+    debug: bool = False
+    log_format: str = "text"
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+
+    def server(self, name: str) -> ServerConfig:
+        for server in self.servers:
+            if server.name == name:
+                return server
+        raise KeyError(name)
+
+
+_TOP_KEYS = {
+    "hosts",
+    "servers",
+    "token",
+    "listen",
+    "database",
+    "plextv_url",
+    "same_library_name_only",
+    "played_threshold",
+    "heartbeat_interval",
+    "debug",
+    "log_format",
+    "delivery",
+    "sync",
+}
+_SERVER_KEYS = {"name", "url", "host", "port", "scheme", "token", "aliases", "log"}
+_DELIVERY_KEYS = {"concurrency", "per_peer", "max_backoff", "base_backoff", "timeout"}
+_SYNC_KEYS = {"schedule", "on_start", "users", "concurrency"}
+_USERS_KEYS = {"allow", "deny"}
+
+
+class _Reader:
+    """Carries the file name so every error names it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {key}: {problem}")
+
+    def mapping(self, value: Any, key: str, allowed: set[str]) -> Mapping[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise self.fail(key, f"must be a mapping, not {type(value).__name__}")
+        for name in value:
+            if name not in allowed:
+                where = f"{key}.{name}" if key else str(name)
+                raise self.fail(where, f"unknown key (known: {', '.join(sorted(allowed))})")
+        return value
+
+    def string(self, value: Any, key: str) -> str:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise self.fail(key, f"must be a string, not {type(value).__name__}")
+        return str(value).strip()
+
+    def boolean(self, value: Any, key: str) -> bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise self.fail(key, f"must be true or false, not {value!r}")
+
+    def number(
+        self, value: Any, key: str, *, minimum: float, maximum: float | None = None
+    ) -> float:
+        if isinstance(value, bool):
+            raise self.fail(key, f"must be a number, not {value!r}")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise self.fail(key, f"must be a number, not {value!r}") from None
+        if number < minimum or (maximum is not None and number > maximum):
+            upper = f" and at most {maximum:g}" if maximum is not None else ""
+            raise self.fail(key, f"must be at least {minimum:g}{upper}, not {value!r}")
+        return number
+
+    def names(self, value: Any, key: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            raise self.fail(key, "must be a list of names")
+        return tuple(self.string(v, f"{key}[{i}]") for i, v in enumerate(value))
+
+
+def _check_url(reader: _Reader, url: str, key: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise reader.fail(key, f"bad URL {url!r}: scheme must be http or https")
+    if not parts.hostname:
+        raise reader.fail(key, f"bad URL {url!r}: no host name")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise reader.fail(key, f"bad URL {url!r}: port is not a number 1-65535") from None
+    if parts.query or parts.fragment:
+        raise reader.fail(key, f"bad URL {url!r}: no query or fragment allowed")
+    return url.rstrip("/")
+
+
+def _server(reader: _Reader, raw: Any, key: str, index: int) -> ServerConfig:
+    where = f"{key}[{index}]"
+    entry = reader.mapping(raw, where, _SERVER_KEYS)
+    if not entry:
+        raise reader.fail(where, "empty server entry")
+    if "url" in entry:
+        if "host" in entry or "port" in entry or "scheme" in entry:
+            raise reader.fail(where, "give either url or host/port/scheme, not both")
+        url = _check_url(reader, reader.string(entry["url"], f"{where}.url"), f"{where}.url")
+    elif "host" in entry:
+        host = reader.string(entry["host"], f"{where}.host")
+        if not host or "/" in host or " " in host:
+            raise reader.fail(f"{where}.host", f"bad host name {host!r}")
+        # The original always spoke https to host:port.
+        scheme = reader.string(entry.get("scheme", "https"), f"{where}.scheme").lower()
+        if scheme not in ("http", "https"):
+            raise reader.fail(f"{where}.scheme", f"must be http or https, not {scheme!r}")
+        port_key = f"{where}.port"
+        port = entry.get("port", 443 if scheme == "https" else 80)
+        port_number = int(reader.number(port, port_key, minimum=1, maximum=65535))
+        if float(port) != port_number:
+            raise reader.fail(port_key, f"must be a whole number, not {port!r}")
+        url = _check_url(reader, f"{scheme}://{host}:{port_number}", where)
+    else:
+        raise reader.fail(where, "missing url (or host and port)")
+    if "token" not in entry or entry["token"] in (None, ""):
+        raise reader.fail(f"{where}.token", "missing: the server owner's Plex token is required")
+    token = reader.string(entry["token"], f"{where}.token")
+    if not token or any(c.isspace() for c in token):
+        raise reader.fail(f"{where}.token", "must be a non-empty token without spaces")
+    name = reader.string(entry.get("name", urlsplit(url).hostname or ""), f"{where}.name")
+    if not _NAME_RE.match(name):
+        raise reader.fail(f"{where}.name", f"bad name {name!r} (letters, digits, . _ -)")
+    aliases = tuple(a.lower() for a in reader.names(entry.get("aliases"), f"{where}.aliases"))
+    return ServerConfig(name=name, url=url, token=token, aliases=aliases)
+
+
+def _listen(reader: _Reader, text: str, key: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = text, str(DEFAULT_PORT)
+    host = host.strip("[]") or "0.0.0.0"
+    try:
+        number = int(port)
+    except ValueError:
+        raise reader.fail(key, f"bad listen address {text!r}: port is not a number") from None
+    if not 0 <= number <= 65535:
+        raise reader.fail(key, f"bad listen address {text!r}: port out of range")
+    return host, number
+
+
+def _database(reader: _Reader, dsn: str, key: str) -> str:
+    scheme = dsn.split(":", 1)[0].lower() if ":" in dsn else ""
+    if scheme not in ("sqlite", "postgres", "postgresql", "postgresext", "postgresqlext"):
+        raise reader.fail(
+            key, f"bad database DSN: use sqlite:///path or postgresql://…, got {scheme or dsn!r}"
+        )
+    return dsn
+
+
+def parse_config(data: Any, path: str, env: Mapping[str, str] | None = None) -> Config:
+    """Validate an already-parsed YAML document; `env` overrides (defaults to os.environ)."""
+    env = os.environ if env is None else env
+    reader = _Reader(path)
+    if data is None:
+        data = {}
+    top = reader.mapping(data, "", _TOP_KEYS)
+    if "hosts" in top and "servers" in top:
+        raise reader.fail("servers", "give either hosts (original form) or servers, not both")
+    list_key = "servers" if "servers" in top else "hosts"
+    raw_servers = top.get(list_key)
+    if not raw_servers:
+        raise reader.fail(list_key, "missing: list at least two Plex servers to keep in sync")
+    if not isinstance(raw_servers, list):
+        raise reader.fail(list_key, "must be a list of servers")
+    servers = tuple(_server(reader, raw, list_key, i) for i, raw in enumerate(raw_servers))
+    seen: dict[str, int] = {}
+    for i, server in enumerate(servers):
+        if server.name in seen:
+            raise reader.fail(f"{list_key}[{i}].name", f"duplicate server name {server.name!r}")
+        seen[server.name] = i
+
+    token = env.get(ENV_TOKEN) or (
+        reader.string(top["token"], "token") if top.get("token") is not None else ""
+    )
+    if not token:
+        raise reader.fail(
+            "token", f"missing: set token or {ENV_TOKEN} (the proxies' shared secret)"
+        )
+    if any(c.isspace() for c in token):
+        raise reader.fail("token", "must not contain spaces")
+
+    listen_text = env.get(ENV_LISTEN) or reader.string(
+        top.get("listen", f"0.0.0.0:{DEFAULT_PORT}"), "listen"
+    )
+    listen_host, listen_port = _listen(reader, listen_text, "listen")
+    database = env.get(ENV_DSN) or reader.string(top.get("database", DEFAULT_DATABASE), "database")
+    database = _database(reader, database, ENV_DSN if env.get(ENV_DSN) else "database")
+    plextv = env.get(ENV_PLEXTV) or reader.string(
+        top.get("plextv_url", DEFAULT_PLEXTV), "plextv_url"
+    )
+    plextv = _check_url(reader, plextv, "plextv_url")
+
+    debug = reader.boolean(top.get("debug", False), "debug")
+    if env.get(ENV_DEBUG) is not None:
+        debug = reader.boolean(env[ENV_DEBUG], ENV_DEBUG)
+    log_format = reader.string(top.get("log_format", "text"), "log_format")
+    if log_format not in ("text", "json"):
+        raise reader.fail("log_format", f"must be text or json, not {log_format!r}")
+
+    d = reader.mapping(top.get("delivery"), "delivery", _DELIVERY_KEYS)
+    delivery = DeliveryConfig(
+        concurrency=int(reader.number(d.get("concurrency", 8), "delivery.concurrency", minimum=1)),
+        per_peer=int(reader.number(d.get("per_peer", 4), "delivery.per_peer", minimum=1)),
+        max_backoff=reader.number(d.get("max_backoff", 300), "delivery.max_backoff", minimum=0.05),
+        base_backoff=reader.number(d.get("base_backoff", 1), "delivery.base_backoff", minimum=0.01),
+        timeout=reader.number(d.get("timeout", 10), "delivery.timeout", minimum=0.1),
+    )
+
+    s = reader.mapping(top.get("sync"), "sync", _SYNC_KEYS)
+    schedule = env.get(ENV_SCHEDULE) or (
+        reader.string(s["schedule"], "sync.schedule") if s.get("schedule") else None
+    )
+    if schedule and len(schedule.split()) != 5:
+        key = ENV_SCHEDULE if env.get(ENV_SCHEDULE) else "sync.schedule"
+        raise reader.fail(
+            key, f"must be a 5-field cron expression like '0 2 * * *', not {schedule!r}"
+        )
+    on_start = reader.boolean(s.get("on_start", False), "sync.on_start")
+    if env.get(ENV_UPDATE_ON_START) is not None:
+        on_start = reader.boolean(env[ENV_UPDATE_ON_START], ENV_UPDATE_ON_START)
+    users = reader.mapping(s.get("users"), "sync.users", _USERS_KEYS)
+    sync = SyncConfig(
+        schedule=schedule,
+        on_start=on_start,
+        allow_users=reader.names(users.get("allow"), "sync.users.allow"),
+        deny_users=reader.names(users.get("deny"), "sync.users.deny"),
+        concurrency=int(reader.number(s.get("concurrency", 2), "sync.concurrency", minimum=1)),
+    )
+
+    return Config(
+        path=path,
+        servers=servers,
+        token=token,
+        listen_host=listen_host,
+        listen_port=listen_port,
+        database=database,
+        plextv_url=plextv,
+        same_library_name_only=reader.boolean(
+            top.get("same_library_name_only", False), "same_library_name_only"
+        ),
+        played_threshold=reader.number(
+            top.get("played_threshold", 0.9), "played_threshold", minimum=0.01, maximum=1.0
+        ),
+        heartbeat_interval=reader.number(
+            top.get("heartbeat_interval", 60), "heartbeat_interval", minimum=0
+        ),
+        debug=debug,
+        log_format=log_format,
+        delivery=delivery,
+        sync=sync,
+    )
+
+
+def default_config_path(env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    if env.get(ENV_CONFIG):
+        return env[ENV_CONFIG]
+    if Path(LEGACY_CONFIG_PATH).is_file():
+        return LEGACY_CONFIG_PATH
+    return "config/plex-cluster.yml"
+
+
+def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
+    name = os.fspath(path)
+    try:
+        text = Path(name).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{name}: (file): cannot read: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{name}: (file): cannot read: is a directory") from None
+    except PermissionError:
+        raise ConfigError(f"{name}: (file): cannot read: permission denied") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{name}: (file): cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(file)"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{name}: {where}: not valid YAML: {problem}") from None
+    return parse_config(data, name, env)

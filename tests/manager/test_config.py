@@ -1,0 +1,152 @@
+"""Config loading: the original shape, env overrides, and one clear line per mistake."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from manager.config import ConfigError, load_config
+
+ORIGINAL = """\
+hosts:
+  - host: plex.mydomain.com
+    port: 11111
+    token: xxxxxxxxxxxxxxxxxxxx
+    #log: ./plex.log
+  - host: plex2.mydomain.com
+    port: 32400
+    token: yyyyyyyyyyyyyyyyyyyy
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "plex-cluster.yml"
+    path.write_text(text)
+    return path
+
+
+def test_original_hosts_shape_loads_with_env(tmp_path: Path) -> None:
+    path = write(tmp_path, ORIGINAL)
+    env = {
+        "CLUSTER_MANAGER_TOKEN": "JgUNaJ6DcB7FhhYGcUpaa9DwPy",
+        "UPDATE_ON_START": "true",
+        "DEBUG": "false",
+        "FULL_SYNC_SCHEDULE": "0 2 * * *",
+    }
+    cfg = load_config(path, env)
+    assert [s.url for s in cfg.servers] == [
+        "https://plex.mydomain.com:11111",
+        "https://plex2.mydomain.com:32400",
+    ]
+    assert [s.name for s in cfg.servers] == ["plex.mydomain.com", "plex2.mydomain.com"]
+    assert cfg.token == "JgUNaJ6DcB7FhhYGcUpaa9DwPy"
+    assert cfg.sync.on_start is True
+    assert cfg.sync.schedule == "0 2 * * *"
+    assert cfg.debug is False
+    assert cfg.listen_port == 3400
+    assert cfg.database.startswith("sqlite:///")
+
+
+def test_new_keys_and_dsn_env(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+token: from-file
+listen: 127.0.0.1:0
+servers:
+  - {name: home, url: "http://127.0.0.1:32400/", token: a}
+  - {name: remote, host: 10.0.0.2, scheme: http, port: 32400, token: b,
+     aliases: [Plex.Example:32401]}
+same_library_name_only: true
+delivery: {concurrency: 2, max_backoff: 5}
+sync: {users: {deny: [kid]}}
+""",
+    )
+    cfg = load_config(path, {"PLEX_CLUSTER_DSN": "postgresql://u:p@db/plex"})
+    assert cfg.servers[0].url == "http://127.0.0.1:32400"
+    assert cfg.servers[1].url == "http://10.0.0.2:32400"
+    assert cfg.servers[1].aliases == ("plex.example:32401",)
+    assert (cfg.listen_host, cfg.listen_port) == ("127.0.0.1", 0)
+    assert cfg.database == "postgresql://u:p@db/plex"
+    assert cfg.token == "from-file"
+    assert cfg.same_library_name_only is True
+    assert cfg.delivery.concurrency == 2 and cfg.delivery.max_backoff == 5
+    assert cfg.sync.deny_users == ("kid",)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        (
+            "hosts:\n  - {host: a, port: 1}\n  - {host: b, port: 2, token: t}\n",
+            "hosts[0].token",
+            "missing",
+        ),
+        ("servers:\n  - {url: 'ftp://a', token: t}\n", "servers[0].url", "scheme must be http"),
+        ("servers:\n  - {url: 'http://a:99999', token: t}\n", "servers[0].url", "port"),
+        ("servers:\n  - {url: 'http://', token: t}\n", "servers[0].url", "no host"),
+        (
+            "hosts:\n  - {host: a, port: 1, token: t, colour: red}\n",
+            "hosts[0].colour",
+            "unknown key",
+        ),
+        ("hosts:\n  - {host: a, port: 1, token: t}\nwibble: 1\n", "wibble", "unknown key"),
+        (
+            "hosts:\n  - {host: a, port: 1, token: t}\n  - {host: a, port: 2, token: t}\n",
+            "hosts[1].name",
+            "duplicate",
+        ),
+        ("hosts: []\n", "hosts", "missing"),
+        ("hosts:\n  - {host: a, port: x, token: t}\n", "hosts[0].port", "number"),
+        (
+            "hosts:\n  - {host: a, port: 1, token: t}\ndelivery: {concurrency: 0}\n",
+            "delivery.concurrency",
+            "at least",
+        ),
+        ("hosts: [\n", "line", "not valid YAML"),
+    ],
+)
+def test_bad_config_is_one_clear_line(tmp_path: Path, text: str, key: str, problem: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {"CLUSTER_MANAGER_TOKEN": "t0ken"})
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: {key}")
+    assert problem in message
+
+
+def test_missing_manager_token(tmp_path: Path) -> None:
+    path = write(tmp_path, ORIGINAL)
+    with pytest.raises(ConfigError, match=r": token: missing: set token or CLUSTER_MANAGER_TOKEN"):
+        load_config(path, {})
+
+
+def test_bad_env_values_name_the_variable(tmp_path: Path) -> None:
+    path = write(tmp_path, ORIGINAL)
+    with pytest.raises(ConfigError, match=r": UPDATE_ON_START: must be true or false"):
+        load_config(path, {"CLUSTER_MANAGER_TOKEN": "t", "UPDATE_ON_START": "maybe"})
+    with pytest.raises(ConfigError, match=r": FULL_SYNC_SCHEDULE: must be a 5-field cron"):
+        load_config(path, {"CLUSTER_MANAGER_TOKEN": "t", "FULL_SYNC_SCHEDULE": "daily"})
+    with pytest.raises(ConfigError, match=r": PLEX_CLUSTER_DSN: bad database DSN"):
+        load_config(path, {"CLUSTER_MANAGER_TOKEN": "t", "PLEX_CLUSTER_DSN": "mysql://x"})
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nope.yml: \(file\): cannot read: no such file"):
+        load_config(tmp_path / "nope.yml", {})
+    with pytest.raises(ConfigError, match=r"is a directory"):
+        load_config(tmp_path, {})
+    if os.geteuid() != 0:
+        path = write(tmp_path, ORIGINAL)
+        path.chmod(0)
+        with pytest.raises(ConfigError, match=r"permission denied"):
+            load_config(path, {})
+
+
+def test_example_config_loads() -> None:
+    example = Path(__file__).resolve().parents[2] / "config" / "plex-cluster.example.yml"
+    cfg = load_config(example, {})
+    assert len(cfg.servers) >= 2
