@@ -1,0 +1,350 @@
+"""Durable outbox: every decided write waits here until a peer has taken it.
+
+- One row per (peer, user, item identity): a newer state replaces an older pending one
+  (coalescing), an older one never replaces a newer one.
+- Delivered with bounded concurrency (overall and per peer); a peer that is down or
+  answers 5xx is retried with capped exponential backoff, and while it is down its other
+  rows wait instead of all failing one by one.
+- A definite 4xx drops the row with a log line saying why.
+- Rows live in the database, so a restart picks up where the last run stopped.
+
+The full sync enqueues its writes here too (`origin="sync"`) and can follow results with
+`add_listener` and wait with `wait_idle`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from manager.config import DeliveryConfig
+from manager.db import DbRunner, OutboxEntry, database_proxy, now
+from manager.logs import get_logger
+
+ACTIONS: frozenset[str] = frozenset({"scrobble", "unscrobble", "resume"})
+log = get_logger("manager.outbox")
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    peer: str
+    user_id: str
+    identity_key: str
+    action: str  # scrobble, unscrobble, resume
+    rating_key: str  # the item's key on the peer
+    observed_at: float  # when the change happened at its source
+    user_name: str = ""
+    user_kind: str = ""
+    time_ms: int | None = None
+    duration_ms: int | None = None
+    title: str = ""
+    origin: str = "event"
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A write as taken from the outbox, with its row identity and attempt count."""
+
+    row_id: int
+    version: int
+    attempts: int
+    write: Write
+
+
+class Verdict(enum.Enum):
+    DELIVERED = "delivered"
+    SKIPPED = "skipped"  # nothing to do (e.g. the user is playing it there right now)
+    RETRY = "retry"
+    DROP = "dropped"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    verdict: Verdict
+    detail: str = ""
+    peer_down: bool = False  # the peer could not be reached at all: hold its other rows
+    retry_now: bool = False  # e.g. a token was refreshed after a 401: no backoff
+
+
+Deliverer = Callable[[Delivery], Awaitable[Result]]
+Listener = Callable[[Delivery, Result], None]
+_WRITE_FIELDS = [f.name for f in fields(Write)]
+
+
+def _upsert(writes: Sequence[Write], at: float) -> int:
+    """Insert or coalesce; returns how many rows changed."""
+    changed = 0
+    with database_proxy.atomic():
+        for w in writes:
+            if w.action not in ACTIONS:
+                raise ValueError(f"unknown action {w.action!r}")
+            values: dict[str, Any] = {name: getattr(w, name) for name in _WRITE_FIELDS}
+            values["title"] = w.title[:512]
+            row = OutboxEntry.get_or_none(
+                (OutboxEntry.peer == w.peer)
+                & (OutboxEntry.user_id == w.user_id)
+                & (OutboxEntry.identity_key == w.identity_key)
+            )
+            if row is None:
+                OutboxEntry.insert(
+                    **values,
+                    version=1,
+                    attempts=0,
+                    next_attempt_at=at,
+                    created_at=at,
+                    updated_at=at,
+                ).execute()
+                changed += 1
+            elif w.observed_at >= float(row.observed_at):
+                OutboxEntry.update(
+                    **values,
+                    version=OutboxEntry.version + 1,
+                    attempts=0,
+                    next_attempt_at=at,
+                    updated_at=at,
+                    last_error=None,
+                ).where(OutboxEntry.id == row.id).execute()
+                changed += 1
+    return changed
+
+
+def _due(
+    at: float, exclude_ids: Sequence[int], exclude_peers: Sequence[str], limit: int
+) -> list[Delivery]:
+    query = OutboxEntry.select().where(OutboxEntry.next_attempt_at <= at)
+    if exclude_ids:
+        query = query.where(OutboxEntry.id.not_in(list(exclude_ids)))
+    if exclude_peers:
+        query = query.where(OutboxEntry.peer.not_in(list(exclude_peers)))
+    rows = query.order_by(OutboxEntry.next_attempt_at, OutboxEntry.id).limit(limit)
+    return [
+        Delivery(
+            row_id=row.id,
+            version=row.version,
+            attempts=row.attempts,
+            write=Write(**{name: getattr(row, name) for name in _WRITE_FIELDS}),
+        )
+        for row in rows
+    ]
+
+
+def _next_due(exclude_ids: Sequence[int]) -> float | None:
+    query = OutboxEntry.select(OutboxEntry.next_attempt_at)
+    if exclude_ids:
+        query = query.where(OutboxEntry.id.not_in(list(exclude_ids)))
+    row = query.order_by(OutboxEntry.next_attempt_at).first()
+    return float(row.next_attempt_at) if row is not None else None
+
+
+def _finish(d: Delivery) -> None:
+    OutboxEntry.delete().where(
+        (OutboxEntry.id == d.row_id) & (OutboxEntry.version == d.version)
+    ).execute()
+
+
+def _reschedule(d: Delivery, at: float, error: str) -> None:
+    OutboxEntry.update(
+        attempts=OutboxEntry.attempts + 1, next_attempt_at=at, last_error=error[:1000]
+    ).where((OutboxEntry.id == d.row_id) & (OutboxEntry.version == d.version)).execute()
+
+
+def _count() -> int:
+    return int(OutboxEntry.select().count())
+
+
+def _count_by_peer() -> dict[str, int]:
+    from peewee import fn
+
+    query = OutboxEntry.select(OutboxEntry.peer, fn.COUNT(OutboxEntry.id).alias("n")).group_by(
+        OutboxEntry.peer
+    )
+    return {row.peer: int(row.n) for row in query}
+
+
+class Outbox:
+    def __init__(self, runner: DbRunner, deliver: Deliverer, config: DeliveryConfig) -> None:
+        self._runner = runner
+        self._deliver = deliver
+        self._config = config
+        self._wake = asyncio.Event()
+        self._inflight: dict[int, Delivery] = {}
+        self._per_peer: dict[str, int] = {}
+        self._peer_blocked_until: dict[str, float] = {}
+        self._peer_failures: dict[str, int] = {}
+        self._listeners: list[Listener] = []
+        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self.delivered = 0
+        self.dropped = 0
+
+    # -- public API -------------------------------------------------------------------
+    async def enqueue(self, writes: Sequence[Write]) -> int:
+        if not writes:
+            return 0
+        changed = await self._runner.run(_upsert, list(writes), now())
+        self._wake.set()
+        return changed
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    async def depth(self) -> int:
+        return await self._runner.run(_count)
+
+    async def depth_by_peer(self) -> dict[str, int]:
+        return await self._runner.run(_count_by_peer)
+
+    def peer_blocked(self, peer: str) -> bool:
+        return self._peer_blocked_until.get(peer, 0.0) > time.time()
+
+    async def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until nothing is queued or in flight; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if not self._inflight and await self.depth() == 0:
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._run(), name="outbox")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- dispatcher -------------------------------------------------------------------
+    def _backoff(self, attempts: int) -> float:
+        delay = min(
+            self._config.max_backoff, self._config.base_backoff * (2 ** max(0, attempts - 1))
+        )
+        return delay * random.uniform(0.8, 1.0)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            free = self._config.concurrency - len(self._inflight)
+            started = 0
+            if free > 0:
+                t = time.time()
+                blocked = [p for p, until in self._peer_blocked_until.items() if until > t]
+                full = [p for p, n in self._per_peer.items() if n >= self._config.per_peer]
+                rows = await self._runner.run(
+                    _due, t, list(self._inflight), sorted(set(blocked) | set(full)), free * 2
+                )
+                for d in rows:
+                    peer = d.write.peer
+                    if len(self._inflight) >= self._config.concurrency:
+                        break
+                    if self._per_peer.get(peer, 0) >= self._config.per_peer:
+                        continue
+                    self._inflight[d.row_id] = d
+                    self._per_peer[peer] = self._per_peer.get(peer, 0) + 1
+                    task = asyncio.create_task(self._one(d))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                    started += 1
+            if started:
+                continue
+            wait = 5.0
+            next_due = await self._runner.run(_next_due, list(self._inflight))
+            if next_due is not None:
+                wait = min(wait, max(0.0, next_due - time.time()))
+            unblock = [
+                u - time.time() for u in self._peer_blocked_until.values() if u > time.time()
+            ]
+            if unblock:
+                wait = min(wait, max(0.0, *unblock))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.01))
+
+    async def _one(self, d: Delivery) -> None:
+        w = d.write
+        started = time.monotonic()
+        try:
+            try:
+                result = await self._deliver(d)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug must not kill the outbox; retry later
+                log.exception("write_crashed", peer=w.peer, user=w.user_name, title=w.title)
+                result = Result(Verdict.RETRY, f"internal error: {type(exc).__name__}")
+            await self._settle(d, result, time.monotonic() - started)
+        finally:
+            self._inflight.pop(d.row_id, None)
+            self._per_peer[w.peer] = max(0, self._per_peer.get(w.peer, 1) - 1)
+            self._wake.set()
+
+    async def _settle(self, d: Delivery, result: Result, took: float) -> None:
+        w = d.write
+        fields_: dict[str, Any] = {
+            "peer": w.peer,
+            "user": w.user_name or w.user_id,
+            "title": w.title,
+            "action": w.action,
+            "rating_key": w.rating_key,
+            "origin": w.origin,
+            "attempt": d.attempts + 1,
+            "request_ms": round(took * 1000, 1),
+            "latency_ms": round((time.time() - w.observed_at) * 1000, 1),
+        }
+        if w.time_ms is not None and w.action == "resume":
+            fields_["time_ms"] = w.time_ms
+        if result.verdict in (Verdict.DELIVERED, Verdict.SKIPPED, Verdict.DROP):
+            await self._runner.run(_finish, d)
+            self._peer_failures.pop(w.peer, None)
+            self._peer_blocked_until.pop(w.peer, None)
+            if result.verdict is Verdict.DROP:
+                self.dropped += 1
+                log.warning("write", outcome="dropped", reason=result.detail, **fields_)
+            else:
+                if result.verdict is Verdict.DELIVERED:
+                    self.delivered += 1
+                log.info(
+                    "write", outcome=result.verdict.value, detail=result.detail or None, **fields_
+                )
+        else:
+            delay = 0.0 if result.retry_now else self._backoff(d.attempts + 1)
+            if result.peer_down:
+                failures = self._peer_failures.get(w.peer, 0) + 1
+                self._peer_failures[w.peer] = failures
+                hold = self._backoff(failures)
+                self._peer_blocked_until[w.peer] = time.time() + hold
+                delay = max(delay, hold)
+            await self._runner.run(_reschedule, d, time.time() + delay, result.detail)
+            log.info(
+                "write",
+                outcome="retry",
+                reason=result.detail,
+                retry_in_s=round(delay, 2),
+                **fields_,
+            )
+        for listener in list(self._listeners):
+            try:
+                listener(d, result)
+            except Exception:
+                log.exception("outbox_listener_failed")

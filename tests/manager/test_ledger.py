@@ -1,0 +1,57 @@
+"""The ledger keeps the newest state per (user, item) and refuses older changes."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from manager import ledger
+from manager.db import DbRunner
+from manager.ledger import Observation
+
+
+def obs(
+    change: str, at: float, offset: int | None = None, key: str = "movie:imdb://tt1"
+) -> Observation:
+    return Observation(
+        user_id="7",
+        identity_key=key,
+        change=change,  # type: ignore[arg-type]
+        observed_at=at,
+        source_server="alpha",
+        offset_ms=offset,
+        user_name="alice",
+        kind="movie",
+        title="Film",
+    )
+
+
+def test_db_file_is_private(runner: DbRunner, tmp_path: Path) -> None:
+    mode = stat.S_IMODE((tmp_path / "manager.db").stat().st_mode)
+    assert mode == 0o600
+    assert runner.call(lambda: runner.db.execute_sql("pragma journal_mode").fetchone()[0]) == "wal"
+
+
+def test_newer_wins_older_is_refused(runner: DbRunner) -> None:
+    assert runner.call(ledger.record, obs("resume", 100.0, 1_200_000))
+    assert runner.call(ledger.record, obs("played", 200.0))
+    # A late resume point (observed before the scrobble) must not undo "played".
+    assert not runner.call(ledger.record, obs("resume", 150.0, 600_000))
+    state = runner.call(ledger.get, "7", "movie:imdb://tt1")
+    assert state is not None
+    assert (state.played, state.view_offset_ms, state.observed_at) == (True, None, 200.0)
+    assert runner.call(ledger.record, obs("unplayed", 300.0))
+    state = runner.call(ledger.get, "7", "movie:imdb://tt1")
+    assert state is not None and state.played is False and state.change == "unplayed"
+
+
+def test_resume_keeps_played_flag_and_same_time_is_accepted(runner: DbRunner) -> None:
+    assert runner.call(ledger.record, obs("played", 100.0))
+    assert runner.call(ledger.record, obs("resume", 100.0, 5000))
+    state = runner.call(ledger.get, "7", "movie:imdb://tt1")
+    assert state is not None and state.played is True and state.view_offset_ms == 5000
+    assert runner.call(ledger.record, obs("resume", 50.0, 1, key="movie:imdb://tt2"))
+    assert [s.identity_key for s in runner.call(lambda: list(ledger.for_user("7")))] == [
+        "movie:imdb://tt1",
+        "movie:imdb://tt2",
+    ]

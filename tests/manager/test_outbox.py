@@ -1,0 +1,149 @@
+"""Outbox: coalescing, bounded concurrency, retries with backoff, drops, restart."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from manager.config import DeliveryConfig
+from manager.db import DbRunner
+from manager.outbox import Delivery, Outbox, Result, Verdict, Write
+
+FAST = DeliveryConfig(concurrency=3, per_peer=2, base_backoff=0.01, max_backoff=0.05, timeout=1)
+
+
+def write(key: str, at: float, action: str = "scrobble", peer: str = "beta", **kw: object) -> Write:
+    return Write(
+        peer=peer,
+        user_id="1",
+        identity_key=key,
+        action=action,
+        rating_key=key.rsplit("/", 1)[-1],
+        observed_at=at,
+        user_name="admin",
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+class Peer:
+    """Stands in for a Plex server: records writes, answers a scripted verdict list."""
+
+    def __init__(self, script: list[Result] | None = None, delay: float = 0.0) -> None:
+        self.script = list(script or [])
+        self.delay = delay
+        self.seen: list[Delivery] = []
+        self.active = 0
+        self.max_active = 0
+
+    async def __call__(self, d: Delivery) -> Result:
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        try:
+            await asyncio.sleep(self.delay)
+            self.seen.append(d)
+            return self.script.pop(0) if self.script else Result(Verdict.DELIVERED)
+        finally:
+            self.active -= 1
+
+
+async def run_until_idle(outbox: Outbox) -> None:
+    outbox.start()
+    assert await outbox.wait_idle(timeout=20)
+    await outbox.stop()
+
+
+def test_coalesces_to_newest_and_refuses_older(runner: DbRunner) -> None:
+    peer = Peer()
+
+    async def main() -> None:
+        outbox = Outbox(runner, peer, FAST)
+        await outbox.enqueue([write("m/1", 10.0, "resume", time_ms=1000, duration_ms=9000)])
+        await outbox.enqueue([write("m/1", 30.0, "scrobble")])
+        await outbox.enqueue([write("m/1", 20.0, "resume", time_ms=5000, duration_ms=9000)])
+        assert await outbox.depth() == 1
+        await run_until_idle(outbox)
+
+    asyncio.run(main())
+    assert [(d.write.action, d.write.observed_at) for d in peer.seen] == [("scrobble", 30.0)]
+
+
+def test_bounded_concurrency_and_per_peer_limit(runner: DbRunner) -> None:
+    peer = Peer(delay=0.02)
+
+    async def main() -> None:
+        outbox = Outbox(runner, peer, FAST)
+        await outbox.enqueue([write(f"m/{i}", float(i)) for i in range(12)])
+        await run_until_idle(outbox)
+
+    asyncio.run(main())
+    assert len(peer.seen) == 12
+    assert peer.max_active == FAST.per_peer  # one peer: its own limit binds first
+
+
+def test_retries_until_delivered_and_drops_on_4xx(runner: DbRunner) -> None:
+    script = [
+        Result(Verdict.RETRY, "HTTP 503", peer_down=False),
+        Result(Verdict.RETRY, "connection refused", peer_down=True),
+        Result(Verdict.DELIVERED),
+    ]
+    peer = Peer(script)
+    results: list[tuple[str, Verdict]] = []
+
+    async def main() -> None:
+        outbox = Outbox(runner, peer, FAST)
+        outbox.add_listener(lambda d, r: results.append((d.write.identity_key, r.verdict)))
+        await outbox.enqueue([write("m/1", 1.0)])
+        await run_until_idle(outbox)
+        peer.script = [Result(Verdict.DROP, "HTTP 400")]
+        await outbox.enqueue([write("m/2", 2.0)])
+        await run_until_idle(outbox)
+        assert outbox.dropped == 1
+
+    asyncio.run(main())
+    assert [d.attempts for d in peer.seen] == [0, 1, 2, 0]
+    assert results == [
+        ("m/1", Verdict.RETRY),
+        ("m/1", Verdict.RETRY),
+        ("m/1", Verdict.DELIVERED),
+        ("m/2", Verdict.DROP),
+    ]
+
+
+def test_newer_state_arriving_during_delivery_is_not_lost(runner: DbRunner) -> None:
+    peer = Peer(delay=0.2)
+
+    async def main() -> None:
+        outbox = Outbox(runner, peer, FAST)
+        await outbox.enqueue([write("m/1", 1.0, "scrobble")])
+        outbox.start()
+        while not peer.active:
+            await asyncio.sleep(0.01)
+        await outbox.enqueue([write("m/1", 2.0, "unscrobble")])
+        assert await outbox.wait_idle(timeout=20)
+        await outbox.stop()
+
+    asyncio.run(main())
+    assert [d.write.action for d in peer.seen] == ["scrobble", "unscrobble"]
+
+
+def test_queued_writes_survive_a_restart(tmp_path: Path) -> None:
+    dsn = f"sqlite:///{tmp_path / 'restart.db'}"
+    first = DbRunner(dsn)
+
+    async def enqueue_only() -> None:
+        outbox = Outbox(first, Peer(), FAST)  # never started: the process "dies"
+        await outbox.enqueue([write("m/1", 1.0), write("m/2", 2.0, peer="gamma")])
+
+    asyncio.run(enqueue_only())
+    first.close()
+
+    second = DbRunner(dsn)
+    peer = Peer()
+    try:
+        asyncio.run(run_until_idle(Outbox(second, peer, FAST)))
+    finally:
+        second.close()
+    assert sorted((d.write.peer, d.write.rating_key) for d in peer.seen) == [
+        ("beta", "1"),
+        ("gamma", "2"),
+    ]
