@@ -1,0 +1,437 @@
+"""One server's library: sections and items with ratingKeys, GUIDs and pre-rendered fragments.
+
+Static parts of every item (attributes, <Guid> and <Media> children) are rendered once at
+start-up so a 1000-item page of a 50 000-item library only concatenates strings; the
+per-user attributes (viewCount, viewOffset, lastViewedAt, viewedLeafCount) are added per
+request.
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from .fixture import (
+    LEGACY_MOVIE_AGENTS,
+    LEGACY_SHOW_AGENTS,
+    ClusterSpec,
+    MovieSpec,
+    SectionSpec,
+    ServerSpec,
+    ShowSpec,
+)
+
+BASE_TIME = 1_700_000_000  # addedAt of the first item; deterministic fixtures
+TYPE_NUM = {"movie": 1, "show": 2, "season": 3, "episode": 4}
+NUM_TYPE = {v: k for k, v in TYPE_NUM.items()}
+LEAF_TYPES = ("movie", "episode")
+
+
+def esc(value: object) -> str:
+    s = str(value)
+    if any(c in s for c in '&<>"\n\r\t'):
+        s = (
+            s.replace("&", "&amp;")
+            .replace("<", "&lt;")
+            .replace(">", "&gt;")
+            .replace('"', "&quot;")
+            .replace("\n", "&#10;")
+            .replace("\r", "&#13;")
+            .replace("\t", "&#9;")
+        )
+    return s
+
+
+def xml_attrs(attrs: dict[str, Any]) -> str:
+    return "".join(f' {k}="{esc(v)}"' for k, v in attrs.items() if v is not None)
+
+
+def title_sort(title: str) -> str:
+    low = title.lower()
+    for article in ("the ", "a ", "an "):
+        if low.startswith(article):
+            return title[len(article) :]
+    return title
+
+
+@dataclass(eq=False)
+class Item:
+    rating_key: str
+    type: str
+    title: str
+    sort_key: tuple[Any, ...]
+    section: Section
+    guid: str
+    guids: list[str]
+    catalog_key: str
+    duration: int | None
+    parent: Item | None = None
+    children: list[Item] = field(default_factory=list)
+    leaves: list[Item] = field(default_factory=list)
+    attrs: dict[str, Any] = field(default_factory=dict)
+    media_json: list[dict[str, Any]] = field(default_factory=list)
+    xml_open: str = ""
+    xml_guids: str = ""
+    xml_media: str = ""
+
+    @property
+    def tag(self) -> str:
+        return "Video" if self.type in LEAF_TYPES else "Directory"
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.type in LEAF_TYPES
+
+    def finalize(self) -> None:
+        self.xml_open = f"<{self.tag}{xml_attrs(self.attrs)}"
+        self.xml_guids = "".join(f'<Guid id="{esc(g)}"/>' for g in self.guids)
+
+
+@dataclass(eq=False)
+class Section:
+    id: int
+    title: str
+    type: str  # movie | show
+    agent: str
+    uuid: str
+    legacy: bool
+    by_type: dict[str, list[Item]] = field(default_factory=dict)
+
+    @property
+    def scanner(self) -> str:
+        if self.type == "movie":
+            return "Plex Movie Scanner" if self.legacy else "Plex Movie"
+        return "Plex Series Scanner" if self.legacy else "Plex TV Series"
+
+    def attrs(self) -> dict[str, Any]:
+        return {
+            "allowSync": 1,
+            "art": f"/:/resources/{self.type}-fanart.jpg",
+            "composite": f"/library/sections/{self.id}/composite/{BASE_TIME}",
+            "filters": 1,
+            "refreshing": 0,
+            "thumb": f"/:/resources/{self.type}.png",
+            "key": str(self.id),
+            "type": self.type,
+            "title": self.title,
+            "agent": self.agent,
+            "scanner": self.scanner,
+            "language": "en-US",
+            "uuid": self.uuid,
+            "updatedAt": BASE_TIME,
+            "createdAt": BASE_TIME,
+            "scannedAt": BASE_TIME,
+            "content": 1,
+            "directory": 1,
+            "contentChangedAt": 1,
+            "hidden": 0,
+        }
+
+    def location(self) -> dict[str, Any]:
+        return {"id": self.id, "path": f"/data/{self.title.lower().replace(' ', '-')}"}
+
+    def default_type(self) -> str:
+        return "movie" if self.type == "movie" else "show"
+
+
+class Library:
+    """All sections and items of one server, indexed by ratingKey."""
+
+    def __init__(self, cluster: ClusterSpec, server: ServerSpec) -> None:
+        self.items: dict[str, Item] = {}
+        self.sections: dict[int, Section] = {}
+        self.by_catalog: dict[str, Item] = {}
+        self._next_rk = server.first_rating_key
+        self._next_media = 1
+        for sspec in server.sections:
+            self._build_section(cluster, server, sspec)
+
+    def _rk(self) -> str:
+        rk = str(self._next_rk)
+        self._next_rk += 1
+        return rk
+
+    def _build_section(self, cluster: ClusterSpec, server: ServerSpec, s: SectionSpec) -> None:
+        legacy = s.agent in (LEGACY_MOVIE_AGENTS if s.type == "movie" else LEGACY_SHOW_AGENTS)
+        sec = Section(
+            id=s.id,
+            title=s.title,
+            type=s.type,
+            agent=s.agent,
+            uuid=str(uuidlib.UUID(hex=server.machine_identifier[:24] + f"{s.id:08x}")),
+            legacy=legacy,
+        )
+        if s.id in self.sections:
+            raise ValueError(f"duplicate section id {s.id} on {server.name}")
+        self.sections[s.id] = sec
+        types = ["movie"] if s.type == "movie" else ["show", "season", "episode"]
+        sec.by_type = {t: [] for t in types}
+        for ref in s.items:
+            if s.type == "movie":
+                self.add_movie(sec, cluster.movies[ref.key])
+            else:
+                self.add_show(sec, cluster.shows[ref.key], ref.seasons)
+        self.resort(sec)
+
+    def resort(self, sec: Section) -> None:
+        for lst in sec.by_type.values():
+            lst.sort(key=lambda it: it.sort_key)
+
+    def _register(self, item: Item) -> Item:
+        item.finalize()
+        self.items[item.rating_key] = item
+        self.by_catalog[item.catalog_key] = item
+        item.section.by_type[item.type].append(item)
+        return item
+
+    def _section_attrs(self, sec: Section) -> dict[str, Any]:
+        return {
+            "librarySectionID": sec.id,
+            "librarySectionTitle": sec.title,
+            "librarySectionKey": f"/library/sections/{sec.id}",
+        }
+
+    def _media(self, item: Item, folder: str, filename: str) -> None:
+        mid = self._next_media
+        self._next_media += 1
+        size = (item.duration or 0) * 1000
+        media = {
+            "id": mid,
+            "duration": item.duration,
+            "bitrate": 8000,
+            "width": 1920,
+            "height": 1080,
+            "aspectRatio": 1.78,
+            "audioChannels": 6,
+            "audioCodec": "eac3",
+            "videoCodec": "h264",
+            "videoResolution": "1080",
+            "container": "mkv",
+            "videoFrameRate": "24p",
+        }
+        part = {
+            "id": mid,
+            "key": f"/library/parts/{mid}/{BASE_TIME}/file.mkv",
+            "duration": item.duration,
+            "file": f"{folder}/{filename}.mkv",
+            "size": size,
+            "container": "mkv",
+        }
+        item.media_json = [{**media, "Part": [part]}]
+        item.xml_media = f"<Media{xml_attrs(media)}><Part{xml_attrs(part)}/></Media>"
+
+    def add_movie(self, sec: Section, m: MovieSpec) -> Item:
+        rk = self._rk()
+        if sec.legacy:
+            guid = (
+                f"com.plexapp.agents.imdb://{m.imdb}?lang=en"
+                if m.imdb
+                else f"com.plexapp.agents.themoviedb://{m.tmdb}?lang=en"
+            )
+            guids: list[str] = []  # legacy-agent items carry no <Guid> children
+        else:
+            guid = f"plex://movie/{m.plex}"
+            guids = _ext(m.imdb, m.tmdb, None)
+        added = BASE_TIME + int(rk)
+        ts = title_sort(m.title)
+        item = Item(
+            rating_key=rk,
+            type="movie",
+            title=m.title,
+            sort_key=(ts.lower(), int(rk)),
+            section=sec,
+            guid=guid,
+            guids=guids,
+            catalog_key=m.key,
+            duration=m.duration,
+        )
+        item.attrs = {
+            "ratingKey": rk,
+            "key": f"/library/metadata/{rk}",
+            "guid": guid,
+            "studio": "Fake Studios",
+            "type": "movie",
+            "title": m.title,
+            "titleSort": ts if ts != m.title else None,
+            **self._section_attrs(sec),
+            "contentRating": "PG-13",
+            "summary": f"{m.title} is a film.",
+            "year": m.year,
+            "thumb": f"/library/metadata/{rk}/thumb/{added}",
+            "duration": m.duration,
+            "originallyAvailableAt": f"{m.year}-01-01" if m.year else None,
+            "addedAt": added,
+            "updatedAt": added,
+        }
+        label = f"{m.title} ({m.year})" if m.year else m.title
+        self._media(item, f"/data/movies/{label}", label)
+        return self._register(item)
+
+    def add_show(self, sec: Section, s: ShowSpec, seasons: list[int] | None) -> Item:
+        rk = self._rk()
+        eps = [e for e in s.episodes if seasons is None or e.season in seasons]
+        if sec.legacy:
+            guid = f"com.plexapp.agents.thetvdb://{s.tvdb}?lang=en"
+            guids: list[str] = []
+        else:
+            guid = f"plex://show/{s.plex}"
+            guids = _ext(s.imdb, s.tmdb, s.tvdb)
+        ts = title_sort(s.title)
+        added = BASE_TIME + int(rk)
+        show = Item(
+            rating_key=rk,
+            type="show",
+            title=s.title,
+            sort_key=(ts.lower(), int(rk)),
+            section=sec,
+            guid=guid,
+            guids=guids,
+            catalog_key=s.key,
+            duration=eps[0].duration if eps else None,
+        )
+        season_nums = sorted({e.season for e in eps})
+        show.attrs = {
+            "ratingKey": rk,
+            "key": f"/library/metadata/{rk}/children",
+            "guid": guid,
+            "studio": "Fake Network",
+            "type": "show",
+            "title": s.title,
+            "titleSort": ts if ts != s.title else None,
+            **self._section_attrs(sec),
+            "contentRating": "TV-14",
+            "summary": f"{s.title} is a series.",
+            "index": 1,
+            "year": s.year,
+            "thumb": f"/library/metadata/{rk}/thumb/{added}",
+            "duration": show.duration,
+            "originallyAvailableAt": f"{s.year}-01-01" if s.year else None,
+            "leafCount": len(eps),
+            "childCount": len(season_nums),
+            "addedAt": added,
+            "updatedAt": added,
+        }
+        self._register(show)
+        for snum in season_nums:
+            srk = self._rk()
+            sguid = (
+                f"com.plexapp.agents.thetvdb://{s.tvdb}/{snum}?lang=en"
+                if sec.legacy
+                else f"plex://season/{s.season_plex[snum]}"
+            )
+            season_eps = [e for e in eps if e.season == snum]
+            season = Item(
+                rating_key=srk,
+                type="season",
+                title=f"Season {snum}",
+                sort_key=(ts.lower(), int(rk), snum),
+                section=sec,
+                guid=sguid,
+                guids=[],
+                catalog_key=f"{s.key}/s{snum:02d}",
+                duration=None,
+                parent=show,
+            )
+            season.attrs = {
+                "ratingKey": srk,
+                "key": f"/library/metadata/{srk}/children",
+                "parentRatingKey": rk,
+                "guid": sguid,
+                "parentGuid": guid,
+                "type": "season",
+                "title": f"Season {snum}",
+                "parentKey": f"/library/metadata/{rk}",
+                "parentTitle": s.title,
+                **self._section_attrs(sec),
+                "summary": "",
+                "index": snum,
+                "parentIndex": 1,
+                "thumb": f"/library/metadata/{srk}/thumb/{added}",
+                "leafCount": len(season_eps),
+                "addedAt": added,
+                "updatedAt": added,
+            }
+            self._register(season)
+            show.children.append(season)
+            for e in season_eps:
+                erk = self._rk()
+                eguid = (
+                    f"com.plexapp.agents.thetvdb://{s.tvdb}/{snum}/{e.index}?lang=en"
+                    if sec.legacy
+                    else f"plex://episode/{e.plex}"
+                )
+                ep = Item(
+                    rating_key=erk,
+                    type="episode",
+                    title=e.title,
+                    sort_key=(ts.lower(), int(rk), snum, e.index),
+                    section=sec,
+                    guid=eguid,
+                    guids=[] if sec.legacy else _ext(e.imdb, e.tmdb, e.tvdb),
+                    catalog_key=e.key,
+                    duration=e.duration,
+                    parent=season,
+                )
+                eadded = BASE_TIME + int(erk)
+                ep.attrs = {
+                    "ratingKey": erk,
+                    "key": f"/library/metadata/{erk}",
+                    "parentRatingKey": srk,
+                    "grandparentRatingKey": rk,
+                    "guid": eguid,
+                    "parentGuid": sguid,
+                    "grandparentGuid": guid,
+                    "type": "episode",
+                    "title": e.title,
+                    "grandparentKey": f"/library/metadata/{rk}",
+                    "parentKey": f"/library/metadata/{srk}",
+                    **self._section_attrs(sec),
+                    "grandparentTitle": s.title,
+                    "parentTitle": f"Season {snum}",
+                    "contentRating": "TV-14",
+                    "summary": "",
+                    "index": e.index,
+                    "parentIndex": snum,
+                    "year": s.year,
+                    "thumb": f"/library/metadata/{erk}/thumb/{eadded}",
+                    "duration": e.duration,
+                    "addedAt": eadded,
+                    "updatedAt": eadded,
+                }
+                code = f"S{snum:02d}E{e.index:02d}"
+                self._media(ep, f"/data/tv/{s.title}/Season {snum:02d}", f"{s.title} - {code}")
+                self._register(ep)
+                season.children.append(ep)
+                season.leaves.append(ep)
+                show.leaves.append(ep)
+        return show
+
+    def remove(self, rating_key: str) -> None:
+        item = self.items.pop(rating_key)
+        self.by_catalog.pop(item.catalog_key, None)
+        lst = item.section.by_type[item.type]
+        lst.remove(item)
+        for child in list(item.children):
+            self.remove(child.rating_key)
+        if item.parent is not None:
+            item.parent.children.remove(item)
+            for anc in (item.parent, item.parent.parent):
+                if anc is None:
+                    continue
+                anc.leaves[:] = [x for x in anc.leaves if x.rating_key in self.items]
+                anc.attrs["leafCount"] = len(anc.leaves)
+                if anc.type == "show":
+                    anc.attrs["childCount"] = len(anc.children)
+                anc.finalize()
+
+
+def _ext(imdb: str | None, tmdb: int | None, tvdb: int | None) -> list[str]:
+    out = []
+    if imdb:
+        out.append(f"imdb://{imdb}")
+    if tmdb:
+        out.append(f"tmdb://{tmdb}")
+    if tvdb:
+        out.append(f"tvdb://{tvdb}")
+    return out
