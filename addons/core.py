@@ -1,0 +1,217 @@
+"""The mitmproxy addon: hooks that watch playback requests without touching the stream.
+
+Lifecycle hooks (load/configure/running/done) stay synchronous so mitmproxy's script hot
+reload works. Per-flow hooks return quickly; the only wait (the spool write for a playback
+request that Plex accepted) happens on a writer thread while the event loop serves others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from mitmproxy import ctx, http
+
+from addons import config, forwarded, playback, redacting_output, streaming
+from addons.delivery import Delivery
+from addons.log import LazyLogger
+from addons.spool import Spool
+from manager.event import PlaybackEvent
+from manager.logs import configure_logging
+from manager.redaction import redact
+
+log = LazyLogger("plex_cluster.proxy")
+
+META = "plex_cluster"  # flow.metadata key: the Candidate, or "replay"
+DEFAULT_CONFDIR = "~/.mitmproxy"
+
+
+class PlexCluster:
+    def __init__(self) -> None:
+        self.settings: config.Settings | None = None
+        self.spool: Spool | None = None
+        self.delivery: Delivery | None = None
+        self.writer: ThreadPoolExecutor | None = None
+        self._redactions: list[Any] = []
+        self._running = False
+
+    # ---- lifecycle (synchronous on purpose) -------------------------------------------
+
+    def load(self, loader: Any) -> None:
+        config.register(loader)
+        # httpx logs every request at INFO through the root logger mitmdump prints.
+        for name in ("httpx", "httpcore", "peewee"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        if not ctx.options.keep_host_header:
+            # Plex builds URLs and checks Origin against the Host the client used.
+            ctx.options.keep_host_header = True
+
+    def configure(self, updated: set[str]) -> None:
+        if self.settings is not None and not any(k.startswith("cluster_") for k in updated):
+            return
+        old = self.settings
+        new = config.Settings.from_options(ctx.options)
+        self.settings = new
+        configure_logging(new.log_format, new.log_level.upper())
+        if ctx.options.confdir == DEFAULT_CONFDIR:
+            confdir = new.data_dir / "mitmproxy"
+            log.warning(
+                "confdir was left at ~/.mitmproxy; moving mitmproxy's state under the data "
+                "directory (pass --set confdir=... so mitmproxy never creates ~/.mitmproxy)",
+                confdir=str(confdir),
+            )
+            confdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            ctx.options.confdir = str(confdir)
+        if self.spool is None or old is None or old.data_dir != new.data_dir:
+            self._open_spool(new.data_dir, new.spool_max)
+        elif self.spool is not None:
+            self.spool.max_events = new.spool_max
+        if self._running and (old is None or old != new):
+            self._restart_delivery()
+
+    def running(self) -> None:
+        self._running = True
+        self._redactions = redacting_output.install(ctx.master)
+        self._restart_delivery()
+        settings = self.settings
+        assert settings is not None and self.spool is not None
+        log.info(
+            "plex-cluster addon ready",
+            manager=settings.events_url or None,
+            manager_token=redact(settings.manager_token) or None,
+            spool=str(self.spool.path),
+            spooled=self.spool.count(),
+            server_name=settings.server_name or None,
+        )
+
+    def done(self) -> None:
+        self._running = False
+        if self.writer is not None:
+            self.writer.shutdown(wait=True)  # pending spool writes finish first
+            self.writer = None
+        if self.delivery is not None:
+            self.delivery.stop()
+            self.delivery = None
+        redacting_output.uninstall(self._redactions)
+        if self.spool is not None:
+            self.spool.close()
+            self.spool = None
+
+    def _open_spool(self, data_dir: Path, spool_max: int) -> None:
+        if self.delivery is not None:
+            self.delivery.stop()
+            self.delivery = None
+        if self.writer is not None:
+            self.writer.shutdown(wait=True)
+        if self.spool is not None:
+            self.spool.close()
+        self.spool = Spool(data_dir, spool_max)
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plex-cluster-spool")
+
+    def _restart_delivery(self) -> None:
+        if self.delivery is not None:
+            self.delivery.stop()
+        assert self.spool is not None and self.settings is not None
+        self.delivery = Delivery(self.spool, self.settings)
+        self.delivery.start()
+
+    # ---- per flow ------------------------------------------------------------------
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        try:
+            assert self.settings is not None
+            if streaming.should_stream_request(flow.request, self.settings.stream_threshold):
+                flow.request.stream = True
+        except Exception:
+            log.exception("requestheaders failed; request passes through untouched")
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        try:
+            assert self.settings is not None
+            forwarded.add_forwarded_headers(flow, self.settings.forwarded_for)
+            kind = playback.playback_kind(flow.request.path)
+            if kind is not None:
+                self._note_playback(flow, kind)
+        except Exception:
+            log.exception("request hook failed; request passes through untouched")
+
+    def _note_playback(self, flow: http.HTTPFlow, kind: str) -> None:
+        req = flow.request
+        if playback.is_replay(req.headers, req.query):
+            flow.metadata[META] = "replay"
+            log.debug("replayed by the manager, not reported", kind=kind)
+            return
+        form = None
+        if req.method in ("POST", "PUT") and not req.stream and req.raw_content:
+            form = req.urlencoded_form
+        upstream = f"{req.scheme}://{req.host}:{req.port}"
+        try:
+            flow.metadata[META] = playback.parse(kind, req.headers, req.query, upstream, form)
+        except playback.Skip as why:
+            log.debug("playback request not reported", kind=kind, reason=str(why))
+
+    def responseheaders(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        """Decide streaming; for an accepted playback request, return the spool write.
+
+        A plain function that returns an awaitable only when there is something to wait
+        for: mitmproxy awaits it, and every other response skips coroutine overhead.
+        """
+        try:
+            assert self.settings is not None and flow.response is not None
+            candidate = flow.metadata.get(META)
+            if not isinstance(candidate, playback.Candidate):
+                if streaming.should_stream_response(flow.response, self.settings.stream_threshold):
+                    flow.response.stream = True
+                return None
+            status = flow.response.status_code
+            if not 200 <= status < 300:
+                log.debug("Plex refused a playback request, not reported", status=status)
+                return None
+            event = candidate.to_event(status, self.settings.server_name)
+            return self._spool_event(event)
+        except Exception:
+            log.exception("responseheaders hook failed; response passes through untouched")
+            return None
+
+    async def _spool_event(self, event: PlaybackEvent) -> None:
+        try:
+            assert self.writer is not None
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self.writer, self._store, event)
+        except Exception:
+            log.exception("event could not be spooled and is lost", id=event.id, kind=event.kind)
+
+    def _store(self, event: PlaybackEvent) -> None:
+        assert self.spool is not None
+        result = self.spool.put(event)
+        if result.dropped:
+            log.warning(
+                "spool full: dropped oldest heartbeats",
+                dropped=result.dropped,
+                max_events=self.spool.max_events,
+            )
+        if result.over_cap:
+            log.error("spool over its cap with events that are never dropped")
+        log.debug(
+            "event spooled",
+            id=event.id,
+            kind=event.kind,
+            rating_key=event.rating_key,
+            state=event.state,
+            token=redact(event.token),
+        )
+        if self.delivery is not None:
+            self.delivery.wake()
+
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        # mitmproxy keeps every message of a connection; Plex's notification socket lives
+        # for hours. Earlier addons (the dumper) have already seen the newest one.
+        try:
+            if flow.websocket is not None and len(flow.websocket.messages) > 1:
+                del flow.websocket.messages[:-1]
+        except Exception:
+            log.exception("websocket_message hook failed")

@@ -1,0 +1,85 @@
+"""Redact Plex tokens in mitmdump's own output (flow lines and its log).
+
+mitmdump prints each flow's URL (default verbosity; Plex Web sends the token in the query)
+and at -v every request header (X-Plex-Token: ...). Neither has a hook for rewriting, so the
+streams they print to are wrapped. Colour codes may sit between a header name and its value
+on a terminal, and long URLs are cut with "…" in the middle of a token: both handled.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TextIO
+
+from manager.redaction import redact
+
+_ANSI = r"(?:\x1b\[[0-9;]*m)*"
+_TOKEN = re.compile(
+    r"(?P<name>X-Plex-Token|accessToken|authToken|authenticationToken|"
+    r"cluster_manager_token|Authorization:\s*Bearer|(?<![A-Za-z-])token)"
+    rf"(?P<sep>{_ANSI}\s*(?:=|:)\s*{_ANSI}\"?|{_ANSI}\s+)"
+    r"(?P<value>[^&\s\"',;<>\x1b…]+)",
+    re.IGNORECASE,
+)
+
+
+def redact_line(text: str) -> str:
+    lowered = text.lower()
+    if "token" not in lowered and "bearer" not in lowered:
+        return text  # the fast path: most lines mention no token at all
+    return _TOKEN.sub(
+        lambda m: f"{m.group('name')}{m.group('sep')}{redact(m.group('value'))}", text
+    )
+
+
+class RedactingStream:
+    """A text stream that scrubs each write before passing it on."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        self.inner.write(redact_line(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def isatty(self) -> bool:
+        return self.inner.isatty()
+
+    def fileno(self) -> int:
+        return self.inner.fileno()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+# (object, attribute) pairs wrapped by install(), so uninstall() can put them back.
+_Installed = list[tuple[Any, str, TextIO]]
+
+
+def install(master: Any) -> _Installed:
+    """Wrap the dumper's and the terminal log's output streams of a running mitmproxy."""
+    done: _Installed = []
+    targets = []
+    dumper = master.addons.get("dumper")
+    if dumper is not None and hasattr(dumper, "outfp"):
+        targets.append((dumper, "outfp"))
+    termlog = master.addons.get("termlog")
+    handler = getattr(termlog, "logger", None)
+    if handler is not None and hasattr(handler, "file"):
+        targets.append((handler, "file"))
+    for obj, attr in targets:
+        current = getattr(obj, attr)
+        if isinstance(current, RedactingStream):
+            continue
+        setattr(obj, attr, RedactingStream(current))
+        done.append((obj, attr, current))
+    return done
+
+
+def uninstall(installed: _Installed) -> None:
+    for obj, attr, original in installed:
+        setattr(obj, attr, original)
+    installed.clear()

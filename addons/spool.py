@@ -1,0 +1,134 @@
+"""The local event spool: SQLite through peewee, written before the hook returns.
+
+WAL with synchronous=NORMAL: a commit survives the process being killed (SIGKILL) without an
+fsync per event; only a power cut can lose the last few. Events hold client tokens, so the
+database and its directory are private to the proxy's user (0600 / 0700).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import peewee
+
+from manager.event import PlaybackEvent
+
+SPOOL_FILE = "spool.sqlite3"
+
+# When the spool is full, heartbeats go first: each is superseded by the next one. Events
+# that change what a user sees elsewhere (scrobble, unscrobble, stopped) are never dropped.
+_DROP_ORDER: tuple[tuple[str, str], ...] = (
+    ("timeline", "playing"),
+    ("timeline", "buffering"),
+    ("timeline", "paused"),
+    ("progress", "playing"),
+    ("progress", "buffering"),
+    ("progress", "paused"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Spooled:
+    seq: int
+    event_id: str
+    kind: str
+    state: str | None
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    dropped: int
+    over_cap: bool
+
+
+def _private_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+class Spool:
+    def __init__(self, data_dir: Path, max_events: int = 100_000) -> None:
+        self.path = data_dir / SPOOL_FILE
+        self.max_events = max_events
+        _private_file(self.path)
+        self.db = peewee.SqliteDatabase(
+            str(self.path),
+            pragmas={"journal_mode": "wal", "synchronous": 1, "busy_timeout": 10_000},
+            check_same_thread=False,
+        )
+
+        class Row(peewee.Model):
+            seq = peewee.AutoField()
+            event_id = peewee.CharField(unique=True)
+            kind = peewee.CharField()
+            state = peewee.CharField(null=True)
+            body = peewee.TextField()
+            created = peewee.FloatField()
+
+            class Meta:
+                database = self.db
+                table_name = "spooled_event"
+                indexes = ((("kind", "state"), False),)
+
+        self.Row: Any = Row
+        # peewee keeps one connection per thread (autoconnect): the hook's writer thread and
+        # the delivery thread each reuse theirs instead of reconnecting per event.
+        self.db.create_tables([Row], safe=True)
+
+    def put(self, event: PlaybackEvent) -> PutResult:
+        """Store one event durably. Safe to call from any thread."""
+        Row = self.Row
+        with self.db.atomic():
+            dropped, over = self._make_room()
+            Row.insert(
+                event_id=event.id,
+                kind=event.kind,
+                state=event.state,
+                body=event.to_json(),
+                created=time.time(),
+            ).on_conflict_ignore().execute()
+        return PutResult(dropped=dropped, over_cap=over)
+
+    def _make_room(self) -> tuple[int, bool]:
+        Row = self.Row
+        lo, hi = Row.select(peewee.fn.MIN(Row.seq), peewee.fn.MAX(Row.seq)).scalar(as_tuple=True)
+        # count <= hi - lo + 1, so the common case costs two index lookups, not a scan.
+        if lo is None or hi - lo + 1 < self.max_events:
+            return 0, False
+        excess = Row.select().count() - self.max_events + 1
+        dropped = 0
+        for kind, state in _DROP_ORDER:
+            if excess <= dropped:
+                break
+            oldest = (
+                Row.select(Row.seq)
+                .where((Row.kind == kind) & (Row.state == state))
+                .order_by(Row.seq)
+                .limit(excess - dropped)
+            )
+            dropped += Row.delete().where(Row.seq.in_(oldest)).execute()
+        return dropped, excess > dropped
+
+    def peek(self, limit: int = 50) -> list[Spooled]:
+        Row = self.Row
+        rows = Row.select().order_by(Row.seq).limit(limit).tuples()
+        return [Spooled(seq=r[0], event_id=r[1], kind=r[2], state=r[3], body=r[4]) for r in rows]
+
+    def delete(self, seq: int) -> None:
+        Row = self.Row
+        Row.delete().where(Row.seq == seq).execute()
+
+    def count(self) -> int:
+        return int(self.Row.select().count())
+
+    def close(self) -> None:
+        """Close the calling thread's connection (each thread closes its own)."""
+        if not self.db.is_closed():
+            self.db.close()
