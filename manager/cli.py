@@ -1,0 +1,80 @@
+"""`plex-cluster-manager serve|sync` (also `python -m manager`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+
+from manager.config import ConfigError, default_config_path, load_config
+from manager.logs import LOG_FORMATS, configure_logging, get_logger
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="plex-cluster-manager",
+        description="Keeps watched state and resume points in sync across Plex servers.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        default=None,
+        help="YAML config file (default: $PLEX_CLUSTER_CONFIG, the original's "
+        "/config/plex-cluster-manager.yml if present, else config/plex-cluster.yml)",
+    )
+    common.add_argument("--log-format", choices=LOG_FORMATS, default=None)
+    sub.add_parser("serve", parents=[common], help="receive proxy events and sync in real time")
+    sync = sub.add_parser("sync", parents=[common], help="run one full sync and exit")
+    sync.add_argument("--dry-run", action="store_true")
+    sync.add_argument("--user", action="append", default=[])
+    sync.add_argument("--server", action="append", default=[])
+    sync.add_argument("--only", choices=("watched", "progress"), default=None)
+    return parser
+
+
+def _serve(config_path: str, log_format: str | None) -> int:
+    config = load_config(config_path)
+    configure_logging(log_format or config.log_format, "DEBUG" if config.debug else "INFO")
+    from manager.service import serve
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(config, stop)
+
+    asyncio.run(main())
+    return 0
+
+
+def _sync(args: argparse.Namespace, config_path: str) -> int:
+    config = load_config(config_path)
+    configure_logging(args.log_format or config.log_format, "DEBUG" if config.debug else "INFO")
+    try:
+        from manager.fullsync import run_cli  # type: ignore[import-not-found]
+    except ImportError:
+        get_logger("manager.cli").error("full sync is not available in this build yet")
+        return 3
+    return int(run_cli(config, args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    path = args.config or default_config_path()
+    try:
+        if args.command == "serve":
+            return _serve(path, args.log_format)
+        return _sync(args, path)
+    except ConfigError as exc:
+        print(f"plex-cluster-manager: config error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
