@@ -95,6 +95,7 @@ class UserDirectory:
         self._last_fetch: dict[tuple[int, str], float] = {}
         self._refreshing: asyncio.Task[None] | None = None
         self._identifying: dict[tuple[str, str], asyncio.Task[ClusterUser | None]] = {}
+        self._session_tried: dict[tuple[str, str], float] = {}
         self._locks: dict[object, asyncio.Lock] = {}
 
     def _lock(self, key: object) -> asyncio.Lock:
@@ -375,11 +376,26 @@ class UserDirectory:
             return None
         return self._snap.users.get(entry[0])
 
-    async def user_for_token(self, server_name: str, token: str) -> ClusterUser | None:
-        """Whose token this is on that server; None if nobody in the cluster (or unknown)."""
+    async def user_for_token(
+        self,
+        server_name: str,
+        token: str,
+        *,
+        client_id: str | None = None,
+        rating_key: str | None = None,
+    ) -> ClusterUser | None:
+        """Whose token this is on that server; None if nobody in the cluster (or unknown).
+
+        `client_id` (and `rating_key`) of the request let an unknown token, e.g. a
+        transient one, be recognised from the server's own playback sessions.
+        """
         found = self.known_user_for_token(server_name, token)
         if found is not None or server_name not in self.servers or not token:
             return found
+        if client_id:
+            found = await self._identify_by_session(server_name, token, client_id, rating_key)
+            if found is not None:
+                return found
         key = (server_name, token)
         if self._unknown.get(key, 0.0) > time.monotonic():
             return None
@@ -389,6 +405,50 @@ class UserDirectory:
             self._identifying[key] = task
             task.add_done_callback(lambda _t: self._identifying.pop(key, None))
         return await asyncio.shield(task)
+
+    def _remember(self, server_name: str, token: str, user: ClusterUser, how: str) -> None:
+        self._owners.setdefault(server_name, {})[token] = (
+            user.id,
+            time.monotonic() + self.token_ttl,
+        )
+        self._unknown.pop((server_name, token), None)
+        log.info(
+            "token identified", server=server_name, user=user.name, how=how, token=redact(token)
+        )
+
+    async def _identify_by_session(
+        self, server_name: str, token: str, client_id: str, rating_key: str | None
+    ) -> ClusterUser | None:
+        """Match the request's player against the server's sessions (admin token)."""
+        ref = self.servers[server_name]
+        key = (server_name, token)
+        now = time.monotonic()
+        if ref.client is None or now - self._session_tried.get(key, float("-inf")) < 5.0:
+            return None
+        self._session_tried[key] = now
+        try:
+            sessions = await ref.client.sessions(ref.admin_token)
+        except PlexError as exc:
+            log.info("sessions unavailable", server=server_name, error=str(exc))
+            return None
+        for session in sessions:
+            if session.client_id != client_id:
+                continue
+            if rating_key and session.rating_key != str(rating_key):
+                continue
+            user = self._user_of_session(server_name, session.user_id, session.username)
+            if user is not None:
+                self._remember(server_name, token, user, "session")
+                return user
+        return None
+
+    def _user_of_session(self, server_name: str, user_id: str, username: str) -> ClusterUser | None:
+        # A server calls its owner account 1; everyone else by their plex.tv id.
+        if user_id == "1":
+            return self.owner_of(server_name)
+        if user_id.isdigit() and int(user_id) in self._snap.users:
+            return self._snap.users[int(user_id)]
+        return self.user_by_name(username) if username else None
 
     async def _identify(self, server_name: str, token: str) -> ClusterUser | None:
         if time.monotonic() - self._last_refresh >= self.unknown_refresh_interval:
@@ -411,11 +471,7 @@ class UserDirectory:
         if user is not None and (
             self._is_admin(user, server_name) or user.id in self._snap.access.get(server_name, ())
         ):
-            self._owners.setdefault(server_name, {})[token] = (
-                user.id,
-                time.monotonic() + self.token_ttl,
-            )
-            log.info("token identified", server=server_name, user=user.name, token=redact(token))
+            self._remember(server_name, token, user, "plex.tv")
             return user
         self._unknown[(server_name, token)] = time.monotonic() + self.unknown_token_ttl
         log.info("unknown token", server=server_name, token=redact(token))

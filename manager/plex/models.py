@@ -82,6 +82,7 @@ class Session:
     user_id: str  # the server's account id (the owner is "1" on the owner's own server)
     username: str
     state: str  # playing | paused | buffering
+    client_id: str = ""  # the player's X-Plex-Client-Identifier (Player machineIdentifier)
 
 
 # --- plex.tv ---------------------------------------------------------------------------

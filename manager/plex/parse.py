@@ -227,6 +227,7 @@ def sessions(body: Body) -> list[Session]:
                 user_id=as_str(user.get("id")) or "",
                 username=as_str(user.get("title")) or "",
                 state=as_str(player.get("state")) or "",
+                client_id=as_str(player.get("machineIdentifier")) or "",
             )
         )
     return out

@@ -1,0 +1,139 @@
+"""The same Plex answer as XML and as JSON parses to the same models."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from manager.plex import parse
+from manager.plex.models import PlexItem
+
+XML_EPISODES = b"""<?xml version="1.0" encoding="UTF-8"?>
+<MediaContainer size="2" totalSize="7" offset="0" librarySectionID="2"
+  librarySectionTitle="TV Shows">
+  <Video ratingKey="501" key="/library/metadata/501" type="episode" title="Pilot"
+    guid="plex://episode/aaa" grandparentGuid="plex://show/sss" grandparentTitle="Lost"
+    grandparentRatingKey="400" parentRatingKey="450" parentIndex="1" index="1"
+    duration="2580000" viewCount="2" viewOffset="60000" lastViewedAt="1700000000">
+    <Media id="1"><Part id="1"/></Media>
+    <Guid id="imdb://tt0636289"/><Guid id="tvdb://127131"/>
+  </Video>
+  <Video ratingKey="502" type="episode" title="Legacy"
+    guid="com.plexapp.agents.thetvdb://73739/1/2?lang=en" grandparentRatingKey="400"
+    parentIndex="1" index="2" duration="2500000"/>
+</MediaContainer>"""
+
+JSON_EPISODES = {
+    "MediaContainer": {
+        "size": 2,
+        "totalSize": 7,
+        "offset": 0,
+        "librarySectionID": 2,
+        "librarySectionTitle": "TV Shows",
+        "Metadata": [
+            {
+                "ratingKey": "501",
+                "type": "episode",
+                "title": "Pilot",
+                "guid": "plex://episode/aaa",
+                "grandparentGuid": "plex://show/sss",
+                "grandparentTitle": "Lost",
+                "grandparentRatingKey": "400",
+                "parentRatingKey": "450",
+                "parentIndex": 1,
+                "index": 1,
+                "duration": 2580000,
+                "viewCount": 2,
+                "viewOffset": 60000,
+                "lastViewedAt": 1700000000,
+                "Media": [{"id": 1}],
+                "Guid": [{"id": "imdb://tt0636289"}, {"id": "tvdb://127131"}],
+            },
+            {
+                "ratingKey": "502",
+                "type": "episode",
+                "title": "Legacy",
+                "guid": "com.plexapp.agents.thetvdb://73739/1/2?lang=en",
+                "grandparentRatingKey": "400",
+                "parentIndex": 1,
+                "index": 2,
+                "duration": 2500000,
+            },
+        ],
+    }
+}
+
+
+@pytest.mark.parametrize("raw", [XML_EPISODES, json.dumps(JSON_EPISODES).encode()])
+def test_items_xml_and_json_agree(raw: bytes) -> None:
+    body = parse.decode(raw)
+    assert parse.total_size(body, None) == 7
+    first, second = parse.items(body)
+    assert first == PlexItem(
+        rating_key="501",
+        type="episode",
+        title="Pilot",
+        guid="plex://episode/aaa",
+        guids=("imdb://tt0636289", "tvdb://127131"),
+        duration_ms=2580000,
+        section_id="2",
+        section_title="TV Shows",
+        parent_rating_key="450",
+        grandparent_rating_key="400",
+        show_guid="plex://show/sss",
+        show_title="Lost",
+        season_index=1,
+        episode_index=1,
+        view_count=2,
+        view_offset_ms=60000,
+        last_viewed_at=1700000000,
+    )
+    assert first.is_played and first.show_rating_key == "400"
+    assert second.view_count == 0 and second.view_offset_ms == 0 and second.last_viewed_at is None
+    assert not second.is_played
+
+
+def test_sections_identity_sessions_both_shapes() -> None:
+    xml = b"""<MediaContainer size="2">
+      <Directory key="1" type="movie" title="Movies" uuid="u1" agent="tv.plex.agents.movie"/>
+      <Directory key="2" type="show" title="TV Shows" uuid="u2"/></MediaContainer>"""
+    js = {"MediaContainer": {"Directory": [
+        {"key": "1", "type": "movie", "title": "Movies", "uuid": "u1"},
+        {"key": "2", "type": "show", "title": "TV Shows", "uuid": "u2"},
+    ]}}
+    from_json = parse.sections(parse.decode(json.dumps(js).encode()))
+    assert parse.sections(parse.decode(xml)) == from_json
+    assert [s.title for s in parse.sections(parse.decode(xml))] == ["Movies", "TV Shows"]
+
+    ident_xml = b'<MediaContainer machineIdentifier="m1" version="1.40" friendlyName="alpha"/>'
+    ident_js = (
+        b'{"MediaContainer":{"machineIdentifier":"m1","version":"1.40",'
+        b'"friendlyName":"alpha"}}'
+    )
+    assert parse.identity(parse.decode(ident_xml)) == parse.identity(parse.decode(ident_js))
+
+    sess_xml = b"""<MediaContainer size="1"><Video ratingKey="9" type="movie">
+      <User id="1" title="admin"/><Player state="paused" machineIdentifier="c1"/></Video>
+      </MediaContainer>"""
+    sess_js = (
+        b'{"MediaContainer":{"Metadata":[{"ratingKey":"9","type":"movie",'
+        b'"User":{"id":"1","title":"admin"},"Player":{"state":"paused","machineIdentifier":"c1"}}]}}'
+    )
+    a = parse.sessions(parse.decode(sess_xml))
+    assert a == parse.sessions(parse.decode(sess_js))
+    got = (a[0].rating_key, a[0].user_id, a[0].username, a[0].state, a[0].client_id)
+    assert got == ("9", "1", "admin", "paused", "c1")
+
+
+def test_garbage_is_a_parse_error() -> None:
+    with pytest.raises(parse.ParseError):
+        parse.decode(b"<MediaContainer")
+    with pytest.raises(parse.ParseError):
+        parse.identity(parse.decode(b"<MediaContainer/>"))
+
+
+def test_interner_shares_repeated_strings() -> None:
+    items = parse.items(parse.decode(XML_EPISODES))
+    assert items[0].type is items[1].type
+    assert items[0].section_title is items[1].section_title
