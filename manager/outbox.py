@@ -224,9 +224,13 @@ class Outbox:
             self._stopping = False
             self._task = asyncio.create_task(self._run(), name="outbox")
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop taking rows; let writes in flight finish (a write cut off after the peer
+        applied it would be sent again after a restart)."""
         self._stopping = True
         self._wake.set()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -256,6 +260,8 @@ class Outbox:
                 rows = await self._runner.run(
                     _due, t, list(self._inflight), sorted(set(blocked) | set(full)), free * 2
                 )
+                if self._stopping:
+                    break
                 for d in rows:
                     peer = d.write.peer
                     if len(self._inflight) >= self._config.concurrency:

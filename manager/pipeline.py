@@ -174,7 +174,14 @@ class Pipeline:
             return "ignored"
 
         try:
-            user = await _maybe_await(self.users.user_for_token(source.name, event.token))
+            try:
+                # The player's id lets the directory recognise a transient token by session.
+                found = self.users.user_for_token(
+                    source.name, event.token, client_id=event.client_id, rating_key=event.rating_key
+                )
+            except TypeError:
+                found = self.users.user_for_token(source.name, event.token)
+            user = await _maybe_await(found)
         except PlexError as exc:
             info["error"] = str(exc)
             return "user_lookup_failed"
@@ -235,6 +242,9 @@ class Pipeline:
         for peer in self.servers:
             if peer is source:
                 continue
+            if not self._may_use(user, peer):
+                log.info("no_access_on_peer", peer=peer.name, user=user.name, title=_title(item))
+                continue
             found = await self._lookup(peer, item, identity, library)
             if found is None:
                 missing.append(peer.name)
@@ -265,6 +275,14 @@ class Pipeline:
         if self.outbox is not None:
             await self.outbox.enqueue(writes)
         return "queued"
+
+    def _may_use(self, user: Any, peer: ServerRuntime) -> bool:
+        """False when the directory knows who can use the peer and this user is not one."""
+        try:
+            allowed = self.users.users(peer.name)
+        except Exception:
+            return True
+        return not allowed or any(u.id == user.id for u in allowed)
 
     async def _show_of(self, source: ServerRuntime, item: PlexItem) -> PlexItem | None:
         show_key = item.show_rating_key

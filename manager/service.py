@@ -74,6 +74,7 @@ class Service:
         self._tasks: list[asyncio.Task[Any]] = []
         self._event_attempts: dict[str, tuple[int, float]] = {}
         self._inflight_events: set[str] = set()
+        self._event_tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self.client_id = ""
 
@@ -122,6 +123,9 @@ class Service:
             await self.receiver.stop()
         for task in self._tasks:
             task.cancel()
+        if self._event_tasks:
+            # Events being processed finish (their writes reach the outbox) before we stop.
+            await asyncio.wait(list(self._event_tasks), timeout=5)
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
@@ -235,6 +239,8 @@ class Service:
                 await limit.acquire()
                 self._inflight_events.add(event_id)
                 task = asyncio.create_task(self._process(event_id, payload))
+                self._event_tasks.add(task)
+                task.add_done_callback(self._event_tasks.discard)
                 task.add_done_callback(lambda _t, _id=event_id: self._event_done(_id, limit))
 
     def _event_done(self, event_id: str, limit: asyncio.Semaphore) -> None:

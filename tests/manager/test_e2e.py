@@ -1,0 +1,276 @@
+"""End to end with real processes: emulated demo cluster, mitmdump + addon in front of each
+server, the manager as a subprocess, python-plexapi as the client (issue 4, "Done when").
+
+One world per module (processes are slow to start on two cores); each test uses its own
+(user, item) pairs so the tests do not see each other's changes. Waits are for eventual
+consistency with generous limits, never assertions on speed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from plexapi.server import PlexServer
+
+from manager.event import PlaybackEvent
+from tests.fakeplex import Cluster, start_cluster
+from tests.manager.harness import (
+    MANAGER_TOKEN,
+    ManagerProcess,
+    ProxyProcess,
+    addon_available,
+    free_port,
+    wait_for,
+    write_config,
+)
+
+pytestmark = pytest.mark.skipif(not addon_available(), reason="proxy addon not in the tree")
+
+
+@dataclass
+class World:
+    cluster: Cluster
+    manager: ManagerProcess
+    proxies: dict[str, ProxyProcess]
+
+    def plex(self, user: str, server: str = "alpha") -> PlexServer:
+        """python-plexapi talking to `server` through its proxy, as `user`."""
+        return PlexServer(self.proxies[server].url, self.cluster.token_for(user, server))
+
+    def key(self, server: str, catalog: str) -> str:
+        return self.cluster.servers[server].find_key(catalog=catalog)
+
+    def state(self, server: str, user: str, catalog: str) -> dict[str, int]:
+        srv = self.cluster.servers[server]
+        return srv.state(user, srv.find_key(catalog=catalog))
+
+    def event(self, user: str, catalog: str, server: str = "alpha", **kw: object) -> PlaybackEvent:
+        srv = self.cluster.servers[server]
+        return PlaybackEvent(
+            rating_key=srv.find_key(catalog=catalog),
+            token=self.cluster.token_for(user, server),
+            upstream_url=srv.url,
+            machine_identifier=srv.machine_identifier,
+            **kw,  # type: ignore[arg-type]
+        )
+
+    def event_done(self, event_id: str) -> dict[str, object]:
+        lines = self.manager.log_lines("event", event_id=event_id)
+        return lines[-1] if lines else {}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    workdir: Path = tmp_path_factory.mktemp("e2e")
+    cluster = start_cluster("demo")
+    port = free_port()
+    manager = ManagerProcess(write_config(cluster, workdir, port), workdir, port)
+    proxies = {
+        name: ProxyProcess(server.url, manager.url, workdir / f"proxy-{name}")
+        for name, server in cluster.servers.items()
+    }
+    try:
+        for proxy in proxies.values():
+            proxy.start()
+        manager.start()
+        for proxy in proxies.values():
+            proxy.wait_ready()
+        yield World(cluster, manager, proxies)
+    finally:
+        manager.stop()
+        for proxy in proxies.values():
+            proxy.stop()
+        cluster.stop()
+
+
+def test_mark_played_spreads_to_the_same_user_only(world: World) -> None:
+    plex = world.plex("admin")
+    movie = plex.fetchItem(int(world.key("alpha", "matrix")))
+    movie.markPlayed()
+    # gamma names its library "Films" and uses the legacy IMDb agent: still the same film.
+    for server in ("beta", "gamma"):
+        wait_for(lambda s=server: world.state(s, "admin", "matrix")["view_count"] == 1, what=server)
+    for server, users in (("beta", ("alice", "bob", "kid")), ("gamma", ("alice", "kid"))):
+        for user in users:
+            assert world.state(server, user, "matrix")["view_count"] == 0, (server, user)
+    write_lines = world.manager.log_lines("write", title="The Matrix", user="admin")
+    assert {w["peer"] for w in write_lines} == {"beta", "gamma"}
+    assert all(w["outcome"] == "delivered" for w in write_lines)
+
+
+def test_shared_user_resume_point(world: World) -> None:
+    plex = world.plex("alice")
+    movie = plex.fetchItem(int(world.key("alpha", "inception")))
+    movie.updateTimeline(1200000, "stopped", movie.duration)
+    for server in ("beta", "gamma"):
+        wait_for(
+            lambda s=server: world.state(s, "alice", "inception")["view_offset"] == 1200000,
+            what=f"alice resume point on {server}",
+        )
+    assert world.state("beta", "admin", "inception")["view_offset"] == 0
+    assert world.state("gamma", "kid", "inception")["view_offset"] == 0
+
+
+def test_managed_user_played_then_unplayed(world: World) -> None:
+    plex = world.plex("kid")
+    movie = plex.fetchItem(int(world.key("alpha", "arrival")))
+    movie.markPlayed()
+    wait_for(lambda: world.state("beta", "kid", "arrival")["view_count"] >= 1, what="played")
+    movie.markUnplayed()
+    wait_for(lambda: world.state("beta", "kid", "arrival")["view_count"] == 0, what="unplayed")
+    assert world.state("beta", "admin", "arrival")["view_count"] == 0
+
+
+def test_show_level_mark_played(world: World) -> None:
+    plex = world.plex("alice")
+    show = plex.fetchItem(int(world.key("alpha", "office")))
+    show.markPlayed()
+    # beta uses the legacy TheTVDB agent for shows; gamma's library is called "Series".
+    for server in ("beta", "gamma"):
+
+        def all_played(s: str = server) -> bool:
+            state = world.state(s, "alice", "office")
+            return state["leaf_count"] > 0 and state["viewed_leaf_count"] == state["leaf_count"]
+
+        wait_for(all_played, what=f"office watched on {server}")
+        assert world.state(server, "admin", "office")["viewed_leaf_count"] == 0
+
+
+def test_item_only_on_the_source_is_skipped_quietly(world: World) -> None:
+    plex = world.plex("admin")
+    movie = plex.fetchItem(int(world.key("alpha", "fast")))  # only alpha has it
+    movie.markPlayed()
+    line = wait_for(
+        lambda: world.manager.log_lines("event", title="Fast & Furious"), what="event line"
+    )[-1]
+    assert line["outcome"] == "no_peers" and line["level"] == "info"
+    assert line["not_on"] == "beta,gamma"
+    assert not world.manager.log_lines("write", title="Fast & Furious")
+
+
+def test_user_without_access_to_a_peer_is_not_written_there(world: World) -> None:
+    plex = world.plex("bob")  # bob may use alpha and beta, not gamma
+    movie = plex.fetchItem(int(world.key("alpha", "inception")))
+    movie.markPlayed()
+    wait_for(lambda: world.state("beta", "bob", "inception")["view_count"] == 1, what="beta")
+    line = wait_for(
+        lambda: world.manager.log_lines("no_access_on_peer", user="bob", peer="gamma"),
+        what="no-access line",
+    )
+    assert line[-1]["title"] == "Inception"
+
+
+def test_same_event_twice_is_applied_once(world: World) -> None:
+    event = world.event("alice", "lebowski", kind="scrobble")
+    first = world.manager.post(event.to_dict())
+    assert first.status_code == 202 and first.json()["accepted"] == 1
+    wait_for(lambda: world.event_done(event.id), what="first processed")
+    again = world.manager.post([event.to_dict()])
+    assert again.status_code == 202 and again.json() == {
+        "accepted": 0,
+        "duplicates": 1,
+        "rejected": [],
+    }
+    wait_for(
+        lambda: [
+            line
+            for line in world.manager.log_lines("event", event_id=event.id)
+            if line["outcome"] == "duplicate"
+        ],
+        what="duplicate noticed",
+    )
+    wait_for(lambda: world.state("gamma", "alice", "lebowski")["view_count"] >= 1, what="gamma")
+    # Scrobbles add up on Plex: a second delivery would show as view_count 2.
+    wait_for(lambda: world.manager.status()["queue"]["writes"] == 0, what="outbox drained")
+    assert world.state("gamma", "alice", "lebowski")["view_count"] == 1
+
+
+def test_older_event_after_newer_is_ignored(world: World) -> None:
+    now = time.time()
+    newer = world.event(
+        "alice", "heat", kind="timeline", state="stopped", time_ms=2_400_000, seen_at=now
+    )
+    older = world.event(
+        "alice", "heat", kind="timeline", state="stopped", time_ms=600_000, seen_at=now - 60
+    )
+    assert world.manager.post(newer.to_dict()).status_code == 202
+    wait_for(lambda: world.state("gamma", "alice", "heat")["view_offset"] == 2_400_000, what="new")
+    assert world.manager.post(older.to_dict()).status_code == 202
+    done = wait_for(lambda: world.event_done(older.id), what="older processed")
+    assert done["outcome"] == "stale"
+    wait_for(lambda: world.manager.status()["queue"]["writes"] == 0, what="outbox drained")
+    assert world.state("gamma", "alice", "heat")["view_offset"] == 2_400_000
+
+
+def test_playing_heartbeats_are_written_at_most_once_a_minute(world: World) -> None:
+    events = [
+        world.event("kid", "dark/s01e01", kind="timeline", state="playing", time_ms=t * 1000)
+        for t in (10, 20, 30)
+    ]
+    for ev in events:
+        assert world.manager.post(ev.to_dict()).status_code == 202
+        wait_for(lambda e=ev: world.event_done(e.id), what="heartbeat processed")
+    outcomes = [world.event_done(e.id)["outcome"] for e in events]
+    assert outcomes == ["queued", "throttled", "throttled"]
+    wait_for(lambda: world.state("gamma", "kid", "dark/s01e01")["view_offset"] == 10_000, what="w")
+
+
+def test_original_proxy_payload(world: World) -> None:
+    alpha = world.cluster.servers["alpha"]
+    rk = world.key("alpha", "dark/s01e02")
+    line = {
+        "remote_addr": "127.0.0.1",
+        "proxy_add_x_forwarded_for": "127.0.0.1",
+        "host": alpha.url.split("://", 1)[1],
+        "method": "GET",
+        "uri": f"/:/scrobble?key={rk}&identifier=com.plexapp.plugins.library",
+        "token": world.cluster.token_for("kid", "alpha"),
+        "identifier": "legacy-client",
+        "status": "200",
+    }
+    import httpx
+
+    r = httpx.post(f"{world.manager.url}/", params={"token": MANAGER_TOKEN}, json=line)
+    assert r.status_code == 200 and r.json()["accepted"] == 1
+    wait_for(lambda: world.state("gamma", "kid", "dark/s01e02")["view_count"] == 1, what="gamma")
+
+
+def test_peer_down_then_back_catches_up(world: World) -> None:
+    beta = world.cluster.servers["beta"]
+    beta.go_down()
+    try:
+        movie = world.plex("bob").fetchItem(int(world.key("alpha", "amelie")))
+        movie.markPlayed()
+        wait_for(
+            lambda: [
+                w
+                for w in world.manager.log_lines("write", peer="beta", title="Amélie")
+                if w["outcome"] == "retry"
+            ],
+            what="a failed attempt on beta",
+        )
+    finally:
+        beta.come_up()
+    wait_for(lambda: world.state("beta", "bob", "amelie")["view_count"] == 1, what="catch-up")
+
+
+def test_manager_restart_delivers_queued_writes(world: World) -> None:
+    beta = world.cluster.servers["beta"]
+    beta.go_down()
+    try:
+        movie = world.plex("alice").fetchItem(int(world.key("alpha", "matrix")))
+        movie.updateTimeline(1800000, "stopped", movie.duration)
+        wait_for(
+            lambda: world.state("gamma", "alice", "matrix")["view_offset"] == 1800000, what="gamma"
+        )
+        wait_for(lambda: world.manager.status()["queue"]["writes"] >= 1, what="write queued")
+        assert world.manager.stop() == 0
+    finally:
+        beta.come_up()
+    assert world.state("beta", "alice", "matrix")["view_offset"] == 0  # nobody delivered it yet
+    world.manager.start()
+    wait_for(lambda: world.state("beta", "alice", "matrix")["view_offset"] == 1800000, what="beta")
