@@ -91,6 +91,7 @@ class OutboxEntry(BaseModel):
     observed_at = peewee.DoubleField()
     origin = peewee.CharField(max_length=16, default="event")  # event, sync
     event_id = peewee.CharField(max_length=128, null=True)
+    unscrobble_first = peewee.BooleanField(default=False)
     # Bumped on every coalescing update so a delivery that finishes late never deletes a
     # newer state that arrived while it was in flight.
     version = peewee.IntegerField(default=1)

@@ -46,6 +46,9 @@ class Write:
     title: str = ""
     origin: str = "event"
     event_id: str | None = None
+    # For a resume point on an item the user has watched there: Plex keeps showing it as
+    # watched unless it is unscrobbled first (the full sync asks for this).
+    unscrobble_first: bool = False
 
 
 @dataclass(frozen=True, slots=True)

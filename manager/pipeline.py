@@ -370,6 +370,8 @@ class Pipeline:
             else:
                 if not w.duration_ms:
                     return Result(Verdict.DROP, "no duration known for a resume point")
+                if w.unscrobble_first:
+                    await peer.client.unscrobble(token, w.rating_key)
                 await peer.client.set_resume(
                     token, w.rating_key, int(w.time_ms or 0), w.duration_ms
                 )
