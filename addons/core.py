@@ -46,9 +46,19 @@ class PlexCluster:
         # httpx logs every request at INFO through the root logger mitmdump prints.
         for name in ("httpx", "httpcore", "peewee"):
             logging.getLogger(name).setLevel(logging.WARNING)
-        if not ctx.options.keep_host_header:
-            # Plex builds URLs and checks Origin against the Host the client used.
-            ctx.options.keep_host_header = True
+        self._set_mitmproxy_defaults()
+
+    def _set_mitmproxy_defaults(self) -> None:
+        # Plex checks Origin and builds URLs against the Host the client used.
+        wanted = {"keep_host_header": True}
+        # mitmproxy kills connections from public addresses by default (block_global), a
+        # guard for forward proxies; this one exists to serve remote Plex clients.
+        if "block_global" in ctx.options:
+            wanted["block_global"] = False
+        changes = {k: v for k, v in wanted.items() if getattr(ctx.options, k) != v}
+        if changes:
+            ctx.options.update(**changes)
+            log.info("mitmproxy options set for a Plex front end", **changes)
 
     def configure(self, updated: set[str]) -> None:
         if self.settings is not None and not any(k.startswith("cluster_") for k in updated):
