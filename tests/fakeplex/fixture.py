@@ -7,6 +7,7 @@ the same title shares external ids everywhere while every server allocates its o
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import string
 from dataclasses import dataclass, field
@@ -158,6 +159,16 @@ def _req(d: dict[str, Any], key: str, where: str) -> Any:
 
 
 def parse(data: dict[str, Any], *, name: str) -> ClusterSpec:
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # big fixtures: cyclic GC passes would dominate
+    try:
+        return _parse(data, name=name)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _parse(data: dict[str, Any], *, name: str) -> ClusterSpec:
     seed = str(data.get("seed", name))
     accounts = _parse_accounts(data.get("accounts") or {}, seed)
     movies = {k: _parse_movie(k, v or {}, seed) for k, v in (data.get("movies") or {}).items()}

@@ -8,6 +8,7 @@ request.
 
 from __future__ import annotations
 
+import re
 import uuid as uuidlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,19 +29,16 @@ NUM_TYPE = {v: k for k, v in TYPE_NUM.items()}
 LEAF_TYPES = ("movie", "episode")
 
 
+_ESC_RE = re.compile(r'[&<>"\n\r\t]')
+_ESC_MAP = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;",
+            "\r": "&#13;", "\t": "&#9;"}
+
+
 def esc(value: object) -> str:
-    s = str(value)
-    if any(c in s for c in '&<>"\n\r\t'):
-        s = (
-            s.replace("&", "&amp;")
-            .replace("<", "&lt;")
-            .replace(">", "&gt;")
-            .replace('"', "&quot;")
-            .replace("\n", "&#10;")
-            .replace("\r", "&#13;")
-            .replace("\t", "&#9;")
-        )
-    return s
+    s = value if isinstance(value, str) else str(value)
+    if _ESC_RE.search(s) is None:
+        return s
+    return _ESC_RE.sub(lambda m: _ESC_MAP[m.group()], s)
 
 
 def xml_attrs(attrs: dict[str, Any]) -> str:
@@ -71,9 +69,7 @@ class Item:
     leaves: list[Item] = field(default_factory=list)
     attrs: dict[str, Any] = field(default_factory=dict)
     media_json: list[dict[str, Any]] = field(default_factory=list)
-    xml_open: str = ""
-    xml_guids: str = ""
-    xml_media: str = ""
+    _xml: tuple[str, str, str] | None = None
 
     @property
     def tag(self) -> str:
@@ -84,8 +80,23 @@ class Item:
         return self.type in LEAF_TYPES
 
     def finalize(self) -> None:
-        self.xml_open = f"<{self.tag}{xml_attrs(self.attrs)}"
-        self.xml_guids = "".join(f'<Guid id="{esc(g)}"/>' for g in self.guids)
+        """Forget the rendered XML after attrs changed; it is rebuilt on next use."""
+        self._xml = None
+
+    def xml_parts(self) -> tuple[str, str, str]:
+        """(opening tag without ">", <Media> children, <Guid> children), rendered once, lazily
+        (a 50 000-item library starts fast; a benign race at worst renders twice)."""
+        parts = self._xml
+        if parts is None:
+            media = "".join(
+                f"<Media{xml_attrs({k: v for k, v in m.items() if k != 'Part'})}>"
+                + "".join(f"<Part{xml_attrs(p)}/>" for p in m.get("Part", []))
+                + "</Media>"
+                for m in self.media_json
+            )
+            guids = "".join(f'<Guid id="{esc(g)}"/>' for g in self.guids)
+            parts = self._xml = (f"<{self.tag}{xml_attrs(self.attrs)}", media, guids)
+        return parts
 
 
 @dataclass(eq=False)
@@ -219,7 +230,6 @@ class Library:
             "container": "mkv",
         }
         item.media_json = [{**media, "Part": [part]}]
-        item.xml_media = f"<Media{xml_attrs(media)}><Part{xml_attrs(part)}/></Media>"
 
     def add_movie(self, sec: Section, m: MovieSpec) -> Item:
         rk = self._rk()

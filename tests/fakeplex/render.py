@@ -44,8 +44,10 @@ def element(tag: str, attrs: dict[str, Any], children: str = "") -> str:
 
 
 def item_xml(item: Item, dyn: dict[str, Any], include_guids: bool, extra: str = "") -> str:
-    guids = item.xml_guids if include_guids else ""
-    return f"{item.xml_open}{xml_attrs(dyn)}>{item.xml_media}{guids}{extra}</{item.tag}>\n"
+    head, media, guids = item.xml_parts()
+    if not include_guids:
+        guids = ""
+    return f"{head}{xml_attrs(dyn)}>{media}{guids}{extra}</{item.tag}>\n"
 
 
 def item_json(item: Item, dyn: dict[str, Any], include_guids: bool) -> dict[str, Any]:
