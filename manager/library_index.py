@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from manager.guids import ItemIdentity, identity_of, parse_legacy_guid, show_identity
@@ -72,6 +72,7 @@ class _Tables:
     shows: dict[str, Entry] = field(default_factory=dict)
     episodes: dict[str, Entry] = field(default_factory=dict)
     seasons_by_id: dict[str, Entry] = field(default_factory=dict)
+    by_key: dict[str, PlexItem] = field(default_factory=dict)
     show_by_key: dict[str, PlexItem] = field(default_factory=dict)
     season_at: dict[tuple[str, int], Entry] = field(default_factory=dict)
     episode_at: dict[tuple[str, int, int], Entry] = field(default_factory=dict)
@@ -80,6 +81,7 @@ class _Tables:
     def add(self, item: PlexItem) -> None:
         kind = item.type
         self.counts[kind] = self.counts.get(kind, 0) + 1
+        self.by_key[item.rating_key] = item
         if kind == "movie":
             for key in _own_ids(item):
                 _add(self.movies, key, item)
@@ -215,6 +217,17 @@ class LibraryIndex:
         )
 
     # --- lookups -----------------------------------------------------------------------
+
+    def item(self, rating_key: str | None) -> PlexItem | None:
+        """Any indexed item by rating key: lets a per-user listing (state only) be mapped
+        to identities without keeping a second copy of every item."""
+        return self._tables.by_key.get(str(rating_key)) if rating_key else None
+
+    def items(self, kind: str | None = None) -> Iterator[PlexItem]:
+        """Every indexed item (of one kind: movie, show, season, episode)."""
+        for entry in list(self._tables.by_key.values()):
+            if kind is None or entry.type == kind:
+                yield entry
 
     def show(self, rating_key: str | None) -> PlexItem | None:
         """A show of this server by its rating key (for episode identities)."""

@@ -1,0 +1,187 @@
+"""UserDirectory against the demo's plex.tv: owner, shared (alice, bob) and managed (kid)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from manager.plex import RateLimited, Unauthorized
+from tests.fakeplex import Cluster
+from tests.manager_lib.helpers import directory, plextv_client
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_who_can_use_each_server(cluster: Cluster) -> None:
+    async with httpx.AsyncClient() as http:
+        users, _, _ = directory(cluster, http)
+        await users.refresh()
+    kinds = {u.name: u.kind for u in users.all_users()}
+    assert kinds == {"admin": "owner", "alice": "shared", "bob": "shared", "kid": "managed"}
+    assert [u.name for u in users.users("alpha")] == ["admin", "alice", "bob", "kid"]
+    assert [u.name for u in users.users("gamma")] == ["admin", "alice", "kid"]  # bob: no gamma
+    assert users.owner_of("beta") == users.user_by_name("admin")
+    assert users.user(2002) == users.user_by_name("ALICE")
+
+
+async def test_tokens_per_user_and_server(cluster: Cluster) -> None:
+    async with httpx.AsyncClient() as http:
+        users, _, clients = directory(cluster, http)
+        await users.refresh()
+        for server in cluster.servers:
+            for user in users.users(server):
+                token = await users.token_for(user, server)
+                assert token == cluster.token_for(user.name, server), (user.name, server)
+                # The token works there, as that user.
+                assert await clients[server].sections(token)
+        bob = users.user_by_name("bob")
+        assert bob is not None
+        assert await users.token_for(bob, "gamma") is None
+        admin = users.user_by_name("admin")
+        assert admin is not None
+        assert await users.token_for(admin, "alpha") == cluster.servers["alpha"].owner_token
+        # A shared user's server tokens differ per server: never reuse one elsewhere.
+        alice = users.user_by_name("alice")
+        assert alice is not None
+        assert await users.token_for(alice, "alpha") != await users.token_for(alice, "beta")
+
+
+async def test_identifying_tokens_costs_no_plextv_call_once_known(cluster: Cluster) -> None:
+    async with httpx.AsyncClient() as http:
+        users, plextv, _ = directory(cluster, http, unknown_refresh_interval=3600.0)
+        await users.refresh()
+        calls = len(cluster.plextv.requests)
+        for server in cluster.servers:
+            for name in ("admin", "alice", "bob", "kid"):
+                if name == "bob" and server == "gamma":
+                    continue
+                found = await users.user_for_token(server, cluster.token_for(name, server))
+                assert found is not None and found.name == name, (name, server)
+        # alice's alpha token means nothing on beta: tokens are per server.
+        assert await users.user_for_token("beta", cluster.token_for("alice", "alpha")) is None
+        assert len(cluster.plextv.requests) == calls + 1  # one plex.tv look-up, the unknown one
+        assert await users.user_for_token("beta", cluster.token_for("alice", "alpha")) is None
+        assert await users.user_for_token("beta", "garbage-token-xyz") is None
+        assert await users.user_for_token("beta", "garbage-token-xyz") is None
+        # Unknown tokens: one plex.tv look-up each, then remembered as unknown.
+        assert len(cluster.plextv.requests) == calls + 2
+        assert plextv.request_count == len(cluster.plextv.requests)
+
+
+async def test_unknown_token_triggers_rate_limited_refresh(cluster: Cluster) -> None:
+    async with httpx.AsyncClient() as http:
+        # Directory built before alice's share existed in our cache: start empty.
+        users, _, _ = directory(cluster, http, unknown_refresh_interval=0.0)
+        alice_beta = cluster.token_for("alice", "beta")
+        found = await users.user_for_token("beta", alice_beta)  # refreshes, then knows
+        assert found is not None and found.name == "alice"
+        assert users.refreshed_at is not None
+        users.unknown_refresh_interval = 3600.0
+        before = len(cluster.plextv.requests)
+        assert await users.user_for_token("beta", "another-unknown") is None
+        paths = [r.path for r in cluster.plextv.requests[before:]]
+        assert paths == ["/api/v2/user"]  # no refresh within the interval
+
+
+async def test_owner_device_token_identified_through_plextv(cluster: Cluster) -> None:
+    async with httpx.AsyncClient() as http:
+        users, _, _ = directory(cluster, http, unknown_refresh_interval=3600.0)
+        await users.refresh()
+        # kid's own plex.tv token (what switching gives a Home client) is not a server
+        # token we hold; plex.tv says whose it is, and only then is it remembered.
+        kid_account = cluster.account_token("kid")
+        found = await users.user_for_token("alpha", kid_account)
+        assert found is not None and found.name == "kid"
+        before = len(cluster.plextv.requests)
+        assert await users.user_for_token("alpha", kid_account) == found
+        assert len(cluster.plextv.requests) == before
+
+
+async def test_transient_token_known_by_session_and_dies_with_restart(cluster: Cluster) -> None:
+    alpha = cluster.servers["alpha"]
+    rk = alpha.find_key(title="Inception")
+    async with httpx.AsyncClient() as http:
+        users, _, clients = directory(cluster, http, unknown_refresh_interval=3600.0)
+        await users.refresh()
+        transient = alpha.issue_transient_token("alice")
+        # alice's player, with a transient token, is playing Inception on alpha.
+        await http.get(
+            f"{alpha.url}/:/timeline",
+            params={"ratingKey": rk, "key": f"/library/metadata/{rk}", "state": "playing",
+                    "time": "1000", "duration": "8880000"},
+            headers={"X-Plex-Token": transient, "X-Plex-Client-Identifier": "alice-phone"},
+        )
+        found = await users.user_for_token(
+            "alpha", transient, client_id="alice-phone", rating_key=rk
+        )
+        assert found is not None and found.name == "alice"
+        # The directory's own token for alice is not the transient one.
+        assert await users.token_for(found, "alpha") == cluster.token_for("alice", "alpha")
+        assert await users.user_for_token("beta", transient) is None
+
+        alpha.restart()
+        with pytest.raises(Unauthorized):
+            await clients["alpha"].sections(transient)
+        # A 401 on a token we handed out: invalidate, and the next token_for refetches.
+        kid = users.user_by_name("kid")
+        assert kid is not None
+        before = len(cluster.plextv.requests)
+        users.invalidate(kid, "alpha")
+        token = await users.token_for(kid, "alpha")
+        assert token == cluster.token_for("kid", "alpha")
+        assert await clients["alpha"].sections(token)
+        paths = [r.path for r in cluster.plextv.requests[before:]]
+        assert any(p.endswith("/switch") for p in paths) and "/api/v2/resources" in paths
+        # Invalidated again at once: no second plex.tv round inside refetch_min_interval.
+        users.invalidate(kid, "alpha")
+        before = len(cluster.plextv.requests)
+        assert await users.token_for(kid, "alpha") is None
+        assert len(cluster.plextv.requests) == before
+
+
+async def test_plextv_429_backs_off_then_succeeds_or_gives_up(cluster: Cluster) -> None:
+    admin = cluster.account_token("admin")
+    async with httpx.AsyncClient() as http:
+        plextv = plextv_client(cluster, http)
+        cluster.plextv.fail_next(2, 429)
+        account = await plextv.account(admin)
+        assert account.username == "admin" and account.id == 1001
+        assert plextv.rate_limited_count == 2 and plextv.request_count == 3
+
+        cluster.plextv.fail_next(None, 429)
+        try:
+            with pytest.raises(RateLimited) as err:
+                await plextv.users(admin)
+        finally:
+            cluster.plextv.fail_next(0)
+        assert err.value.status == 429
+        assert plextv.request_count == 3 + plextv.max_retries + 1
+        assert [u.username for u in await plextv.users(admin) if u.username] == ["alice", "bob"]
+
+
+async def test_plextv_reads(cluster: Cluster) -> None:
+    admin = cluster.account_token("admin")
+    gamma = cluster.servers["gamma"]
+    async with httpx.AsyncClient() as http:
+        plextv = plextv_client(cluster, http)
+        users = {u.name: u for u in await plextv.users(admin)}
+        assert users["bob"].machine_identifiers == (
+            cluster.servers["alpha"].machine_identifier,
+            cluster.servers["beta"].machine_identifier,
+        )
+        assert users["kid"].restricted and users["kid"].home
+        shares = await plextv.shared_servers(admin, gamma.machine_identifier)
+        assert [(s.username, s.access_token) for s in shares] == [
+            ("alice", cluster.token_for("alice", "gamma"))
+        ]
+        assert "accessToken" not in repr(shares) and shares[0].access_token not in repr(shares)
+        home = {h.name: h for h in await plextv.home_users(admin)}
+        assert home["admin"].admin and home["kid"].restricted and home["kid"].uuid
+        by_uuid = await plextv.switch_home_user(admin, home["kid"].uuid)
+        by_id = await plextv.switch_home_user(admin, home["kid"].id)
+        assert by_uuid == by_id == cluster.account_token("kid")
+        resources = {r.name: r for r in await plextv.resources(by_uuid)}
+        assert resources["Gamma"].access_token == cluster.token_for("kid", "gamma")
+        assert resources["Gamma"].client_identifier == gamma.machine_identifier
+        with pytest.raises(Unauthorized):
+            await plextv.account("nope-not-a-token")
