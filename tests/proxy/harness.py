@@ -280,6 +280,7 @@ class MediaUpstream:
 
     GET /file?size=N           N bytes, Content-Length, honours a single Range
     GET /chunked?delay=S&n=K   K small chunks, S seconds apart (a live transcode)
+    GET /gated?gate=NAME       one chunk, then waits for gate(NAME).set() before the rest
     GET /api                   a small XML body (an API call)
     GET /identity              machineIdentifier, like Plex
     any /:/...                 200 with an empty MediaContainer (playback requests)
@@ -291,6 +292,7 @@ class MediaUpstream:
     def __init__(self) -> None:
         self.port = free_port()
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self._gates: dict[str, threading.Event] = {}
         self.server = http.server.ThreadingHTTPServer((LOCALHOST, self.port), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -303,6 +305,9 @@ class MediaUpstream:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def gate(self, name: str) -> threading.Event:
+        return self._gates.setdefault(name, threading.Event())
 
     def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
         outer = self
@@ -340,6 +345,8 @@ class MediaUpstream:
                     return self._chunked(
                         float(params.get("delay", "0.5")), int(params.get("n", "3"))
                     )
+                if path == "/gated":
+                    return self._gated(outer.gate(params["gate"]))
                 if path == "/ws":
                     return self._websocket()
                 if path == "/identity":
@@ -388,6 +395,19 @@ class MediaUpstream:
                         self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
                         self.wfile.flush()
                     self.wfile.write(b"0\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def _gated(self, gate: threading.Event) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "video/mp2t")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                try:
+                    self.wfile.write(b"5\r\nfirst\r\n")
+                    self.wfile.flush()
+                    gate.wait(60)
+                    self.wfile.write(b"4\r\nrest\r\n0\r\n\r\n")
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
