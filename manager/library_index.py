@@ -34,6 +34,7 @@ from manager.plex.server_client import DEFAULT_PAGE_SIZE, PlexServerClient
 log = get_logger("manager.library_index")
 
 Entry = PlexItem | list[PlexItem]
+NEVER_BUILT_RETRY = 10.0  # seconds between build attempts while no build has succeeded
 
 
 def _add(table: dict[str, Entry], key: str, item: PlexItem) -> None:
@@ -339,7 +340,11 @@ class LibraryIndex:
         found = self.lookup(identity, library_title)
         if found is not None or identity.is_empty:
             return found
-        if time.monotonic() - self._last_attempt < self.refresh_min_interval:
+        interval = self.refresh_min_interval
+        if self.built_at is None:
+            # Never built (the server was down at start): retry sooner.
+            interval = min(interval, NEVER_BUILT_RETRY)
+        if time.monotonic() - self._last_attempt < interval:
             return None
         log.info("index miss, refreshing", server=self.name, kind=identity.kind)
         await self.refresh()

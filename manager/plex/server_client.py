@@ -266,7 +266,15 @@ class PlexServerClient:
         self, token: str, rating_key: str, time_ms: int, duration_ms: int
     ) -> None:
         """Resume point via a stopped timeline report: unlike /:/progress this works for
-        shared users; Plex ignores it without the duration and a client identifier."""
+        shared users; Plex ignores it without the duration and a client identifier.
+
+        `duration_ms` must be this server's duration of the item; a time past it (the
+        source's copy may be a little longer) is clamped rather than refused with a 400.
+        A time past the played threshold makes the server mark the item played.
+        """
+        if not duration_ms or duration_ms <= 0:
+            raise ValueError("set_resume needs the item's duration (Plex ignores it without)")
+        time_ms = max(0, min(int(time_ms), int(duration_ms)))
         await self._write(
             "/:/timeline",
             token,

@@ -146,7 +146,10 @@ async def test_writes_are_visible_to_that_user_only(cluster: Cluster) -> None:
         assert (await client.item(bob, rk)).view_offset_ms == 0
         # No session is left behind: the write is a finished (stopped) report.
         assert not [s for s in srv.sessions() if s["rating_key"] == rk]
-    timeline = [r for r in srv.requests if r.path == "/:/timeline"][-1]
+        # A source position a little past this copy's end: clamped, which marks it played.
+        await client.set_resume(alice, rk, item.duration_ms + 5_000, item.duration_ms)
+        assert srv.state("alice", rk)["view_count"] == 1
+    timeline = [r for r in srv.requests if r.path == "/:/timeline"][-2]
     assert timeline.query["state"] == "stopped"
     assert timeline.query["duration"] == str(item.duration_ms)
     assert timeline.client_id == CLIENT_ID
@@ -196,9 +199,11 @@ async def test_errors_are_classified_and_redacted(cluster: Cluster) -> None:
             await client.sections(bad)
         assert unauthorized.value.status == 401 and bad not in str(unauthorized.value)
 
-        with pytest.raises(BadRequest) as bad_request:  # time past the duration
-            await client.set_resume(token, srv.find_key(title="Heat"), 99_000_000, 1000)
+        with pytest.raises(BadRequest) as bad_request:  # a show has no resume point of its own
+            await client.set_resume(token, srv.find_key(title="Dark", type="show"), 1000, 5000)
         assert bad_request.value.status == 400
+        with pytest.raises(ValueError, match="duration"):
+            await client.set_resume(token, srv.find_key(title="Heat"), 1000, 0)
 
         srv.fail_next(1, 500)
         with pytest.raises(ServerError) as server_error:
