@@ -98,6 +98,15 @@ class UserDirectory:
         self._session_tried: dict[tuple[str, str], float] = {}
         self._locks: dict[object, asyncio.Lock] = {}
 
+    def update_server(self, ref: ServerRef) -> None:
+        """Add a server or replace its details (e.g. its machineIdentifier became known,
+        or its admin token changed); its cached tokens are dropped. Call refresh() next."""
+        self.servers[ref.name] = ref
+        self._owners[ref.name] = {}
+        for key in [k for k in self._tokens if k[1] == ref.name]:
+            del self._tokens[key]
+        self._last_refresh = float("-inf")
+
     def _lock(self, key: object) -> asyncio.Lock:
         lock = self._locks.get(key)
         if lock is None:
@@ -145,19 +154,40 @@ class UserDirectory:
         tokens: dict[tuple[int, str], _Token] = {}
         now = time.monotonic()
 
-        by_admin: dict[str, list[ServerRef]] = {}
+        candidates: dict[str, list[ServerRef]] = {}
         for ref in self.servers.values():
-            by_admin.setdefault(ref.admin_token, []).append(ref)
+            if not ref.machine_identifier:
+                # Not reached yet: plex.tv keys everything by machine id. update_server()
+                # brings it in once known.
+                log.info("server without machineIdentifier skipped", server=ref.name)
+                continue
+            candidates.setdefault(ref.admin_token, []).append(ref)
 
-        for admin_token, refs in by_admin.items():
-            account = await self.plextv.account(admin_token)
+        # One bad admin token (or one unreachable account) must not blind the others.
+        by_admin: dict[str, list[ServerRef]] = {}
+        failure: PlexError | None = None
+        for admin_token, refs in candidates.items():
+            try:
+                account = await self.plextv.account(admin_token)
+            except PlexError as exc:
+                failure = exc
+                log.warning(
+                    "admin account lookup failed",
+                    servers=[r.name for r in refs],
+                    error=str(exc),
+                    token=redact(admin_token),
+                )
+                continue
+            by_admin[admin_token] = refs
             snap.users[account.id] = ClusterUser(account.id, account.name, "owner")
             for ref in refs:
                 snap.admins[ref.name] = account
                 snap.access.setdefault(ref.name, set())
+        if failure is not None and not by_admin:
+            raise failure
 
         shared_names: dict[int, str] = {}
-        for ref in self.servers.values():
+        for ref in (r for refs in by_admin.values() for r in refs):
             try:
                 shares = await self.plextv.shared_servers(ref.admin_token, ref.machine_identifier)
             except PlexError as exc:

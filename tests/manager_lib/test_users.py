@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from manager.plex import RateLimited, Unauthorized
+from manager.users import ServerRef
 from tests.fakeplex import Cluster
 from tests.manager_lib.helpers import directory, plextv_client
 
@@ -185,3 +186,31 @@ async def test_plextv_reads(cluster: Cluster) -> None:
         assert resources["Gamma"].client_identifier == gamma.machine_identifier
         with pytest.raises(Unauthorized):
             await plextv.account("nope-not-a-token")
+
+
+async def test_one_bad_server_does_not_blind_the_others(cluster: Cluster) -> None:
+    async with httpx.AsyncClient() as http:
+        users, _, clients = directory(cluster, http)
+        gamma, beta = cluster.servers["gamma"], cluster.servers["beta"]
+        # gamma configured with a wrong admin token, beta not reached yet (no machine id).
+        users.update_server(ServerRef("gamma", gamma.machine_identifier, "wrong-token-123",
+                                      clients["gamma"]))
+        users.update_server(ServerRef("beta", "", beta.owner_token, clients["beta"]))
+        await users.refresh()
+        assert [u.name for u in users.users("alpha")] == ["admin", "alice", "bob", "kid"]
+        assert users.users("gamma") == [] and users.users("beta") == []
+        alice = users.user_by_name("alice")
+        assert alice is not None
+        assert await users.token_for(alice, "gamma") is None
+        # beta's identity becomes known: it joins on the next refresh.
+        users.update_server(ServerRef("beta", beta.machine_identifier, beta.owner_token,
+                                      clients["beta"]))
+        await users.refresh()
+        assert await users.token_for(alice, "beta") == cluster.token_for("alice", "beta")
+
+        # Every admin token wrong: refresh fails loudly, keeping nothing invented.
+        only_bad, _, _ = directory(cluster, http)
+        for name, srv in cluster.servers.items():
+            only_bad.update_server(ServerRef(name, srv.machine_identifier, "bad", clients[name]))
+        with pytest.raises(Unauthorized):
+            await only_bad.refresh()
