@@ -178,7 +178,6 @@ class FakePlexTV:
                       "mailingListActive", "restricted", "home", "guest", "homeAdmin",
                       "twoFactorEnabled", "backupCodesCreated"):
                 js[k] = bool(js[k])
-            js["scrobbleTypes"] = [1, 2]
             js["subscription"] = {**sub, "active": True, "features": []}
             js["profile"] = profile
             return _json(js)
@@ -329,7 +328,7 @@ class FakePlexTV:
                 "publicAddress": "127.0.0.1",
                 "accessToken": srv.user_tokens[acct.name],
                 "owned": owned,
-                "home": owned or acct.managed,
+                "home": acct.managed,  # shared with you through a Plex Home
                 "synced": False,
                 "relay": True,
                 "presence": srv.host.up,

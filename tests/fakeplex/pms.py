@@ -19,6 +19,7 @@ from .transport import Host, RecordedRequest, Request, Response
 LIBRARY_ID = "com.plexapp.plugins.library"
 PLAYBACK_STATES = ("playing", "paused", "buffering", "stopped")
 DEFAULT_SESSION_TIMEOUT = 90.0
+DEFAULT_MIN_RESUME_OFFSET = 60_000
 
 _RE_SECTION = re.compile(r"^/library/sections/(\d+)(?:/(all|allLeaves|collections))?$")
 _RE_METADATA = re.compile(r"^/library/metadata/([\d,]+)(?:/(children|allLeaves))?$")
@@ -81,6 +82,8 @@ class FakeServer:
         self.owner_token = self.owner.token
         self.played_threshold = cluster.played_threshold
         self.session_timeout = DEFAULT_SESSION_TIMEOUT
+        # PMS ignores resume points of a minute or less (plex-api.rs, tested on a real PMS).
+        self.min_resume_offset = DEFAULT_MIN_RESUME_OFFSET
         self.library = Library(cluster, spec)
         self._lock = threading.RLock()
         self._state = StateStore()
@@ -672,13 +675,16 @@ class FakeServer:
         if not item.is_leaf:
             raise HTTPError(400)
         duration = _int(q.get("duration"))
+        if duration is not None and duration <= 0:
+            duration = None
+        offline = q.get("offline") == "1"
         client_id = req.client_id
-        ok = container(req.wants_json, {"size": 0})
-        # Without the item's duration and a client identifier PMS accepts the call but
-        # records nothing (what WatchState found); mirror that so such writes are caught.
-        if duration is None or duration <= 0 or not client_id:
-            return ok
-        if t > duration:
+        # Without a client identifier, or without duration (unless it is a sync client's
+        # offline=1 report), PMS answers 200 but records nothing (WatchState's finding;
+        # plex-api.rs's offline timelines without duration are stored).
+        if not client_id or (duration is None and not offline):
+            return self._timeline_reply(req, acct, item)
+        if duration is not None and t > duration:
             raise HTTPError(400)
         now = _now()
         with self._lock:
@@ -687,15 +693,16 @@ class FakeServer:
             sess = self._sessions.get(skey)
             if sess is not None and sess.item is not item:
                 sess = None
-            crossed = t >= self.played_threshold * duration
+            crossed = duration is not None and t >= self.played_threshold * duration
             st = self._state.mutable(acct.id, item.rating_key)
             if crossed:
                 if sess is None or not sess.scrobbled:
                     st.view_count += 1
                 st.view_offset = 0
-            else:
+                st.last_viewed_at = now
+            elif t > self.min_resume_offset:
                 st.view_offset = t
-            st.last_viewed_at = now
+                st.last_viewed_at = now
             if state == "stopped":
                 self._sessions.pop(skey, None)
             else:
@@ -707,7 +714,7 @@ class FakeServer:
                         item=item,
                         state=state,
                         time=t,
-                        duration=duration,
+                        duration=duration or item.duration or 0,
                         updated=time.monotonic(),
                         product=req.plex("X-Plex-Product") or "Plex Web",
                         platform=req.plex("X-Plex-Platform") or "Chrome",
@@ -716,10 +723,24 @@ class FakeServer:
                     self._sessions[skey] = sess
                 sess.state = state
                 sess.time = t
-                sess.duration = duration
                 sess.updated = time.monotonic()
                 sess.scrobbled = sess.scrobbled or crossed
-        return ok
+        return self._timeline_reply(req, acct, item)
+
+    def _timeline_reply(self, req: Request, acct: AccountSpec, item: Item) -> Response:
+        """PMS answers a timeline report with the caller's resulting state for the item."""
+        with self._lock:
+            st = self._state.get(acct.id, item.rating_key)
+        return container(
+            req.wants_json,
+            {
+                "size": 0,
+                "playbackState": "progress",
+                "skipCount": 0,
+                "viewCount": st.view_count,
+                "viewOffset": st.view_offset,
+            },
+        )
 
     def _progress(self, req: Request, acct: AccountSpec) -> Response:
         if self._kind(acct) == "shared":
@@ -737,9 +758,10 @@ class FakeServer:
             if item.duration and t >= self.played_threshold * item.duration:
                 st.view_count += 1
                 st.view_offset = 0
-            else:
+                st.last_viewed_at = _now()
+            elif t > self.min_resume_offset:
                 st.view_offset = t
-            st.last_viewed_at = _now()
+                st.last_viewed_at = _now()
         return Response(200, b"", None)
 
     # ------------------------------------------------------------------ admin-ish

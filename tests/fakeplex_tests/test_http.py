@@ -113,8 +113,8 @@ def test_view_offset_only_while_in_progress(alpha: FakeServer) -> None:
             return xml(c.get(f"/library/metadata/{rk}"))[0]
         assert item().get("viewOffset") is None and item().get("viewCount") is None
         c.get("/:/timeline", params={"ratingKey": rk, "key": f"/library/metadata/{rk}",
-                                     "state": "stopped", "time": 1000, "duration": 6960000})
-        assert item().get("viewOffset") == "1000" and item().get("viewCount") is None
+                                     "state": "stopped", "time": 61_000, "duration": 6960000})
+        assert item().get("viewOffset") == "61000" and item().get("viewCount") is None
         c.get("/:/scrobble", params={"key": rk, "identifier": "com.plexapp.plugins.library"})
         assert item().get("viewOffset") is None and item().get("viewCount") == "1"
 
@@ -194,13 +194,14 @@ def test_timeline_methods_and_trailing_slash(alpha: FakeServer, method: str, pat
         r = c.request(method, path, params=params)
     root = xml(r)
     assert root.get("size") == "0" and len(root) == 0
+    assert root.get("viewOffset") == "777000"
     assert alpha.state("admin", rk)["view_offset"] == 777_000
     assert alpha.requests[-1].method == method and alpha.requests[-1].path == path
 
 
 def test_timeline_needs_duration_and_client_id(alpha: FakeServer) -> None:
     rk = alpha.find_key(title="Heat")
-    base = {"ratingKey": rk, "key": f"/library/metadata/{rk}", "state": "stopped", "time": 5000}
+    base = {"ratingKey": rk, "key": f"/library/metadata/{rk}", "state": "stopped", "time": 65_000}
     tok = {"X-Plex-Token": alpha.owner_token}
     r = httpx.get(alpha.url + "/:/timeline", params={**base, "duration": 10_200_000}, headers=tok)
     assert r.status_code == 200
@@ -210,7 +211,49 @@ def test_timeline_needs_duration_and_client_id(alpha: FakeServer) -> None:
     r = httpx.get(alpha.url + "/:/timeline",
                   params={**base, "duration": 10_200_000, "X-Plex-Client-Identifier": "q"},
                   headers=tok)
-    assert alpha.state("admin", rk)["view_offset"] == 5000  # client id in the query is enough
+    assert alpha.state("admin", rk)["view_offset"] == 65_000  # client id in the query is enough
+
+
+def test_offline_timeline_needs_no_duration(alpha: FakeServer) -> None:
+    """A sync client's offline=1 report is stored without duration and without a threshold
+    check (plex-api.rs against a real PMS: 260 s on an 81 s movie stayed a resume point)."""
+    rk = alpha.find_key(title="Heat")
+    with owner(alpha) as c:
+        r = c.get("/:/timeline", params={"ratingKey": rk, "key": f"/library/metadata/{rk}",
+                                         "state": "playing", "time": 10_199_000, "offline": 1},
+                  headers={"Accept": "application/json"})
+    mc = r.json()["MediaContainer"]
+    assert mc["viewOffset"] == 10_199_000 and mc["viewCount"] == 0
+    assert mc["playbackState"] == "progress" and mc["size"] == 0
+    assert alpha.state("admin", rk)["view_offset"] == 10_199_000
+
+
+def test_resume_points_of_a_minute_or_less_are_ignored(alpha: FakeServer) -> None:
+    rk = alpha.find_key(title="Heat")
+    beat = {"ratingKey": rk, "state": "stopped", "duration": 10_200_000}
+    with owner(alpha) as c:
+        c.get("/:/timeline", params={**beat, "time": 60_000})
+        assert alpha.state("admin", rk) == {"view_count": 0, "view_offset": 0,
+                                            "last_viewed_at": None}
+        c.get("/:/timeline", params={**beat, "time": 60_001})
+        assert alpha.state("admin", rk)["view_offset"] == 60_001
+        c.get("/:/timeline", params={**beat, "time": 30_000})  # ignored, not cleared
+        assert alpha.state("admin", rk)["view_offset"] == 60_001
+        alpha.min_resume_offset = 0
+        c.get("/:/timeline", params={**beat, "time": 30_000})
+        assert alpha.state("admin", rk)["view_offset"] == 30_000
+
+
+def test_resume_point_on_a_watched_item_keeps_view_count(alpha: FakeServer) -> None:
+    rk = alpha.find_key(title="Heat")
+    lib = "com.plexapp.plugins.library"
+    with owner(alpha) as c:
+        c.get("/:/scrobble", params={"key": rk, "identifier": lib})
+        r = c.get("/:/timeline", params={"ratingKey": rk, "state": "stopped",
+                                         "time": 120_000, "duration": 10_200_000})
+        root = xml(r)
+        assert root.get("viewCount") == "1" and root.get("viewOffset") == "120000"
+    assert alpha.state("admin", rk)["view_count"] == 1
 
 
 def test_threshold_crossing_marks_played_once_and_clears_offset(alpha: FakeServer) -> None:
@@ -248,6 +291,7 @@ def test_sessions_while_playing(demo_cluster: Cluster, alpha: FakeServer) -> Non
         alice.headers["X-Plex-Product"] = "Plex for Windows"
         assert xml(adm.get("/status/sessions")).get("size") == "0"
         alice.get("/:/timeline", params={**beat, "state": "playing", "time": 1000})
+        assert alpha.state("alice", rk)["view_offset"] == 0  # under a minute: no resume point
         alice.get("/:/timeline", params={**beat, "state": "paused", "time": 61_000})
         root = xml(adm.get("/status/sessions"))
         assert root.get("size") == "1"

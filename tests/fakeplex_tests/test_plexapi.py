@@ -172,9 +172,9 @@ def test_per_user_state_owner_and_shared(demo_cluster: Cluster) -> None:
     bob = connect(demo_cluster, "beta", "bob")
     a_movie = alice.library.section("Movies").get("Arrival")
     a_movie.markPlayed()
-    a_movie.updateTimeline(60_000, state="stopped")  # rewatching
+    a_movie.updateTimeline(600_000, state="stopped")  # rewatching
     assert alice.fetchItem(int(a_movie.ratingKey)).viewCount == 1
-    assert alice.fetchItem(int(a_movie.ratingKey)).viewOffset == 60_000
+    assert alice.fetchItem(int(a_movie.ratingKey)).viewOffset == 600_000
     for other in (admin, bob):
         m = other.fetchItem(int(a_movie.ratingKey))
         assert m.viewCount == 0 and m.viewOffset == 0 and m.lastViewedAt is None
@@ -182,7 +182,7 @@ def test_per_user_state_owner_and_shared(demo_cluster: Cluster) -> None:
     unwatched_admin = {m.title for m in admin.library.section("Movies").search(unwatched=True)}
     assert "Arrival" not in unwatched_alice and "Arrival" in unwatched_admin
     st = demo_cluster.servers["beta"].state("alice", a_movie.ratingKey)
-    assert st["view_count"] == 1 and st["view_offset"] == 60_000
+    assert st["view_count"] == 1 and st["view_offset"] == 600_000
     assert st["last_viewed_at"] == int(a_movie.reload().lastViewedAt.timestamp())
     assert demo_cluster.servers["beta"].state("bob", a_movie.ratingKey) == {
         "view_count": 0, "view_offset": 0, "last_viewed_at": None,
