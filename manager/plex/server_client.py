@@ -1,8 +1,9 @@
 """Async client for one Plex Media Server: reads for the index and sync, writes for replay.
 
 Every call takes the token to act as, so one client serves every user of its server.
-Requests to one server are bounded by a semaphore (gentle on a real PMS); library scans
-fetch pages of `page_size` ahead within that bound.
+Library pages (the bulk of a full sync) share one bound per server, `max_concurrency`;
+everything else (single-item reads, sessions, writes: real-time replay) has its own bound,
+`interactive_concurrency`, so a replay never queues behind a sync's page reads.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class PlexServerClient:
         *,
         name: str = "",
         max_concurrency: int = 4,
+        interactive_concurrency: int = 4,
         timeout: float | None = 30.0,
         prefer_json: bool = True,
     ) -> None:
@@ -44,7 +46,8 @@ class PlexServerClient:
         self.max_concurrency = max(1, max_concurrency)
         self.timeout = timeout
         self.request_count = 0
-        self._limit = asyncio.Semaphore(self.max_concurrency)
+        self._bulk = asyncio.Semaphore(self.max_concurrency)
+        self._interactive = asyncio.Semaphore(max(1, interactive_concurrency))
         self._headers = base_headers(client_id)
         # JSON is smaller and parses faster than XML; both are understood either way.
         self._headers["Accept"] = "application/json" if prefer_json else "application/xml"
@@ -59,9 +62,11 @@ class PlexServerClient:
         token: str | None,
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        *,
+        bulk: bool = False,
     ) -> httpx.Response:
         merged = self._headers if not headers else {**self._headers, **headers}
-        async with self._limit:
+        async with self._bulk if bulk else self._interactive:
             self.request_count += 1
             return await send(
                 self.http,
@@ -81,8 +86,10 @@ class PlexServerClient:
         token: str | None,
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        *,
+        bulk: bool = False,
     ) -> tuple[parse.Body, httpx.Response]:
-        response = await self._request("GET", path, token, params, headers)
+        response = await self._request("GET", path, token, params, headers, bulk=bulk)
         try:
             return parse.decode(response.content), response
         except parse.ParseError as exc:
@@ -128,6 +135,7 @@ class PlexServerClient:
             token,
             params,
             {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(size)},
+            bulk=True,
         )
         page = parse.items(
             body,
