@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check .
 
 demo: $(STAMP)
-	$(PY) -m tests.fakeplex --fixture demo
+	$(PY) -m tests.demo
 
 bench: $(STAMP)
 	$(PY) -m tests.bench

@@ -1,0 +1,200 @@
+"""`make demo`: a live Plex Cluster on emulated Plex servers.
+
+Starts the emulator's `demo` world (three Plex servers, plex.tv, an owner, two invited
+friends, a managed user), a real mitmdump with our addon in front of each server, and the
+real manager. Then plays a short scenario with python-plexapi through alpha's proxy, prints
+what changed on every server, and keeps everything running for you to explore until Ctrl-C.
+
+    python -m tests.demo [--no-scenario] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from plexapi.server import PlexServer
+
+from tests.fakeplex import Cluster, start_cluster
+from tests.manager.harness import (
+    MANAGER_TOKEN,
+    ManagerProcess,
+    ProxyProcess,
+    free_port,
+    wait_for,
+    write_config,
+)
+
+# (user, catalog entry) pairs the scenario touches; the demo prints their state everywhere.
+WATCHED_ROWS = [
+    ("admin", "matrix"),
+    ("alice", "inception"),
+    ("kid", "office/s01e01"),
+    ("kid", "office/s01e06"),
+    ("bob", "arrival"),
+    ("admin", "fast"),
+    ("alice", "matrix"),
+]
+
+
+@dataclass(frozen=True)
+class Step:
+    says: str
+    user: str
+    act: Callable[[PlexServer], None]
+
+
+def _scenario() -> list[Step]:
+    def movie(plex: PlexServer, title: str):  # type: ignore[no-untyped-def]
+        return plex.library.section("Movies").get(title)
+
+    return [
+        Step(
+            "admin marks The Matrix played",
+            "admin",
+            lambda p: movie(p, "The Matrix").markPlayed(),
+        ),
+        Step(
+            "alice stops Inception at 20:00",
+            "alice",
+            lambda p: movie(p, "Inception").updateTimeline(1_200_000, "stopped", 8_880_000),
+        ),
+        Step(
+            "kid (managed user) marks season 1 of The Office played",
+            "kid",
+            lambda p: p.library.section("TV Shows").get("The Office (US)").season(1).markPlayed(),
+        ),
+        Step(
+            "bob marks Arrival played (bob has no access to gamma)",
+            "bob",
+            lambda p: movie(p, "Arrival").markPlayed(),
+        ),
+        Step(
+            "admin marks Fast & Furious played (only alpha has it)",
+            "admin",
+            lambda p: movie(p, "Fast & Furious").markPlayed(),
+        ),
+    ]
+
+
+def _cell(cluster: Cluster, server: str, user: str, catalog: str) -> str:
+    srv = cluster.servers[server]
+    try:
+        state = srv.state(user, srv.find_key(catalog=catalog))
+    except KeyError:
+        return "-"
+    if state.get("view_count"):
+        return "played"
+    offset = state.get("view_offset") or 0
+    if offset:
+        return f"{offset // 60000}:{offset // 1000 % 60:02d}"
+    return "unplayed"
+
+
+def _table(cluster: Cluster) -> dict[tuple[str, str], list[str]]:
+    return {
+        (user, catalog): [_cell(cluster, name, user, catalog) for name in cluster.servers]
+        for user, catalog in WATCHED_ROWS
+    }
+
+
+def _print_table(cluster: Cluster, before: dict, after: dict) -> None:
+    names = list(cluster.servers)
+    print("\nState per user and server (mm:ss = resume point, - = server lacks the item):")
+    print(f"{'user':6} {'item':16} " + " ".join(f"{n:>10}" for n in names))
+    for (user, catalog), cells in after.items():
+        mark = "" if cells == before[(user, catalog)] else "   <- changed"
+        print(f"{user:6} {catalog:16} " + " ".join(f"{c:>10}" for c in cells) + mark)
+
+
+def _settled(manager: ManagerProcess) -> bool:
+    status = manager.status()
+    queue = status.get("queue", {})
+    return not queue.get("writes") and not queue.get("events_pending")
+
+
+def _print_explore(cluster: Cluster, manager: ManagerProcess, proxies: dict, workdir: Path) -> None:
+    print("\nThe cluster keeps running. Point python-plexapi or curl at a proxy, e.g.:")
+    print(
+        '  python -c "from plexapi.server import PlexServer; '
+        f"p=PlexServer('{proxies['alpha'].url}', '{cluster.token_for('alice', 'alpha')}'); "
+        "p.library.section('Movies').get('Heat').markPlayed()\""
+    )
+    print("\nThese are the emulator's made-up demo tokens, not real Plex credentials.")
+    for name, server in cluster.servers.items():
+        print(f"  {name:6} proxy {proxies[name].url}  plex {server.url}")
+        for user in cluster.users:
+            try:
+                print(f"           {user:6} token {cluster.token_for(user, name)}")
+            except KeyError:
+                print(f"           {user:6} (no access)")
+    print(f"  manager {manager.url}  (status: GET /api/v1/status, bearer {MANAGER_TOKEN})")
+    print(f"  plex.tv {cluster.plextv_url}")
+    print(f"  logs and databases under {workdir}")
+    print("\nCtrl-C stops everything.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.demo", description=__doc__)
+    parser.add_argument("--no-scenario", action="store_true", help="start and wait, play nothing")
+    parser.add_argument(
+        "--workdir", type=Path, help="where logs and databases go (default: a temp dir)"
+    )
+    parser.add_argument(
+        "--exit-after-scenario", action="store_true", help="stop after printing (for scripts)"
+    )
+    args = parser.parse_args(argv)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="plex-cluster-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    print("Starting the emulated Plex servers and plex.tv …", flush=True)
+    cluster = start_cluster("demo")
+    port = free_port()
+    manager = ManagerProcess(write_config(cluster, workdir, port), workdir, port)
+    proxies = {
+        name: ProxyProcess(server.url, manager.url, workdir / f"proxy-{name}")
+        for name, server in cluster.servers.items()
+    }
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        print("Starting a mitmdump proxy per server and the manager …", flush=True)
+        for proxy in proxies.values():
+            proxy.start()
+        manager.start()
+        for proxy in proxies.values():
+            proxy.wait_ready()
+        print("Ready.")
+        if not args.no_scenario:
+            before = _table(cluster)
+            print("\nScenario, played with python-plexapi through alpha's proxy:")
+            for step in _scenario():
+                print(f"  - {step.says}")
+                step.act(PlexServer(proxies["alpha"].url, cluster.token_for(step.user, "alpha")))
+            time.sleep(1.0)
+            wait_for(lambda: _settled(manager), 60, "manager settled")
+            _print_table(cluster, before, _table(cluster))
+        _print_explore(cluster, manager, proxies, workdir)
+        if not args.exit_after_scenario:
+            while not stop.wait(0.5):
+                pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nStopping …", flush=True)
+        manager.stop()
+        for proxy in proxies.values():
+            proxy.stop()
+        cluster.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
