@@ -152,17 +152,23 @@ class PlexServerClient:
         type_code: int,
         page_size: int = DEFAULT_PAGE_SIZE,
         *,
+        include_guids: bool = True,
         extra_params: dict[str, str] | None = None,
     ) -> AsyncIterator[list[PlexItem]]:
         """Every item of a type in a section, one page (list) at a time, in order.
 
         The first page tells the total; the rest are fetched up to `max_concurrency` ahead.
-        User state in the items is as seen by `token`.
+        User state in the items is as seen by `token`. A per-user pass that maps items to
+        identities through a LibraryIndex (by rating key) can skip the <Guid>s
+        (`include_guids=False`) and filter (`extra_params={"unwatched": "0"}` or
+        `{"inProgress": "1"}`) to read only what the user has state for.
         """
         sec = section if isinstance(section, Section) else None
         section_id = sec.id if sec else str(section)
         path = f"/library/sections/{section_id}/all"
-        params = {"type": str(type_code), "includeGuids": "1", **(extra_params or {})}
+        params = {"type": str(type_code), **(extra_params or {})}
+        if include_guids:
+            params["includeGuids"] = "1"
         intern = parse.Interner()
         size = max(1, page_size)
         first, total = await self._page(token, path, params, 0, size, sec, intern)

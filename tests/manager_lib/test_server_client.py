@@ -223,3 +223,29 @@ async def test_errors_are_classified_and_redacted(cluster: Cluster) -> None:
         finally:
             srv.come_up()
         assert (await client.identity()).machine_identifier == srv.machine_identifier
+
+
+async def test_per_user_pass_reads_only_what_the_user_has_state_for(cluster: Cluster) -> None:
+    srv = cluster.servers["alpha"]
+    alice = cluster.token_for("alice", "alpha")
+    heat, matrix, arrival = (srv.find_key(title=t) for t in ("Heat", "The Matrix", "Arrival"))
+    async with httpx.AsyncClient() as http:
+        client = server_clients(cluster, http)["alpha"]
+        await client.scrobble(alice, heat)
+        await client.scrobble(alice, matrix)
+        await client.set_resume(alice, arrival, 600_000, 6_960_000)
+
+        async def read(**kwargs: object) -> list:
+            return [
+                i
+                async for page in client.iter_items(alice, "1", TYPE_MOVIE, 2, **kwargs)  # type: ignore[arg-type]
+                for i in page
+            ]
+
+        watched = await read(include_guids=False, extra_params={"unwatched": "0"})
+        in_progress = await read(include_guids=False, extra_params={"inProgress": "1"})
+        everything = await read()
+    assert sorted(i.rating_key for i in watched) == sorted([heat, matrix])
+    assert all(i.view_count == 1 and i.guids == () for i in watched)
+    assert [(i.rating_key, i.view_offset_ms) for i in in_progress] == [(arrival, 600_000)]
+    assert len(everything) == 7 and all(i.guids for i in everything)
