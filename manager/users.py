@@ -118,8 +118,11 @@ class UserDirectory:
     def all_users(self) -> list[ClusterUser]:
         return sorted(self._snap.users.values(), key=lambda u: (u.kind != "owner", u.name))
 
-    def user(self, user_id: int) -> ClusterUser | None:
-        return self._snap.users.get(user_id)
+    def user(self, user_id: int | str) -> ClusterUser | None:
+        try:
+            return self._snap.users.get(int(user_id))
+        except (TypeError, ValueError):
+            return None
 
     def user_by_name(self, name: str) -> ClusterUser | None:
         wanted = name.casefold()
@@ -228,6 +231,7 @@ class UserDirectory:
         self._tokens = tokens
         self._owners = owners
         self._unknown.clear()
+        self._session_tried.clear()
         self.refreshed_at = time.time()
         log.info(
             "user directory refreshed",

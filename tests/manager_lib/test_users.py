@@ -22,7 +22,8 @@ async def test_who_can_use_each_server(cluster: Cluster) -> None:
     assert [u.name for u in users.users("alpha")] == ["admin", "alice", "bob", "kid"]
     assert [u.name for u in users.users("gamma")] == ["admin", "alice", "kid"]  # bob: no gamma
     assert users.owner_of("beta") == users.user_by_name("admin")
-    assert users.user(2002) == users.user_by_name("ALICE")
+    assert users.user(2002) == users.user("2002") == users.user_by_name("ALICE")
+    assert users.user("nobody") is None
 
 
 async def test_tokens_per_user_and_server(cluster: Cluster) -> None:
