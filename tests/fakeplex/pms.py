@@ -93,6 +93,8 @@ class FakeServer:
             self._tokens[tok] = cluster.accounts[uname]
             self.user_tokens[uname] = tok
         self._transient: dict[str, AccountSpec] = {}
+        self._expired: set[str] = set()
+        self._revoked: set[str] = set()
         self._sessions: dict[tuple[int, str], Session] = {}
         self._session_keys = itertools.count(1)
         self._load_initial_state(spec)
@@ -147,6 +149,16 @@ class FakeServer:
         with self._lock:
             self._transient[tok] = acct
         return tok
+
+    def expire_token(self, token: str) -> None:
+        """From now on the token gets 498 (what PMS answers for an expired JWT token)."""
+        with self._lock:
+            self._expired.add(token)
+
+    def revoke_token(self, token: str) -> None:
+        """From now on the token gets 401 (share removed, token reset)."""
+        with self._lock:
+            self._revoked.add(token)
 
     def token_for(self, username: str) -> str:
         return self.user_tokens[username]
@@ -293,6 +305,10 @@ class FakeServer:
         if not tok:
             raise HTTPError(401)
         with self._lock:
+            if tok in self._expired:
+                raise HTTPError(498)
+            if tok in self._revoked:
+                raise HTTPError(401)
             acct = self._tokens.get(tok) or self._transient.get(tok)
         if acct is None:
             raise HTTPError(401)

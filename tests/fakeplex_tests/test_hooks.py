@@ -193,3 +193,17 @@ def test_big_fixture_pages_and_diverges() -> None:
         watched = sum(1 for it in s1.library.items.values()
                       if it.is_leaf and s1.state("user1", it.rating_key)["view_count"])
         assert watched > 100
+
+
+def test_expired_and_revoked_tokens(demo_cluster: Cluster) -> None:
+    beta = demo_cluster.servers["beta"]
+    alice = demo_cluster.token_for("alice", "beta")
+    bob = demo_cluster.token_for("bob", "beta")
+    beta.expire_token(alice)
+    beta.revoke_token(bob)
+    with httpx.Client(base_url=beta.url) as c:
+        assert c.get("/library/sections", headers={"X-Plex-Token": alice}).status_code == 498
+        assert c.get("/library/sections", headers={"X-Plex-Token": bob}).status_code == 401
+        assert c.get("/library/sections",
+                     headers={"X-Plex-Token": beta.owner_token}).status_code == 200
+        assert c.get("/identity").status_code == 200

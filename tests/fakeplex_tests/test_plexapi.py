@@ -252,6 +252,12 @@ def test_myplex_account_via_emulated_plextv(demo_cluster: Cluster) -> None:
         demo_cluster.servers["alpha"].machine_identifier,
         demo_cluster.servers["beta"].machine_identifier,
     }
+    # plexapi's own way to a friend's server token: shared_servers, matched on userID
+    for name, srv in demo_cluster.servers.items():
+        for friend in ("alice", "bob"):
+            got = users[friend].get_token(srv.machine_identifier)
+            want = srv.user_tokens.get(friend)
+            assert got == want, (friend, name)
     resources = {r.clientIdentifier: r for r in account.resources()}
     alpha = demo_cluster.servers["alpha"]
     assert resources[alpha.machine_identifier].accessToken == alpha.owner_token
