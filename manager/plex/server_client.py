@@ -172,9 +172,9 @@ class PlexServerClient:
         intern = parse.Interner()
         size = max(1, page_size)
         first, total = await self._page(token, path, params, 0, size, sec, intern)
-        yield first
         if not first:
             return
+        yield first
         if total is None:
             # No total: walk sequentially until a short page.
             start = len(first)
@@ -207,10 +207,16 @@ class PlexServerClient:
                 await asyncio.gather(*pending, return_exceptions=True)
 
     async def all_items(
-        self, token: str, section: Section | str, type_code: int, page_size: int = DEFAULT_PAGE_SIZE
+        self,
+        token: str,
+        section: Section | str,
+        type_code: int,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        **options: Any,
     ) -> list[PlexItem]:
+        """iter_items() collected into one list (same options)."""
         out: list[PlexItem] = []
-        async for page in self.iter_items(token, section, type_code, page_size):
+        async for page in self.iter_items(token, section, type_code, page_size, **options):
             out.extend(page)
         return out
 
