@@ -243,9 +243,20 @@ class FakeServer:
             self.library.resort(sec)
             return item.rating_key
 
+    def add_item(
+        self, section_id: int, spec: MovieSpec | ShowSpec, seasons: list[int] | None = None
+    ) -> str:
+        """Add a catalogue entry to a section; returns the new ratingKey."""
+        if isinstance(spec, MovieSpec):
+            return self.add_movie(section_id, spec)
+        return self.add_show(section_id, spec, seasons)
+
     def remove_item(self, rating_key: str) -> None:
+        """Delete an item (a show/season with everything under it)."""
         with self._lock:
             self.library.remove(str(rating_key))
+
+    remove = remove_item
 
     def sessions(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -330,6 +341,9 @@ class FakeServer:
 
     def _route(self, req: Request) -> Response:
         path = req.path
+        if req.method == "OPTIONS":
+            # Plex Web's CORS preflight (e.g. before /:/timeline): no token, no effect.
+            return Response(200, b"", None, _cors_headers(req))
         if path == "/identity":
             return self._identity(req)
         acct = self._auth(req)
@@ -833,6 +847,16 @@ class FakeServer:
         with self._lock:
             self._transient[tok] = acct
         return container(req.wants_json, {"size": 0, "token": tok})
+
+
+def _cors_headers(req: Request) -> dict[str, str]:
+    return {
+        "Access-Control-Allow-Origin": req.headers.get("origin", "*"),
+        "Access-Control-Allow-Methods": "POST, GET, OPTIONS, DELETE, PUT, HEAD",
+        "Access-Control-Allow-Headers": req.headers.get("access-control-request-headers", "")
+        or "x-plex-token, x-plex-client-identifier, accept",
+        "Access-Control-Max-Age": "1209600",
+    }
 
 
 def _filters(q: dict[str, str]) -> dict[str, str]:

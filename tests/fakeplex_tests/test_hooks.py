@@ -207,3 +207,37 @@ def test_expired_and_revoked_tokens(demo_cluster: Cluster) -> None:
         assert c.get("/library/sections",
                      headers={"X-Plex-Token": beta.owner_token}).status_code == 200
         assert c.get("/identity").status_code == 200
+
+
+def test_add_and_remove_items(demo_cluster: Cluster) -> None:
+    from tests.fakeplex import MovieSpec, ShowSpec
+
+    gamma = demo_cluster.servers["gamma"]
+    new = MovieSpec(key="dune", title="Dune", year=2021, duration=9_360_000, plex="a" * 24,
+                    imdb="tt1160419", tmdb=438631)
+    rk = gamma.add_item(5, new)
+    plex = PlexServer(gamma.url, gamma.owner_token)
+    dune = plex.fetchItem(int(rk))
+    assert dune.title == "Dune" and dune.guid == "com.plexapp.agents.imdb://tt1160419?lang=en"
+    assert "Dune" in {m.title for m in plex.library.section("Films").all()}
+    gamma.remove(rk)
+    assert "Dune" not in {m.title for m in plex.library.section("Films").all()}
+    office = gamma.find_key(title="The Office (US)", type="show")
+    season2 = gamma.find_key(catalog="office/s02")
+    gamma.remove_item(season2)
+    show = plex.fetchItem(int(office))
+    assert show.leafCount == 6 and len(show.seasons()) == 1
+    spec = ShowSpec(key="x", title="X", year=2020, plex="b" * 24, season_plex={1: "c" * 24},
+                    imdb=None, tmdb=None, tvdb=1, episodes=[])
+    assert gamma.add_item(6, spec)
+
+
+def test_cors_preflight_needs_no_token(demo_cluster: Cluster) -> None:
+    alpha = demo_cluster.servers["alpha"]
+    r = httpx.request("OPTIONS", alpha.url + "/:/timeline",
+                      params={"ratingKey": "101", "state": "stopped", "time": 70000},
+                      headers={"Origin": "https://app.plex.tv",
+                               "Access-Control-Request-Method": "GET"})
+    assert r.status_code == 200
+    assert r.headers["Access-Control-Allow-Origin"] == "https://app.plex.tv"
+    assert alpha.state("admin", "101")["view_offset"] == 0
