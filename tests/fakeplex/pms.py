@@ -12,13 +12,15 @@ from typing import Any
 
 from .fixture import AccountSpec, ClusterSpec, MovieSpec, ServerSpec, ShowSpec
 from .library import NUM_TYPE, TYPE_NUM, Item, Library, Section
-from .render import container, element, item_json, item_xml
+from .render import container, element, item_json, item_xml, json_attrs
 from .state import StateStore
 from .transport import Host, RecordedRequest, Request, Response
 
 LIBRARY_ID = "com.plexapp.plugins.library"
 PLAYBACK_STATES = ("playing", "paused", "buffering", "stopped")
 DEFAULT_SESSION_TIMEOUT = 90.0
+_ALL_TITLES = {"movie": "All Movies", "show": "All Shows", "season": "All Seasons",
+               "episode": "All Episodes"}
 DEFAULT_MIN_RESUME_OFFSET = 60_000
 
 _RE_SECTION = re.compile(r"^/library/sections/(\d+)(?:/(all|allLeaves|collections))?$")
@@ -455,7 +457,7 @@ class FakeServer:
     def _sections(self, req: Request, acct: AccountSpec) -> Response:
         secs = self._visible_sections(acct)
         xml = [element("Directory", s.attrs(), element("Location", s.location())) for s in secs]
-        js = [{**s.attrs(), "Location": [s.location()]} for s in secs]
+        js = [{**json_attrs(s.attrs()), "Location": [s.location()]} for s in secs]
         attrs = {"size": len(secs), "allowSync": 0, "title1": "Plex Library"}
         return container(req.wants_json, attrs, items_xml=xml, items_json=js, json_key="Directory")
 
@@ -516,7 +518,8 @@ class FakeServer:
                 req,
                 acct,
                 candidates,
-                {**base, "title2": "All", "viewGroup": libtype, "viewMode": 65592},
+                {**base, "title2": _ALL_TITLES[libtype], "viewGroup": libtype,
+                 "viewMode": 65592},
                 include_guids=q.get("includeGuids") == "1",
                 meta=extra,
             )

@@ -10,6 +10,23 @@ from .transport import Response
 
 XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
+# Attributes PMS writes as 1/0 in XML but true/false in JSON.
+JSON_BOOLS = frozenset({
+    "allowCameraUpload", "allowChannelAccess", "allowMediaDeletion", "allowSharing", "allowSync",
+    "backgroundProcessing", "certificate", "claimed", "companionProxy", "content", "directory",
+    "eventStream", "filters", "hubSearch", "multiuser", "myPlex", "myPlexSubscription",
+    "nocache", "pluginHost", "refreshing", "requestParametersInCookie", "sync",
+    "transcoderAudio", "transcoderVideo", "updater", "voiceSearch",
+})
+
+
+def json_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: (bool(v) if k in JSON_BOOLS and isinstance(v, int) else v)
+        for k, v in attrs.items()
+        if v is not None
+    }
+
 
 def container(
     want_json: bool,
@@ -24,7 +41,7 @@ def container(
     """A <MediaContainer> holding pre-rendered children (XML strings or JSON dicts)."""
     headers = dict(extra_headers or {})
     if want_json:
-        mc = {k: v for k, v in attrs.items() if v is not None}
+        mc = json_attrs(attrs)
         if items_json:
             mc[json_key] = items_json
         body = json.dumps({"MediaContainer": mc}, separators=(",", ":")).encode()
