@@ -101,6 +101,7 @@ class MovieSpec:
 class SectionItemRef:
     key: str
     seasons: list[int] | None = None  # restrict a show to some seasons on this server
+    match: str | None = None  # None: the section's agent; "new", "legacy", or "none" (local://)
 
 
 @dataclass
@@ -298,8 +299,10 @@ def _parse_server(
         refs: list[SectionItemRef] = []
         for ref in sec.get("items") or []:
             r = SectionItemRef(key=ref) if isinstance(ref, str) else SectionItemRef(
-                key=str(ref["key"]), seasons=ref.get("seasons")
+                key=str(ref["key"]), seasons=ref.get("seasons"), match=ref.get("match")
             )
+            if r.match not in (None, "new", "legacy", "none"):
+                raise FixtureError(f"{where}: {r.key}: match must be new, legacy or none")
             pool = movies if stype == "movie" else shows
             if r.key not in pool:
                 raise FixtureError(f"{where}: section {sec.get('title')!r}: unknown {r.key!r}")

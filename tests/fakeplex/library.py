@@ -180,9 +180,9 @@ class Library:
         sec.by_type = {t: [] for t in types}
         for ref in s.items:
             if s.type == "movie":
-                self.add_movie(sec, cluster.movies[ref.key])
+                self.add_movie(sec, cluster.movies[ref.key], match=ref.match)
             else:
-                self.add_show(sec, cluster.shows[ref.key], ref.seasons)
+                self.add_show(sec, cluster.shows[ref.key], ref.seasons, match=ref.match)
         self.resort(sec)
 
     def resort(self, sec: Section) -> None:
@@ -231,15 +231,19 @@ class Library:
         }
         item.media_json = [{**media, "Part": [part]}]
 
-    def add_movie(self, sec: Section, m: MovieSpec) -> Item:
+    def add_movie(self, sec: Section, m: MovieSpec, *, match: str | None = None) -> Item:
         rk = self._rk()
-        if sec.legacy:
+        mode = match or ("legacy" if sec.legacy else "new")
+        if mode == "none":  # unmatched: a local guid, no external ids at all
+            guid = f"local://{rk}"
+            guids: list[str] = []
+        elif mode == "legacy":
             guid = (
                 f"com.plexapp.agents.imdb://{m.imdb}?lang=en"
                 if m.imdb
                 else f"com.plexapp.agents.themoviedb://{m.tmdb}?lang=en"
             )
-            guids: list[str] = []  # legacy-agent items carry no <Guid> children
+            guids = []  # legacy-agent items carry no <Guid> children
         else:
             guid = f"plex://movie/{m.plex}"
             guids = _ext(m.imdb, m.tmdb, None)
@@ -278,12 +282,18 @@ class Library:
         self._media(item, f"/data/movies/{label}", label)
         return self._register(item)
 
-    def add_show(self, sec: Section, s: ShowSpec, seasons: list[int] | None) -> Item:
+    def add_show(
+        self, sec: Section, s: ShowSpec, seasons: list[int] | None, *, match: str | None = None
+    ) -> Item:
         rk = self._rk()
         eps = [e for e in s.episodes if seasons is None or e.season in seasons]
-        if sec.legacy:
-            guid = f"com.plexapp.agents.thetvdb://{s.tvdb}?lang=en"
+        mode = match or ("legacy" if sec.legacy else "new")
+        if mode == "none":
+            guid = f"local://{rk}"
             guids: list[str] = []
+        elif mode == "legacy":
+            guid = f"com.plexapp.agents.thetvdb://{s.tvdb}?lang=en"
+            guids = []
         else:
             guid = f"plex://show/{s.plex}"
             guids = _ext(s.imdb, s.tmdb, s.tvdb)
@@ -325,11 +335,12 @@ class Library:
         self._register(show)
         for snum in season_nums:
             srk = self._rk()
-            sguid = (
-                f"com.plexapp.agents.thetvdb://{s.tvdb}/{snum}?lang=en"
-                if sec.legacy
-                else f"plex://season/{s.season_plex[snum]}"
-            )
+            if mode == "none":
+                sguid = f"local://{srk}"
+            elif mode == "legacy":
+                sguid = f"com.plexapp.agents.thetvdb://{s.tvdb}/{snum}?lang=en"
+            else:
+                sguid = f"plex://season/{s.season_plex[snum]}"
             season_eps = [e for e in eps if e.season == snum]
             season = Item(
                 rating_key=srk,
@@ -366,11 +377,12 @@ class Library:
             show.children.append(season)
             for e in season_eps:
                 erk = self._rk()
-                eguid = (
-                    f"com.plexapp.agents.thetvdb://{s.tvdb}/{snum}/{e.index}?lang=en"
-                    if sec.legacy
-                    else f"plex://episode/{e.plex}"
-                )
+                if mode == "none":
+                    eguid = f"local://{erk}"
+                elif mode == "legacy":
+                    eguid = f"com.plexapp.agents.thetvdb://{s.tvdb}/{snum}/{e.index}?lang=en"
+                else:
+                    eguid = f"plex://episode/{e.plex}"
                 ep = Item(
                     rating_key=erk,
                     type="episode",
@@ -378,7 +390,7 @@ class Library:
                     sort_key=(ts.lower(), int(rk), snum, e.index),
                     section=sec,
                     guid=eguid,
-                    guids=[] if sec.legacy else _ext(e.imdb, e.tmdb, e.tvdb),
+                    guids=_ext(e.imdb, e.tmdb, e.tvdb) if mode == "new" else [],
                     catalog_key=e.key,
                     duration=e.duration,
                     parent=season,

@@ -194,27 +194,40 @@ class FakeServer(ReadsMixin, WritesMixin, ServerBase):
             return item.rating_key
         raise KeyError(f"no item title={title!r} guid={guid!r} on {self.name}")
 
-    def add_movie(self, section_id: int, movie: MovieSpec) -> str:
+    def add_movie(self, section_id: int, movie: MovieSpec, *, match: str | None = None) -> str:
         with self._lock:
             sec = self.library.sections[section_id]
-            item = self.library.add_movie(sec, movie)
+            item = self.library.add_movie(sec, movie, match=match)
             self.library.resort(sec)
             return item.rating_key
 
-    def add_show(self, section_id: int, show: ShowSpec, seasons: list[int] | None = None) -> str:
+    def add_show(
+        self,
+        section_id: int,
+        show: ShowSpec,
+        seasons: list[int] | None = None,
+        *,
+        match: str | None = None,
+    ) -> str:
         with self._lock:
             sec = self.library.sections[section_id]
-            item = self.library.add_show(sec, show, seasons)
+            item = self.library.add_show(sec, show, seasons, match=match)
             self.library.resort(sec)
             return item.rating_key
 
     def add_item(
-        self, section_id: int, spec: MovieSpec | ShowSpec, seasons: list[int] | None = None
+        self,
+        section_id: int,
+        spec: MovieSpec | ShowSpec,
+        seasons: list[int] | None = None,
+        *,
+        match: str | None = None,
     ) -> str:
-        """Add a catalogue entry to a section; returns the new ratingKey."""
+        """Add a catalogue entry to a section; returns the new ratingKey. match: None (the
+        section's agent), "new", "legacy" or "none" (unmatched: local:// guid)."""
         if isinstance(spec, MovieSpec):
-            return self.add_movie(section_id, spec)
-        return self.add_show(section_id, spec, seasons)
+            return self.add_movie(section_id, spec, match=match)
+        return self.add_show(section_id, spec, seasons, match=match)
 
     def remove_item(self, rating_key: str) -> None:
         """Delete an item (a show/season with everything under it)."""

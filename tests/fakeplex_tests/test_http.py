@@ -401,3 +401,34 @@ def test_section_share_restrictions() -> None:
             assert [d.get("title") for d in secs] == ["Shows"]
             assert pal.get("/library/sections/1/all").status_code == 404
             assert pal.get(f"/library/metadata/{srv.find_key(title='A')}").status_code == 404
+
+
+def test_mixed_agents_and_unmatched_items_in_one_section() -> None:
+    from tests.fakeplex import start_cluster
+
+    fixture = {
+        "accounts": {"own": {}},
+        "movies": {"a": {"title": "A", "imdb": "tt0000001", "tmdb": 1},
+                   "b": {"title": "B", "imdb": "tt0000002", "tmdb": 2},
+                   "c": {"title": "C"}},
+        "shows": {"s": {"title": "S", "tvdb": 99, "seasons": {1: 1}}},
+        "servers": {"one": {"owner": "own", "sections": [
+            {"id": 1, "title": "Movies", "type": "movie",
+             "items": ["a", {"key": "b", "match": "legacy"}, {"key": "c", "match": "none"}]},
+            {"id": 2, "title": "Shows", "type": "show",
+             "items": [{"key": "s", "match": "none"}]}]}},
+    }
+    with start_cluster(fixture) as cl:
+        srv = cl.servers["one"]
+        with owner(srv) as c:
+            movies = xml(c.get("/library/sections/1/all", params={"includeGuids": 1}))
+            got = {v.get("title"): (v.get("guid"), [g.get("id") for g in v.findall("Guid")])
+                   for v in movies}
+            eps = xml(c.get("/library/sections/2/all", params={"type": 4, "includeGuids": 1}))
+        assert got["A"][0].startswith("plex://movie/") and got["A"][1] == [
+            "imdb://tt0000001", "tmdb://1"]
+        assert got["B"] == ("com.plexapp.agents.imdb://tt0000002?lang=en", [])
+        c_rk = srv.find_key(title="C")
+        assert got["C"] == (f"local://{c_rk}", [])
+        assert eps[0].get("guid").startswith("local://") and eps[0].findall("Guid") == []
+        assert eps[0].get("grandparentGuid").startswith("local://")
