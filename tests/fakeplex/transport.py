@@ -17,6 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from manager.logs import get_logger
+
+_log = get_logger("fakeplex")
+
 ERROR_HTML = "<html><head><title>{title}</title></head><body><h1>{code} {title}</h1></body></html>"
 REASONS = {
     400: "Bad Request",
@@ -291,7 +295,5 @@ class Host:
         try:
             return self._handler(req)
         except Exception as exc:  # an emulator bug must show up as a 500, not a hang
-            import traceback
-
-            traceback.print_exc()
+            _log.exception("emulator bug", host=self.name, method=req.method, path=req.path)
             return Response.error(500, f"Internal Server Error: {type(exc).__name__}")
