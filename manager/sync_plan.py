@@ -281,6 +281,13 @@ def plan_user(
     allowed_actions = ONLY_ACTIONS.get(only or "")
     for gi in sorted(candidates):
         group = groups.groups[gi]
+        row = ledger_rows.get(gi)
+        evidence = ledger_evidence(row) if row is not None else None
+        known = (
+            Target(evidence.watched, evidence.view_offset_ms, evidence.observed_at, LEDGER)
+            if evidence is not None
+            else None
+        )
         locations: list[tuple[int, str]] = []
         states: list[ServerState] = []
         for si, rk in group.members:
@@ -291,19 +298,25 @@ def plan_user(
             if not item.mask & bit:
                 continue
             st = view.states[si].get(rk)
-            states.append(
-                ServerState(
-                    str(len(locations)),
-                    st.watched if st else False,
-                    st.view_offset_ms if st else None,
-                    st.last_viewed_at if st else None,
-                )
+            server_state = ServerState(
+                str(len(locations)),
+                st.watched if st else False,
+                st.view_offset_ms if st else None,
+                st.last_viewed_at if st else None,
             )
+            if st is not None and known is not None and known.holds_on(server_state):
+                # Plex stamps lastViewedAt with "now" on every API write, ours included: a
+                # server holding what the ledger knows dates from the ledger's time.
+                server_state = ServerState(
+                    server_state.server,
+                    server_state.watched,
+                    server_state.view_offset_ms,
+                    known.as_of,
+                )
+            states.append(server_state)
             locations.append((si, rk))
         if not locations:
             continue
-        row = ledger_rows.get(gi)
-        evidence = ledger_evidence(row) if row is not None else None
         target, writes = reconcile(states, evidence)
         if target is None:
             continue
