@@ -47,7 +47,9 @@ from manager.plex.models import PlexItem, Session
 
 log = get_logger("manager.pipeline")
 T = TypeVar("T")
-SESSIONS_TTL = 2.0  # seconds a peer's /status/sessions answer is reused
+# Seconds a peer's /status/sessions answer is reused: bounds that request to two a second
+# per peer in a burst, while a session that just started is seen almost at once.
+SESSIONS_TTL = 0.5
 SHOW_CACHE_TTL = 600.0
 
 

@@ -166,13 +166,13 @@ def main() -> None:
 
         # warm-up: each user's token on each peer is fetched once
         for u in USERS:
-            items[(u, things[0])].updateTimeline(1000, "stopped", items[(u, things[0])].duration)
-            wait_for(lambda u=u: arrived(u, things[0], 1000), what="warm-up")
+            items[(u, things[0])].updateTimeline(70_000, "stopped", items[(u, things[0])].duration)
+            wait_for(lambda u=u: arrived(u, things[0], 70_000), what="warm-up")
 
         latencies: list[float] = []
         for i in range(args.events):
             user, thing = pairs[i % len(pairs)]
-            offset = 60_000 + i * 1000
+            offset = 120_000 + i * 1000
             item = items[(user, thing)]
             started = time.perf_counter()
             item.updateTimeline(offset, "stopped", item.duration)

@@ -17,6 +17,7 @@ import pytest
 from plexapi.server import PlexServer
 
 from manager.event import PlaybackEvent
+from manager.pipeline import SESSIONS_TTL
 from tests.fakeplex import Cluster, start_cluster
 from tests.manager.harness import (
     MANAGER_TOKEN,
@@ -97,7 +98,13 @@ def test_mark_played_spreads_to_the_same_user_only(world: World) -> None:
     for server, users in (("beta", ("alice", "bob", "kid")), ("gamma", ("alice", "kid"))):
         for user in users:
             assert world.state(server, user, "matrix")["view_count"] == 0, (server, user)
-    write_lines = world.manager.log_lines("write", title="The Matrix", user="admin")
+    write_lines = wait_for(
+        lambda: (
+            len(lines := world.manager.log_lines("write", title="The Matrix", user="admin")) >= 2
+            and lines
+        ),
+        what="write lines",
+    )
     assert {w["peer"] for w in write_lines} == {"beta", "gamma"}
     assert all(w["outcome"] == "delivered" for w in write_lines)
 
@@ -209,14 +216,14 @@ def test_older_event_after_newer_is_ignored(world: World) -> None:
 def test_playing_heartbeats_are_written_at_most_once_a_minute(world: World) -> None:
     events = [
         world.event("kid", "dark/s01e01", kind="timeline", state="playing", time_ms=t * 1000)
-        for t in (10, 20, 30)
+        for t in (120, 130, 140)
     ]
     for ev in events:
         assert world.manager.post(ev.to_dict()).status_code == 202
         wait_for(lambda e=ev: world.event_done(e.id), what="heartbeat processed")
     outcomes = [world.event_done(e.id)["outcome"] for e in events]
     assert outcomes == ["queued", "throttled", "throttled"]
-    wait_for(lambda: world.state("gamma", "kid", "dark/s01e01")["view_offset"] == 10_000, what="w")
+    wait_for(lambda: world.state("gamma", "kid", "dark/s01e01")["view_offset"] == 120_000, what="w")
 
 
 def test_original_proxy_payload(world: World) -> None:
@@ -237,6 +244,87 @@ def test_original_proxy_payload(world: World) -> None:
     r = httpx.post(f"{world.manager.url}/", params={"token": MANAGER_TOKEN}, json=line)
     assert r.status_code == 200 and r.json()["accepted"] == 1
     wait_for(lambda: world.state("gamma", "kid", "dark/s01e02")["view_count"] == 1, what="gamma")
+
+
+def test_peer_where_the_user_is_playing_it_now_is_skipped(world: World) -> None:
+    # admin is watching Dark S01E03 on gamma right now (straight to gamma, no proxy)...
+    on_gamma = PlexServer(
+        world.cluster.servers["gamma"].url, world.cluster.token_for("admin", "gamma")
+    )
+    episode = on_gamma.fetchItem(int(world.key("gamma", "dark/s01e03")))
+    episode.updateTimeline(300_000, "playing", episode.duration)
+    time.sleep(SESSIONS_TTL + 0.1)  # the manager's cached view of gamma's sessions expires
+    # ...while stopping the same episode on alpha, through alpha's proxy.
+    on_alpha = world.plex("admin").fetchItem(int(world.key("alpha", "dark/s01e03")))
+    on_alpha.updateTimeline(900_000, "stopped", on_alpha.duration)
+    line = wait_for(
+        lambda: world.manager.log_lines("write", peer="gamma", title="Dark S01E03"),
+        what="write line",
+    )[-1]
+    assert line["outcome"] == "skipped"
+    assert world.state("gamma", "admin", "dark/s01e03")["view_offset"] == 300_000
+
+
+def test_5xx_is_retried_and_4xx_dropped_with_a_reason(world: World) -> None:
+    beta = world.cluster.servers["beta"]
+    beta.fail_next(2, status=503)
+    movie = world.plex("kid").fetchItem(int(world.key("alpha", "matrix")))
+    movie.markPlayed()
+    wait_for(lambda: world.state("beta", "kid", "matrix")["view_count"] == 1, what="beta")
+    tries = wait_for(
+        lambda: (
+            [
+                t
+                for t in world.manager.log_lines(
+                    "write", peer="beta", title="The Matrix", user="kid"
+                )
+                if t["outcome"] == "delivered"
+            ]
+            and world.manager.log_lines("write", peer="beta", title="The Matrix", user="kid")
+        ),
+        what="delivered line",
+    )
+    assert [t["outcome"] for t in tries] == ["retry", "retry", "delivered"]
+    assert "503" in tries[0]["reason"]
+
+    # An item that disappeared from beta after the index was built: 404, dropped.
+    beta.remove_item(world.key("beta", "breaking/s01e01"))
+    event = world.event("bob", "breaking/s01e01", kind="scrobble")
+    assert world.manager.post(event.to_dict()).status_code == 202
+    line = wait_for(
+        lambda: world.manager.log_lines("write", peer="beta", title="Breaking Bad S01E01"),
+        what="write line",
+    )[-1]
+    assert line["outcome"] == "dropped" and "404" in line["reason"]
+
+
+def test_unknown_source_and_unknown_user_are_logged_not_written(world: World) -> None:
+    stranger = world.event("admin", "heat", kind="scrobble")
+    stranger = PlaybackEvent.from_dict({**stranger.to_dict(), "token": "not-a-token-anyone-has"})
+    elsewhere = PlaybackEvent(
+        kind="scrobble", rating_key="1", token="t", upstream_url="http://127.0.0.1:9"
+    )
+    assert world.manager.post([stranger.to_dict(), elsewhere.to_dict()]).status_code == 202
+    assert wait_for(lambda: world.event_done(stranger.id))["outcome"] == "unknown_user"
+    assert wait_for(lambda: world.event_done(elsewhere.id))["outcome"] == "unknown_source"
+    assert world.state("gamma", "admin", "heat")["view_count"] == 0
+
+
+def test_status_reports_servers_users_and_queue(world: World) -> None:
+    status = world.manager.status()
+    assert status["status"] == "ready"
+    assert [(s["name"], s["reachable"]) for s in status["servers"]] == [
+        ("alpha", True),
+        ("beta", True),
+        ("gamma", True),
+    ]
+    assert all(s["machine_identifier"] and s["index_items"] > 0 for s in status["servers"])
+    assert status["users"]["known"] == 4
+    assert {"writes", "events_pending"} <= set(status["queue"])
+    assert status["writes_delivered"] > 0
+    assert "last_sync" in status
+    db = world.manager.workdir / "manager.db"
+    assert db.stat().st_mode & 0o777 == 0o600
 
 
 def test_peer_down_then_back_catches_up(world: World) -> None:
