@@ -85,7 +85,10 @@ class Spool:
     def put(self, event: PlaybackEvent) -> PutResult:
         """Store one event durably. Safe to call from any thread."""
         Row = self.Row
-        with self.db.atomic():
+        # IMMEDIATE: take the write lock up front. A deferred transaction that reads first
+        # and then writes fails at once with "database is locked" (WAL snapshot upgrade,
+        # no busy wait) whenever the delivery thread deleted a row in between.
+        with self.db.atomic("IMMEDIATE"):
             dropped, over = self._make_room()
             Row.insert(
                 event_id=event.id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -254,3 +255,35 @@ def test_original_env_vars_are_option_defaults() -> None:
     assert defaults["cluster_manager_token"] == "JgUN"
     assert defaults["cluster_server_name"] == "plex-home.example"
     assert defaults["cluster_spool_max"] == 100_000
+
+
+def test_spool_writer_and_delivery_threads_do_not_lock_each_other_out(tmp_path: Path) -> None:
+    """The hook's writer thread puts while the delivery thread peeks and deletes."""
+    spool = Spool(tmp_path, max_events=1000)
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def writer() -> None:
+        try:
+            for i in range(400):
+                spool.put(_event("timeline", "playing", str(i)))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+
+    def deliverer() -> None:
+        try:
+            while not done.is_set() or spool.count():
+                for row in spool.peek(10):
+                    spool.delete(row.seq)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=deliverer)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert spool.count() == 0

@@ -1,0 +1,538 @@
+"""Proxy benchmark: what the addon costs, against a direct connection and bare mitmdump.
+
+    .venv/bin/python tests/bench/bench_proxy.py [--quick]
+
+Prints numbers and ratios; asserts nothing (a shared 2-core machine is noisy). Measures in
+one run: added latency of a small API call (p50/p99) and API requests/s at 1 and 10
+connections for direct, bare `mitmdump -q`, mitmdump -q + addon and the addon at default
+verbosity (flow lines + redaction); a playback heartbeat through the addon (spool write on
+the response path); 1 GiB streaming throughput and peak RSS; first byte of a slow chunked
+response; HTTP/2 on the TLS listener (mitmproxy holds at most 5 upstream connections per
+client connection, mitmproxy issue 8322).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from tests.proxy.harness import (  # noqa: E402
+    LOCALHOST,
+    MITMDUMP,
+    Proxy,
+    Receiver,
+    free_port,
+    mitmdump_proxy,
+    wait_for,
+)
+from tests.proxy.tls import make_certificates  # noqa: E402
+
+API_BODY = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<MediaContainer size="1">'
+    + (b'<Directory key="1" type="movie" title="Movies" agent="tv.plex.agents.movie"/>' * 3)
+    + b"</MediaContainer>"
+)
+TIMELINE = (
+    "/:/timeline?ratingKey=101&key=/library/metadata/101&state=playing&time={t}"
+    "&duration=7200000&identifier=com.plexapp.plugins.library"
+)
+GIB = 1 << 30
+
+# ---- upstream: asyncio, in its own process so it never competes for our GIL -------------
+
+
+async def _serve(port: int) -> None:
+    block = bytes(range(256)) * 4096
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                line, _, rest = head.partition(b"\r\n")
+                lowered = rest.lower()
+                if b"content-length:" in lowered:
+                    n = int(lowered.split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
+                    await reader.readexactly(n)
+                target = line.split(b" ")[1].decode()
+                path, _, query = target.partition("?")
+                params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+                if path == "/file":
+                    size = int(params.get("size", GIB))
+                    writer.write(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\n"
+                        b"Content-Length: %d\r\n\r\n" % size
+                    )
+                    sent = 0
+                    while sent < size:
+                        take = min(len(block), size - sent)
+                        writer.write(block[:take])
+                        sent += take
+                        await writer.drain()
+                elif path == "/chunked":
+                    delay, n = float(params.get("delay", "0.5")), int(params.get("n", "6"))
+                    writer.write(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n"
+                        b"Transfer-Encoding: chunked\r\n\r\n"
+                    )
+                    for i in range(n):
+                        if i:
+                            await asyncio.sleep(delay)
+                        writer.write(b"400\r\n" + b"x" * 1024 + b"\r\n")
+                        await writer.drain()
+                    writer.write(b"0\r\n\r\n")
+                else:
+                    if path == "/slow":
+                        await asyncio.sleep(float(params.get("delay", "1")))
+                    body = b'<MediaContainer size="0"/>' if path.startswith("/:/") else API_BODY
+                    writer.write(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: text/xml;charset=utf-8\r\n"
+                        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                    )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, LOCALHOST, port, backlog=1024)
+    async with server:
+        await server.serve_forever()
+
+
+@contextlib.contextmanager
+def upstream_process() -> Iterator[int]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, __file__, "--serve-upstream", str(port)])
+    try:
+        wait_for(lambda: _connectable(port), 20)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _connectable(port: int) -> bool:
+    try:
+        with socket.create_connection((LOCALHOST, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+# ---- a lean keep-alive HTTP/1.1 client (Python clients are slower than the proxy) -------
+
+
+class Conn:
+    def __init__(self, port: int, tls: ssl.SSLContext | None = None) -> None:
+        raw = socket.create_connection((LOCALHOST, port), timeout=30)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = tls.wrap_socket(raw, server_hostname="localhost") if tls else raw
+        self.port = port
+        self.buf = b""
+
+    def get(self, path: str, token: bool = True) -> tuple[int, bytes]:
+        extra = "X-Plex-Token: bench-token-0123456789\r\nX-Plex-Client-Identifier: bench\r\n"
+        req = f"GET {path} HTTP/1.1\r\nHost: {LOCALHOST}:{self.port}\r\n"
+        self.sock.sendall((req + (extra if token else "") + "\r\n").encode())
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        status = int(head[9:12])
+        lowered = head.lower()
+        length = int(lowered.split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
+        while len(self.buf) < length:
+            self._fill()
+        body, self.buf = self.buf[:length], self.buf[length:]
+        return status, body
+
+    def _fill(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("closed")
+        self.buf += data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def latencies(port: int, path: str, n: int) -> list[float]:
+    conn = Conn(port)
+    for _ in range(50):  # warm-up
+        conn.get(path)
+    out = []
+    for i in range(n):
+        p = path.format(t=i * 1000) if "{t}" in path else path
+        t0 = time.perf_counter()
+        status, _ = conn.get(p)
+        out.append(time.perf_counter() - t0)
+        assert status == 200, status
+    conn.close()
+    return out
+
+
+def throughput(port: int, path: str, conns: int, seconds: float) -> float:
+    stop = time.perf_counter() + seconds
+    counts = [0] * conns
+
+    def worker(i: int) -> None:
+        conn = Conn(port)
+        while time.perf_counter() < stop:
+            conn.get(path)
+            counts[i] += 1
+        conn.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(conns)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.perf_counter() - start)
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process, all its threads (the addon's included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def counted(port: int, path: str, conns: int, total: int) -> float:
+    """Send `total` requests over `conns` connections; return requests/s."""
+
+    def worker() -> None:
+        conn = Conn(port)
+        for _ in range(total // conns):
+            conn.get(path)
+        conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(conns)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return (total // conns * conns) / (time.perf_counter() - start)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# ---- stream path ----------------------------------------------------------------------
+
+
+def stream_gib(port: int) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    n = 0
+    with httpx.stream("GET", f"http://{LOCALHOST}:{port}/file?size={GIB}", timeout=120) as r:
+        for chunk in r.iter_raw(1 << 20):
+            n += len(chunk)
+    assert n == GIB, n
+    return n / (time.perf_counter() - t0) / (1 << 20), n
+
+
+def first_byte(port: int, delay: float = 0.5, chunks: int = 6) -> float:
+    t0 = time.perf_counter()
+    url = f"http://{LOCALHOST}:{port}/chunked?delay={delay}&n={chunks}"
+    with httpx.stream("GET", url, timeout=60) as r:
+        for _ in r.iter_raw():
+            return time.perf_counter() - t0
+    return float("nan")
+
+
+# ---- HTTP/2 on the TLS listener ---------------------------------------------------------
+
+
+def _client(url: str, trust: ssl.SSLContext, h2: bool) -> httpx.AsyncClient:
+    """h2: one connection, as a browser that negotiated HTTP/2 uses; else a browser's six."""
+    return httpx.AsyncClient(
+        http1=not h2,
+        http2=h2,
+        verify=trust,
+        limits=httpx.Limits(max_connections=1 if h2 else 6),
+        timeout=60,
+    )
+
+
+async def _parallel(url: str, trust: ssl.SSLContext, h2: bool, n: int) -> tuple[float, str]:
+    async with _client(url, trust, h2) as c:
+        first = await c.get(f"{url}/api")
+        t0 = time.perf_counter()
+        rs = await asyncio.gather(*(c.get(f"{url}/slow?delay=1") for _ in range(n)))
+        assert all(r.status_code == 200 for r in rs)
+        return time.perf_counter() - t0, first.http_version
+
+
+async def _stall(url: str, trust: ssl.SSLContext, h2: bool, live_n: int) -> float:
+    """`live_n` live streams (4 s each) open, then one small API call: how long does it take?"""
+    async with _client(url, trust, h2) as c:
+        await c.get(f"{url}/api")
+        started = 0
+        all_open = asyncio.Event()
+
+        async def live() -> None:
+            nonlocal started
+            async with c.stream("GET", f"{url}/chunked?delay=1&n=5") as r:
+                started += 1
+                if started == live_n:
+                    all_open.set()
+                async for _ in r.aiter_raw():
+                    pass
+
+        tasks = [asyncio.create_task(live()) for _ in range(live_n)]
+        await asyncio.wait_for(all_open.wait(), 30)
+        t0 = time.perf_counter()
+        await c.get(f"{url}/api")
+        took = time.perf_counter() - t0
+        await asyncio.gather(*tasks)
+        return took
+
+
+# ---- the run ------------------------------------------------------------------------------
+
+
+def start(proxy: Proxy) -> Proxy:
+    proxy.start()
+    return proxy
+
+
+def bare(upstream: str, workdir: Path, extra: list[str] | None = None) -> Proxy:
+    p = mitmdump_proxy(upstream, workdir, addon=False, extra=["-q", *(extra or [])])
+    p.start(wait=False)
+    wait_for(lambda: _connectable(p.port), 30)
+    time.sleep(0.5)
+    return p
+
+
+def run(quick: bool) -> dict[str, Any]:
+    n_lat = 300 if quick else 1000
+    secs = 1.0 if quick else 2.0
+    n_ten = 1000 if quick else 3000
+    results: dict[str, Any] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="bench-proxy-"))
+    receiver = Receiver()
+    with upstream_process() as up_port:
+        upstream = f"http://{LOCALHOST}:{up_port}"
+        targets: dict[str, Proxy | None] = {"direct": None}
+        targets["bare -q"] = bare(upstream, tmp / "bare")
+        targets["addon -q"] = start(
+            mitmdump_proxy(upstream, tmp / "addon", manager=receiver.url, extra=["-q"])
+        )
+        targets["addon, flow log"] = start(
+            mitmdump_proxy(upstream, tmp / "addon-log", manager=receiver.url)
+        )
+        # Flow lines go to a file, not a terminal: what a container does. The machine is
+        # shared, so targets take turns over several rounds and medians are reported; CPU
+        # per request of the proxy process (all threads) is the steadier cost measure.
+        rounds = 3 if quick else 5
+        print(
+            f"upstream {upstream}; {rounds} interleaved rounds of {n_lat} sequential calls, "
+            f"{secs:.0f} s at 1 connection, {n_ten} requests over 10 connections\n"
+        )
+        samples: dict[str, dict[str, list[float]]] = {
+            name: {"lat": [], "rps_1": [], "rps_10": [], "cpu_us": []} for name in targets
+        }
+        for _ in range(rounds):
+            order = list(targets.items())
+            random.shuffle(order)
+            for name, proxy in order:
+                port = up_port if proxy is None else proxy.port
+                got = samples[name]
+                got["lat"] += latencies(port, "/api", n_lat)
+                got["rps_1"].append(throughput(port, "/api", 1, secs))
+                before = cpu_seconds(proxy.proc.pid) if proxy and proxy.proc else 0.0
+                got["rps_10"].append(counted(port, "/api", 10, n_ten))
+                if proxy and proxy.proc:
+                    got["cpu_us"].append((cpu_seconds(proxy.proc.pid) - before) / n_ten * 1e6)
+        api: dict[str, dict[str, float]] = {}
+        for name, got in samples.items():
+            row = {
+                "p50_ms": statistics.median(got["lat"]) * 1e3,
+                "p99_ms": pct(got["lat"], 0.99) * 1e3,
+                "rps_1": statistics.median(got["rps_1"]),
+                "rps_10": statistics.median(got["rps_10"]),
+            }
+            if got["cpu_us"]:
+                row["cpu_us_per_req"] = statistics.median(got["cpu_us"])
+            api[name] = row
+            cpu = f"  {row['cpu_us_per_req']:.0f} us CPU/req" if "cpu_us_per_req" in row else ""
+            print(
+                f"{name:>16}: API p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms  "
+                f"{row['rps_1']:.0f} req/s @1  {row['rps_10']:.0f} req/s @10{cpu}"
+            )
+        results["api"] = api
+        d, b, a = api["direct"], api["bare -q"], api["addon -q"]
+        results["added_latency_ms"] = {
+            "bare_p50": b["p50_ms"] - d["p50_ms"],
+            "bare_p99": b["p99_ms"] - d["p99_ms"],
+            "addon_p50": a["p50_ms"] - d["p50_ms"],
+            "addon_p99": a["p99_ms"] - d["p99_ms"],
+        }
+        results["addon_vs_bare"] = {
+            "rps_1": a["rps_1"] / b["rps_1"],
+            "rps_10": a["rps_10"] / b["rps_10"],
+            "capacity_by_cpu": b["cpu_us_per_req"] / a["cpu_us_per_req"],
+            "flow_log_capacity_by_cpu": b["cpu_us_per_req"]
+            / api["addon, flow log"]["cpu_us_per_req"],
+        }
+        print(
+            "\nadded latency vs direct: bare p50 +{bare_p50:.2f} ms p99 +{bare_p99:.2f} ms; "
+            "addon p50 +{addon_p50:.2f} ms p99 +{addon_p99:.2f} ms".format(
+                **results["added_latency_ms"]
+            )
+        )
+        print(
+            "addon / bare: {rps_1:.3f} req/s @1, {rps_10:.3f} req/s @10, "
+            "{capacity_by_cpu:.3f} by CPU per request (target >= 0.95); "
+            "with flow log {flow_log_capacity_by_cpu:.3f}".format(**results["addon_vs_bare"])
+        )
+
+        # A heartbeat through the addon: parsed, spooled before the response goes on, then
+        # delivered by the background thread (its CPU counts: same process).
+        addon_proxy, bare_proxy = targets["addon -q"], targets["bare -q"]
+        assert addon_proxy is not None and addon_proxy.proc is not None
+        assert bare_proxy is not None and bare_proxy.proc is not None
+        receiver.clear()
+        n_beat = n_lat
+        cpu0 = cpu_seconds(addon_proxy.proc.pid)
+        beat = latencies(addon_proxy.port, TIMELINE, n_beat)
+        wait_for(lambda: len(receiver.received) >= n_beat + 50, timeout=120)
+        addon_cpu = (cpu_seconds(addon_proxy.proc.pid) - cpu0) / (n_beat + 50) * 1e6
+        cpu0 = cpu_seconds(bare_proxy.proc.pid)
+        bare_beat = latencies(bare_proxy.port, TIMELINE, n_beat)
+        bare_cpu = (cpu_seconds(bare_proxy.proc.pid) - cpu0) / (n_beat + 50) * 1e6
+        results["heartbeat"] = {
+            "addon_p50_ms": statistics.median(beat) * 1e3,
+            "addon_p99_ms": pct(beat, 0.99) * 1e3,
+            "addon_cpu_us": addon_cpu,
+            "bare_p50_ms": statistics.median(bare_beat) * 1e3,
+            "bare_p99_ms": pct(bare_beat, 0.99) * 1e3,
+            "bare_cpu_us": bare_cpu,
+        }
+        print(
+            "playback heartbeat /:/timeline: addon p50 {addon_p50_ms:.2f} ms p99 "
+            "{addon_p99_ms:.2f} ms {addon_cpu_us:.0f} us CPU incl. spool + delivery; bare p50 "
+            "{bare_p50_ms:.2f} ms p99 {bare_p99_ms:.2f} ms {bare_cpu_us:.0f} us CPU".format(
+                **results["heartbeat"]
+            )
+        )
+        for proxy in targets.values():
+            if proxy is not None:
+                proxy.stop()
+
+        # 1 GiB through a fresh process each, so peak RSS is the stream's own
+        print()
+        stream: dict[str, dict[str, float]] = {}
+        mbps, _ = stream_gib(up_port)
+        stream["direct"] = {"MiB_s": mbps}
+        addon = start(mitmdump_proxy(upstream, tmp / "addon-stream", manager=receiver.url))
+        mbps, _ = stream_gib(addon.port)
+        stream["addon"] = {"MiB_s": mbps, "peak_rss_MiB": addon.status_kb("VmHWM") / 1024}
+        addon.stop()
+        plain = bare(upstream, tmp / "bare-stream")
+        mbps, _ = stream_gib(plain.port)
+        stream["bare (buffers)"] = {"MiB_s": mbps, "peak_rss_MiB": plain.status_kb("VmHWM") / 1024}
+        plain.stop()
+        for name, row in stream.items():
+            rss = f", peak RSS {row['peak_rss_MiB']:.0f} MiB" if "peak_rss_MiB" in row else ""
+            print(f"1 GiB stream {name:>15}: {row['MiB_s']:.0f} MiB/s{rss}")
+        results["stream_1gib"] = stream
+        results["stream_addon_vs_direct"] = stream["addon"]["MiB_s"] / stream["direct"]["MiB_s"]
+        print(f"addon / direct stream throughput: {results['stream_addon_vs_direct']:.3f}")
+
+        # first byte of a live (chunked) response, 1 KiB every 0.5 s
+        print()
+        fb: dict[str, float] = {"direct": first_byte(up_port)}
+        addon = start(mitmdump_proxy(upstream, tmp / "addon-fb", manager=receiver.url))
+        fb["addon"] = first_byte(addon.port)
+        addon.stop()
+        plain = bare(upstream, tmp / "bare-fb")
+        fb["bare"] = first_byte(plain.port)
+        plain.stop()
+        plain = bare(upstream, tmp / "bare-fb-sl", ["--set", "stream_large_bodies=1m"])
+        fb["bare stream_large_bodies=1m"] = first_byte(plain.port)
+        plain.stop()
+        for name, secs_fb in fb.items():
+            print(f"first byte of a slow chunked response, {name:>27}: {secs_fb * 1e3:.0f} ms")
+        results["first_byte_ms"] = {k: v * 1e3 for k, v in fb.items()}
+
+        # HTTP/2 on the TLS listener
+        print()
+        certs = make_certificates(tmp / "certs")
+        pem = tmp / "listener.pem"
+        pem.write_bytes(certs["privkey"].read_bytes() + certs["fullchain"].read_bytes())
+        trust = ssl.create_default_context(cafile=str(certs["ca"]))
+        h2: dict[str, dict[str, Any]] = {}
+        for label, h2_on in (("http2=true", True), ("http2=false", False)):
+            proxy = start(
+                mitmdump_proxy(
+                    upstream,
+                    tmp / f"tls-{label}",
+                    manager=receiver.url,
+                    extra=["-q", "--set", f"certs=*={pem}", "--set", f"http2={str(h2_on).lower()}"],
+                )
+            )
+            url = f"https://{LOCALHOST}:{proxy.port}"
+            par, version = asyncio.run(_parallel(url, trust, h2_on, 10))
+            stall4 = asyncio.run(_stall(url, trust, h2_on, 4))
+            stall5 = asyncio.run(_stall(url, trust, h2_on, 5))
+            h2[label] = {
+                "negotiated": version,
+                "ten_parallel_1s_requests_s": par,
+                "api_with_4_live_streams_s": stall4,
+                "api_with_5_live_streams_s": stall5,
+            }
+            client = "one HTTP/2 connection" if h2_on else "six HTTP/1.1 connections"
+            print(
+                f"TLS listener {label} ({client}, negotiated {version}): 10 parallel 1-s "
+                f"requests {par:.2f} s; API call beside 4 live streams {stall4:.2f} s, "
+                f"beside 5 live streams {stall5:.2f} s"
+            )
+            proxy.stop()
+        results["http2"] = h2
+    receiver.down()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs")
+    parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="also print the results as JSON")
+    args = parser.parse_args()
+    if args.serve_upstream:
+        asyncio.run(_serve(args.serve_upstream))
+        return
+    print(f"mitmdump: {MITMDUMP}\n")
+    results = run(args.quick)
+    if args.json:
+        print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
