@@ -11,6 +11,7 @@ import contextlib
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 from manager.logs import get_logger
 
 _log = get_logger("fakeplex")
+MAX_RECORDED = 100_000
 
 ERROR_HTML = "<html><head><title>{title}</title></head><body><h1>{code} {title}</h1></body></html>"
 REASONS = {
@@ -199,7 +201,8 @@ class Host:
         self._server: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._requests: list[RecordedRequest] = []
+        # Bounded so a long-running demo does not grow without end; tests never get near it.
+        self._requests: deque[RecordedRequest] = deque(maxlen=MAX_RECORDED)
         self._fail_remaining: int | None = 0
         self._fail_status = 500
         self._fail_forever = False
