@@ -1,0 +1,100 @@
+"""Full sync inside `serve`: at start (sync.on_start / UPDATE_ON_START), one at a time, and
+real-time events keep flowing while it runs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import httpx
+
+from manager.event import PlaybackEvent
+from manager.fullsync import run_in_service
+from manager.service import Service
+from tests.fakeplex import Cluster
+from tests.manager.harness import MANAGER_TOKEN, ManagerProcess, free_port, wait_for, write_config
+from tests.sync.helpers import state, sync_config
+from tests.sync.test_fullsync import assert_expected, diverge
+
+
+def _converged(cluster: Cluster) -> bool:
+    try:
+        assert_expected(cluster)
+    except AssertionError:
+        return False
+    return True
+
+
+def test_serve_syncs_at_start(demo_cluster: Cluster, tmp_path: Path) -> None:
+    diverge(demo_cluster)
+    port = free_port()
+    config = write_config(demo_cluster, tmp_path, port, sync={"on_start": True})
+    manager = ManagerProcess(config, tmp_path, port)
+    try:
+        manager.start()
+        wait_for(lambda: _converged(demo_cluster), 60, "sync at start converged")
+        last = wait_for(
+            lambda: (
+                (manager.status().get("last_sync") or {}).get("finished_at")
+                and manager.status()["last_sync"]
+            ),
+            30,
+            "last_sync in status",
+        )
+        assert last["ok"] is True
+        summary = last["summary"]
+        summary = json.loads(summary) if isinstance(summary, str) else summary
+        assert summary["servers"]["alpha"]["watched"] == 7
+        assert manager.log_lines("sync_finished")
+    finally:
+        manager.stop()
+
+
+def test_one_sync_at_a_time_and_events_flow_during_a_sync(
+    demo_cluster: Cluster, tmp_path: Path
+) -> None:
+    diverge(demo_cluster)
+    config = sync_config(demo_cluster, tmp_path)
+    alpha = demo_cluster.servers["alpha"]
+
+    async def main() -> None:
+        service = Service(config)
+        await service.start()
+        try:
+            await asyncio.wait_for(service.ready.wait(), 30)
+            # beta answers slowly: the sync takes several seconds to read it.
+            demo_cluster.servers["beta"].set_delay(1.0)
+            first = asyncio.create_task(run_in_service(service, "one"))
+            second = asyncio.create_task(run_in_service(service, "two"))
+            event = PlaybackEvent(
+                kind="scrobble",
+                rating_key=alpha.find_key(title="Heat"),
+                token=demo_cluster.token_for("kid", "alpha"),
+                upstream_url=alpha.url,
+                machine_identifier=alpha.machine_identifier,
+            )
+            host, port = service.address or ("127.0.0.1", 0)
+            async with httpx.AsyncClient() as http:
+                r = await http.post(
+                    f"http://{host}:{port}/api/v1/events",
+                    content=event.to_json(),
+                    headers={"Authorization": f"Bearer {MANAGER_TOKEN}"},
+                )
+                assert r.status_code == 202
+            for _ in range(600):
+                if state(demo_cluster, "gamma", "kid", "Heat") == (True, 0):
+                    break
+                await asyncio.sleep(0.02)
+            assert state(demo_cluster, "gamma", "kid", "Heat") == (True, 0)
+            assert not first.done()  # the event went through while the sync was reading
+            results = await asyncio.gather(first, second)
+            demo_cluster.servers["beta"].set_delay(0)
+            reports = [r for r in results if r is not None]
+            assert len(reports) == 1 and reports[0].ok, results  # the other was refused
+        finally:
+            demo_cluster.servers["beta"].set_delay(0)
+            await service.stop()
+
+    asyncio.run(main())
+    assert_expected(demo_cluster)
