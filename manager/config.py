@@ -313,11 +313,18 @@ def parse_config(data: Any, path: str, env: Mapping[str, str] | None = None) -> 
     schedule = env.get(ENV_SCHEDULE) or (
         reader.string(s["schedule"], "sync.schedule") if s.get("schedule") else None
     )
-    if schedule and len(schedule.split()) != 5:
+    if schedule:
         key = ENV_SCHEDULE if env.get(ENV_SCHEDULE) else "sync.schedule"
-        raise reader.fail(
-            key, f"must be a 5-field cron expression like '0 2 * * *', not {schedule!r}"
-        )
+        if len(schedule.split()) != 5:
+            raise reader.fail(
+                key, f"must be a 5-field cron expression like '0 2 * * *', not {schedule!r}"
+            )
+        from manager.cron import CronError, parse
+
+        try:
+            parse(schedule)
+        except CronError as exc:
+            raise reader.fail(key, str(exc)) from None
     on_start = reader.boolean(s.get("on_start", False), "sync.on_start")
     if env.get(ENV_UPDATE_ON_START) is not None:
         on_start = reader.boolean(env[ENV_UPDATE_ON_START], ENV_UPDATE_ON_START)

@@ -38,6 +38,7 @@ RETRYABLE = frozenset({"source_unreadable", "user_lookup_failed", "error"})
 EVENT_ATTEMPTS = 6
 EVENT_RETENTION = 7 * 24 * 3600.0
 PROBE_INTERVAL = 30.0
+PROBE_INTERVAL_DOWN = 5.0  # while some server is down (or was down at start)
 
 
 def build_user_directory(plextv: PlexTvClient, servers: list[ServerRuntime]) -> Any:
@@ -155,10 +156,17 @@ class Service:
         self.outbox.start()
         self._spawn(self._event_worker(), "events")
         self._spawn(self._probe_loop(), "probes")
+        self._spawn(self._full_syncs(), "full-sync")
         log.info(
             "ready",
             servers=",".join(f"{s.name}={'up' if s.reachable else 'down'}" for s in self.servers),
         )
+
+    async def _full_syncs(self) -> None:
+        """Full syncs at start (UPDATE_ON_START) and on FULL_SYNC_SCHEDULE (manager.fullsync)."""
+        from manager.fullsync import scheduled_syncs
+
+        await scheduled_syncs(self)
 
     async def _probe(self, server: ServerRuntime) -> None:
         try:
@@ -189,7 +197,8 @@ class Service:
     async def _probe_loop(self) -> None:
         last_prune = 0.0
         while not self._stopping:
-            await asyncio.sleep(PROBE_INTERVAL if all(s.reachable for s in self.servers) else 5.0)
+            healthy = all(s.reachable and s.index.built_at for s in self.servers)
+            await asyncio.sleep(PROBE_INTERVAL if healthy else PROBE_INTERVAL_DOWN)
             for server in self.servers:
                 known = server.machine_identifier
                 await self._probe(server)
@@ -200,6 +209,10 @@ class Service:
                     assert self.plextv is not None and self.pipeline is not None
                     self.users = build_user_directory(self.plextv, self.servers)
                     self.pipeline.users = self.users
+                    try:
+                        await self.users.refresh()
+                    except PlexError as exc:
+                        log.warning("users_refresh_failed", error=str(exc))
             if time.time() - last_prune > 3600 and self.runner is not None:
                 last_prune = time.time()
                 pruned = await self.runner.run(db.prune_events, time.time() - EVENT_RETENTION)
