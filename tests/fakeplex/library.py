@@ -42,7 +42,11 @@ def esc(value: object) -> str:
 
 
 def xml_attrs(attrs: dict[str, Any]) -> str:
-    return "".join(f' {k}="{esc(v)}"' for k, v in attrs.items() if v is not None)
+    return "".join(
+        f' {k}="{(1 if v else 0) if isinstance(v, bool) else esc(v)}"'
+        for k, v in attrs.items()
+        if v is not None
+    )
 
 
 def title_sort(title: str) -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .fixture import AccountSpec, ServerSpec
 from .library import Item, Library, Section
@@ -42,6 +43,7 @@ class Session:
     platform: str
     device: str
     scrobbled: bool = False
+    session_id: str = field(default_factory=lambda: secrets.token_hex(12))
 
 
 def now_s() -> int:

@@ -164,14 +164,15 @@ class WritesMixin(ServerBase):
         with self._lock:
             self._expire_sessions()
             for s in self._sessions.values():
-                user = {"id": self._pms_account_id(s.account), "thumb": "",
+                user = {"id": str(self._pms_account_id(s.account)), "thumb": "",
                         "title": s.account.name}
                 player = {"address": "127.0.0.1", "device": s.device,
                           "machineIdentifier": s.client_id, "platform": s.platform,
                           "product": s.product, "state": s.state, "title": s.device,
-                          "local": 1, "relayed": 0, "secure": 0, "userID": user["id"]}
-                session = {"id": secrets.token_hex(12)[:24], "bandwidth": 10000, "location": "lan"}
-                dyn = {"sessionKey": s.session_key, "viewOffset": s.time}
+                          "local": True, "relayed": False, "secure": False,
+                          "userID": int(user["id"])}
+                session = {"id": s.session_id, "bandwidth": 10000, "location": "lan"}
+                dyn = {"sessionKey": str(s.session_key), "viewOffset": s.time}
                 extra = (element("User", user) + element("Player", player)
                          + element("Session", session))
                 xml.append(item_xml(s.item, dyn, False, extra))
