@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(PY) -m tests.demo
 
 bench: $(STAMP)
-	$(PY) -m tests.bench
+	$(PY) -m tests.bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,6 +1,6 @@
 """Benchmark: build LibraryIndex for 3 emulated servers × ~20 000 items, print the numbers.
 
-    .venv/bin/python -m tests.manager_lib.bench_index [--movies N] [--shows S] [--page-size P]
+    .venv/bin/python -m tests.bench.bench_index [--movies N] [--shows S] [--page-size P]
 
 The emulator runs in its own process so that this process's memory is ours alone.
 Not part of the test run (measures speed; the shared CI machine makes timed asserts flaky).
