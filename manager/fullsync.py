@@ -625,6 +625,12 @@ async def run_standalone(
             outbox.start()
         sync = FullSync(config, runner, servers, users, outbox, http, client_id, options, progress)
         report = await sync.run()
+        if outbox is not None:
+            await outbox.stop()
+            outbox = None
+        for server in servers:
+            summary = report.server(server.name)
+            summary.other_requests = max(0, server.client.request_count - summary.write_requests)
         return report, sync.planned
     finally:
         if outbox is not None:

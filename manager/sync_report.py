@@ -27,8 +27,9 @@ class ServerSummary:
     resume: int = 0  # resume points set
     skipped: int = 0  # items that cannot be matched or written, writes skipped by the peer
     failed: int = 0  # writes not delivered (peer down, refused), reads that failed
-    read_requests: int = 0
-    write_requests: int = 0
+    read_requests: int = 0  # library reads of this run (pages, sections)
+    write_requests: int = 0  # writes delivered (an unscrobble before a resume point counts)
+    other_requests: int = 0  # CLI only: session checks and probes of the delivery path
     errors: list[str] = field(default_factory=list)
 
     def count(self, action: str, items: int) -> None:

@@ -289,3 +289,34 @@ def test_lease_is_released_and_second_runner_not_blocked(tmp_path: Path) -> None
         assert runner.call(_lease_acquire, "c", -1.0) is not None  # b still holds it
     finally:
         runner.close()
+
+
+def test_show_level_unwatch_in_the_ledger_spreads_to_every_episode(
+    demo_cluster: Cluster, tmp_path: Path
+) -> None:
+    for server in ("alpha", "gamma"):
+        put(demo_cluster, server, "kid", "Dark", view_count=1, last_viewed_at=T1)
+    # kid unwatched the whole show on alpha; the real-time path kept it under the show.
+    put(demo_cluster, "alpha", "kid", "Dark", view_count=0, last_viewed_at=0)
+    config = sync_config(demo_cluster, tmp_path)
+    runner = DbRunner(config.database)
+    try:
+        runner.call(
+            ledger.record,
+            ledger.Observation(
+                user_id="4004",
+                identity_key="show:tvdb://334824",
+                change="unplayed",
+                observed_at=T2,
+                source_server="alpha",
+                kind="show",
+            ),
+        )
+    finally:
+        runner.close()
+    report, _ = run_sync(config)
+    assert report.ok, report.render()
+    assert state(demo_cluster, "gamma", "kid", "Dark") == (False, 0)
+    assert state(demo_cluster, "alpha", "kid", "Dark") == (False, 0)
+    writes = recorded_writes(demo_cluster)
+    assert len(writes) == 4 and {w[:3] for w in writes} == {("gamma", "kid", "unscrobble")}
