@@ -41,20 +41,23 @@ PROBE_INTERVAL = 30.0
 PROBE_INTERVAL_DOWN = 5.0  # while some server is down (or was down at start)
 
 
-def build_user_directory(plextv: PlexTvClient, servers: list[ServerRuntime]) -> Any:
-    """The UserDirectory over every server whose machineIdentifier is known."""
-    from manager.users import ServerRef, UserDirectory
+def server_ref(server: ServerRuntime) -> Any:
+    from manager.users import ServerRef
 
-    refs = [
-        ServerRef(
-            name=s.name,
-            machine_identifier=s.machine_identifier or "",
-            admin_token=s.config.token,
-            client=s.client,
-        )
-        for s in servers
-    ]
-    return UserDirectory(plextv, refs)
+    return ServerRef(
+        name=server.name,
+        machine_identifier=server.machine_identifier or "",
+        admin_token=server.config.token,
+        client=server.client,
+    )
+
+
+def build_user_directory(plextv: PlexTvClient, servers: list[ServerRuntime]) -> Any:
+    """The UserDirectory; a server not reached yet (no machineIdentifier) joins later
+    through update_server()."""
+    from manager.users import UserDirectory
+
+    return UserDirectory(plextv, [server_ref(s) for s in servers])
 
 
 class Service:
@@ -206,9 +209,7 @@ class Service:
                     await self._build_index(server)
                 if server.reachable and not known and server.machine_identifier:
                     # A server that was down at start: the user directory needs its id.
-                    assert self.plextv is not None and self.pipeline is not None
-                    self.users = build_user_directory(self.plextv, self.servers)
-                    self.pipeline.users = self.users
+                    self.users.update_server(server_ref(server))
                     try:
                         await self.users.refresh()
                     except PlexError as exc:
