@@ -158,6 +158,13 @@ def _reschedule(d: Delivery, at: float, error: str) -> None:
     ).where((OutboxEntry.id == d.row_id) & (OutboxEntry.version == d.version)).execute()
 
 
+def _due_now(peer: str, at: float) -> int:
+    query = OutboxEntry.update(next_attempt_at=at).where(
+        (OutboxEntry.peer == peer) & (OutboxEntry.next_attempt_at > at)
+    )
+    return int(query.execute())
+
+
 def _count() -> int:
     return int(OutboxEntry.select().count())
 
@@ -211,6 +218,14 @@ class Outbox:
 
     def peer_blocked(self, peer: str) -> bool:
         return self._peer_blocked_until.get(peer, 0.0) > time.time()
+
+    async def peer_recovered(self, peer: str) -> int:
+        """A probe saw `peer` answer again: retry its rows now, not after their backoff."""
+        self._peer_blocked_until.pop(peer, None)
+        self._peer_failures.pop(peer, None)
+        count = await self._runner.run(_due_now, peer, time.time())
+        self._wake.set()
+        return count
 
     async def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until nothing is queued or in flight; False on timeout."""

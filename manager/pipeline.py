@@ -169,6 +169,8 @@ class Pipeline:
         if source is None:
             info["upstream"] = event.upstream_url
             info["machine_identifier"] = event.machine_identifier
+            if not event.machine_identifier:
+                info["hint"] = "add this host[:port] to the server's aliases in the config"
             return "unknown_source"
         info["source"] = source.name
         if event.upstream_status >= 400:
@@ -229,6 +231,8 @@ class Pipeline:
         if not await self.runner.run(ledger_record, obs):
             return "stale"
         if decision.heartbeat:
+            if len(self._last_heartbeat_write) > 10_000:
+                self._forget_old_heartbeats()
             throttle_key = (str(user.id), key)
             last = self._last_heartbeat_write.get(throttle_key)
             now = time.monotonic()
@@ -277,6 +281,13 @@ class Pipeline:
         if self.outbox is not None:
             await self.outbox.enqueue(writes)
         return "queued"
+
+    def _forget_old_heartbeats(self) -> None:
+        horizon = time.monotonic() - self.config.heartbeat_interval
+        for k in [k for k, at in self._last_heartbeat_write.items() if at < horizon]:
+            del self._last_heartbeat_write[k]
+        if len(self._show_cache) > 10_000:
+            self._show_cache.clear()
 
     def _may_use(self, user: Any, peer: ServerRuntime) -> bool:
         """False when the directory knows who can use the peer and this user is not one."""

@@ -186,10 +186,12 @@ class Service:
                 old=server.machine_identifier,
                 new=ident.machine_identifier,
             )
-        if server.reachable is False:
-            log.info("server_back", server=server.name)
+        was_down = server.reachable is False
         server.machine_identifier = ident.machine_identifier
         server.mark(True)
+        if was_down:
+            retried = await self.outbox.peer_recovered(server.name) if self.outbox else 0
+            log.info("server_back", server=server.name, queued_writes_retried=retried)
 
     async def _build_index(self, server: ServerRuntime) -> None:
         try:
@@ -199,10 +201,17 @@ class Service:
 
     async def _probe_loop(self) -> None:
         last_prune = 0.0
+        last_full = time.monotonic()
         while not self._stopping:
-            healthy = all(s.reachable and s.index.built_at for s in self.servers)
-            await asyncio.sleep(PROBE_INTERVAL if healthy else PROBE_INTERVAL_DOWN)
+            # Short ticks: a server seen failing (by a probe or by a delivery) is re-probed
+            # within seconds, so its queued writes go out as soon as it is back.
+            await asyncio.sleep(PROBE_INTERVAL_DOWN)
+            full = time.monotonic() - last_full >= PROBE_INTERVAL
+            if full:
+                last_full = time.monotonic()
             for server in self.servers:
+                if not full and server.reachable and server.index.built_at is not None:
+                    continue
                 known = server.machine_identifier
                 await self._probe(server)
                 if server.reachable and server.index is not None and server.index.built_at is None:

@@ -110,3 +110,29 @@ def test_server_down_at_start_joins_when_it_comes_up(
             await svc.stop()
 
     asyncio.run(main())
+
+
+def test_writes_for_a_peer_go_out_as_soon_as_it_is_back(
+    demo_cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Backoff far longer than the wait below: only the probe noticing beta is back can
+    # deliver the write in time.
+    monkeypatch.setattr(service_module, "PROBE_INTERVAL_DOWN", 0.2)
+    cfg = config_for(demo_cluster, tmp_path, delivery={"base_backoff": 60, "max_backoff": 120})
+    beta = demo_cluster.servers["beta"]
+
+    async def main() -> None:
+        svc = Service(cfg)
+        await svc.start()
+        try:
+            await svc.ready.wait()
+            assert svc.outbox is not None
+            beta.go_down()
+            await svc.accept([scrobble(demo_cluster, "bob", "amelie")])
+            await until(lambda: svc.servers[1].reachable is False)
+            beta.come_up()
+            await until(lambda: played(demo_cluster, "beta", "bob", "amelie"), timeout=20)
+        finally:
+            await svc.stop()
+
+    asyncio.run(main())
