@@ -90,6 +90,14 @@ OPTIONS: tuple[OptionSpec, ...] = (
         FORWARDED_MODES,
     ),
     OptionSpec(
+        "cluster_http2",
+        bool,
+        False,
+        ("PLEX_CLUSTER_HTTP2",),
+        "Offer HTTP/2 to TLS clients (sets mitmproxy's http2). Off by default: see "
+        "docs/proxy.md for what HTTP/2 clients hit in mitmproxy 12.",
+    ),
+    OptionSpec(
         "cluster_log_level",
         str,
         "info",
@@ -119,6 +127,13 @@ def env_default(spec: OptionSpec, environ: Mapping[str, str] | None = None) -> A
                 return int(raw)
             except ValueError:
                 continue
+        if spec.typespec is bool:
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            continue
         if spec.choices and raw.lower() not in spec.choices:
             continue
         return raw.lower() if spec.choices else raw
@@ -148,6 +163,7 @@ class Settings:
     retry_max: float
     stream_threshold: int
     forwarded_for: str
+    http2: bool
     log_level: str
     log_format: str
 
@@ -166,6 +182,7 @@ class Settings:
             retry_max=float(max(1, options.cluster_retry_max)),
             stream_threshold=max(0, options.cluster_stream_threshold),
             forwarded_for=options.cluster_forwarded_for,
+            http2=options.cluster_http2,
             log_level=options.cluster_log_level,
             log_format=options.cluster_log_format,
         )

@@ -42,6 +42,8 @@ class PlexCluster:
     # ---- lifecycle (synchronous on purpose) -------------------------------------------
 
     def load(self, loader: Any) -> None:
+        # Until configure() knows the options, log with defaults (redaction included).
+        configure_logging("text", "INFO")
         config.register(loader)
         # httpx logs every request at INFO through the root logger mitmdump prints.
         for name in ("httpx", "httpcore", "peewee"):
@@ -67,6 +69,8 @@ class PlexCluster:
         new = config.Settings.from_options(ctx.options)
         self.settings = new
         configure_logging(new.log_format, new.log_level.upper())
+        if "http2" in ctx.options and ctx.options.http2 != new.http2:
+            ctx.options.http2 = new.http2
         if ctx.options.confdir == DEFAULT_CONFDIR:
             confdir = new.data_dir / "mitmproxy"
             log.warning(

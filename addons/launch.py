@@ -83,6 +83,7 @@ def build_argv(env: Mapping[str, str], extra: Sequence[str] = ()) -> list[str]:
         f"cluster_data_dir={data_dir}",
         "--set",
         "keep_host_header=true",
+        # The addon sets this too, but only once it has loaded: from the first connection.
         "--set",
         f"http2={'true' if env.get('PLEX_CLUSTER_HTTP2', '').lower() in TRUE else 'false'}",
     ]

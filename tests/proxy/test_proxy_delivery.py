@@ -24,6 +24,7 @@ def _settings(tmp_path: Path, manager: str) -> Settings:
         retry_max=1.0,
         stream_threshold=1024,
         forwarded_for="replace",
+        http2=False,
         log_level="info",
         log_format="text",
     )
