@@ -28,6 +28,7 @@ log = LazyLogger("plex_cluster.proxy")
 
 META = "plex_cluster"  # flow.metadata key: the Candidate, or "replay"
 DEFAULT_CONFDIR = "~/.mitmproxy"
+_PLAYBACK_PREFIXES = (b"/:/", b"/%3A/", b"/%3a/")
 
 
 class PlexCluster:
@@ -51,13 +52,16 @@ class PlexCluster:
         self._set_mitmproxy_defaults()
 
     def _set_mitmproxy_defaults(self) -> None:
-        # Plex checks Origin and builds URLs against the Host the client used.
-        wanted = {"keep_host_header": True}
-        # mitmproxy kills connections from public addresses by default (block_global), a
-        # guard for forward proxies; this one exists to serve remote Plex clients.
-        if "block_global" in ctx.options:
-            wanted["block_global"] = False
-        changes = {k: v for k, v in wanted.items() if getattr(ctx.options, k) != v}
+        wanted = {
+            # Plex checks Origin and builds URLs against the Host the client used.
+            "keep_host_header": True,
+            # mitmproxy kills connections from public addresses by default, a guard for
+            # forward proxies; this one exists to serve remote Plex clients.
+            "block_global": False,
+        }
+        changes = {
+            k: v for k, v in wanted.items() if k in ctx.options and getattr(ctx.options, k) != v
+        }
         if changes:
             ctx.options.update(**changes)
             log.info("mitmproxy options set for a Plex front end", **changes)
@@ -147,9 +151,11 @@ class PlexCluster:
         try:
             assert self.settings is not None
             forwarded.add_forwarded_headers(flow, self.settings.forwarded_for)
-            kind = playback.playback_kind(flow.request.path)
-            if kind is not None:
-                self._note_playback(flow, kind)
+            # Cheap test on the raw bytes first; only /:/... paths get decoded and parsed.
+            if flow.request.data.path.startswith(_PLAYBACK_PREFIXES):
+                kind = playback.playback_kind(flow.request.path)
+                if kind is not None:
+                    self._note_playback(flow, kind)
         except Exception:
             log.exception("request hook failed; request passes through untouched")
 

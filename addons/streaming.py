@@ -4,6 +4,9 @@ mitmproxy buffers whole bodies unless told otherwise per message. Streaming tiny
 answers costs throughput, so only bodies known to be small are buffered: a Content-Length
 at or under the threshold. Anything chunked (live transcodes), any event stream and any
 large body (media, Range slices of it) is streamed from the first byte.
+
+Runs for every request and response: one pass over the raw header fields, no per-lookup
+decoding (mitmproxy's Headers.get re-encodes and lower-cases on every call).
 """
 
 from __future__ import annotations
@@ -11,11 +14,25 @@ from __future__ import annotations
 from mitmproxy import http
 
 
-def _small(headers: http.Headers, threshold: int) -> bool:
-    if "transfer-encoding" in headers:
-        return False
-    length = headers.get("content-length")
-    if length is None:
+def _framing(fields: tuple[tuple[bytes, bytes], ...]) -> tuple[bytes | None, bool, bool]:
+    """(Content-Length value, chunked/other transfer coding, is an event stream)."""
+    length: bytes | None = None
+    coded = False
+    event_stream = False
+    for name, value in fields:
+        size = len(name)
+        # Compare lengths first: most header names cannot match, so skip lower().
+        if size == 14 and name.lower() == b"content-length":
+            length = value
+        elif size == 17 and name.lower() == b"transfer-encoding":
+            coded = True
+        elif size == 12 and name.lower() == b"content-type":
+            event_stream = value.lstrip().lower().startswith(b"text/event-stream")
+    return length, coded, event_stream
+
+
+def _small(length: bytes | None, coded: bool, threshold: int) -> bool:
+    if coded or length is None:
         return False
     try:
         return int(length) <= threshold
@@ -26,13 +43,12 @@ def _small(headers: http.Headers, threshold: int) -> bool:
 def should_stream_response(response: http.Response, threshold: int) -> bool:
     if response.status_code in (204, 304):
         return False
-    if response.headers.get("content-type", "").startswith("text/event-stream"):
-        return True
-    return not _small(response.headers, threshold)
+    length, coded, event_stream = _framing(response.headers.fields)
+    return event_stream or not _small(length, coded, threshold)
 
 
 def should_stream_request(request: http.Request, threshold: int) -> bool:
-    headers = request.headers
-    if "transfer-encoding" not in headers and "content-length" not in headers:
+    length, coded, _ = _framing(request.headers.fields)
+    if not coded and length is None:
         return False  # no body at all (GET, HEAD, most Plex API calls)
-    return not _small(headers, threshold)
+    return not _small(length, coded, threshold)

@@ -287,3 +287,26 @@ def test_spool_writer_and_delivery_threads_do_not_lock_each_other_out(tmp_path: 
         t.join(60)
     assert errors == []
     assert spool.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("mode", "xff"),
+    [("replace", "203.0.113.9"), ("append", "198.51.100.1, 203.0.113.9"), ("off", "198.51.100.1")],
+)
+def test_forwarded_headers(mode: str, xff: str) -> None:
+    from mitmproxy.test import tflow
+
+    from addons.forwarded import add_forwarded_headers
+
+    flow = tflow.tflow()
+    flow.client_conn.peername = ("::ffff:203.0.113.9", 40000)
+    flow.request.headers["x-forwarded-for"] = "198.51.100.1"
+    flow.request.headers["X-Real-IP"] = "10.0.0.1"
+    flow.request.headers["Accept"] = "*/*"
+    add_forwarded_headers(flow, mode)
+    headers = flow.request.headers
+    assert headers.get_all("X-Forwarded-For") == [xff]
+    assert headers["Accept"] == "*/*"
+    if mode != "off":
+        assert headers.get_all("X-Real-IP") == ["203.0.113.9"]
+        assert headers["X-Forwarded-Proto"] == "http"
