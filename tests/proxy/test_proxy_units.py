@@ -300,6 +300,7 @@ def test_forwarded_headers(mode: str, xff: str) -> None:
 
     flow = tflow.tflow()
     flow.client_conn.peername = ("::ffff:203.0.113.9", 40000)
+    flow.client_conn.timestamp_tls_setup = None  # a plain-HTTP client
     flow.request.headers["x-forwarded-for"] = "198.51.100.1"
     flow.request.headers["X-Real-IP"] = "10.0.0.1"
     flow.request.headers["Accept"] = "*/*"
