@@ -362,3 +362,57 @@ def test_manager_restart_delivers_queued_writes(world: World) -> None:
     assert world.state("beta", "alice", "matrix")["view_offset"] == 0  # nobody delivered it yet
     world.manager.start()
     wait_for(lambda: world.state("beta", "alice", "matrix")["view_offset"] == 1800000, what="beta")
+
+
+@pytest.fixture(scope="module")
+def through_proxies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The original's layout: the manager reaches every server through its proxy."""
+    workdir: Path = tmp_path_factory.mktemp("e2e-loop")
+    cluster = start_cluster("demo")
+    port = free_port()
+    manager_url = f"http://127.0.0.1:{port}"
+    proxies = {
+        name: ProxyProcess(server.url, manager_url, workdir / f"proxy-{name}")
+        for name, server in cluster.servers.items()
+    }
+    servers = [
+        {"name": name, "url": proxies[name].url, "token": server.owner_token}
+        for name, server in cluster.servers.items()
+    ]
+    manager = ManagerProcess(write_config(cluster, workdir, port, servers=servers), workdir, port)
+    try:
+        for proxy in proxies.values():
+            proxy.start()
+        for proxy in proxies.values():
+            proxy.wait_ready()
+        manager.start()
+        yield World(cluster, manager, proxies)
+    finally:
+        manager.stop()
+        for proxy in proxies.values():
+            proxy.stop()
+        cluster.stop()
+
+
+def test_replayed_writes_are_not_reported_again(through_proxies: World) -> None:
+    world = through_proxies
+    movie = world.plex("alice").fetchItem(int(world.key("alpha", "inception")))
+    movie.markPlayed()
+    for server in ("beta", "gamma"):
+        wait_for(lambda s=server: world.state(s, "alice", "inception")["view_count"] == 1)
+    # Each proxy delivers in order: once a later request through beta's and gamma's proxies
+    # has reached the manager, an echo of our writes would have reached it before.
+    for server in ("beta", "gamma"):
+        later = world.plex("bob" if server == "beta" else "kid", server)
+        later.fetchItem(int(world.key(server, "matrix"))).markPlayed()
+        wait_for(
+            lambda s=server: [
+                line
+                for line in world.manager.log_lines("event", title="The Matrix")
+                if line.get("source") == s
+            ],
+            what=f"marker event from {server}",
+        )
+    events = world.manager.log_lines("event", title="Inception")
+    assert [(e["source"], e["outcome"]) for e in events] == [("alpha", "queued")]
+    assert world.state("alpha", "alice", "inception")["view_count"] == 1
