@@ -5,11 +5,38 @@ from pathlib import Path
 
 import pytest
 
-from manager.db import DbRunner
+from manager.db import MODELS, DbRunner
+from tests.manager import pg
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    why = pg.available()
+    if why is not None:
+        pytest.skip(f"no PostgreSQL here: {why}")
+    with pg.postgres_server() as dsn:
+        yield dsn
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def dsn(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each database test runs on SQLite and, where the machine has it, on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'manager.db'}"
+    return str(request.getfixturevalue("clean_postgres_dsn"))
 
 
 @pytest.fixture
-def runner(tmp_path: Path) -> Iterator[DbRunner]:
-    r = DbRunner(f"sqlite:///{tmp_path / 'manager.db'}")
+def clean_postgres_dsn(postgres_dsn: str) -> str:
+    """The test server's database with no tables: each test starts from nothing."""
+    runner = DbRunner(postgres_dsn)
+    runner.call(lambda: runner.db.drop_tables(MODELS, safe=True))
+    runner.close()
+    return postgres_dsn
+
+
+@pytest.fixture
+def runner(dsn: str) -> Iterator[DbRunner]:
+    r = DbRunner(dsn)
     yield r
     r.close()

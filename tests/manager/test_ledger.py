@@ -26,10 +26,17 @@ def obs(
     )
 
 
-def test_db_file_is_private(runner: DbRunner, tmp_path: Path) -> None:
+def test_db_file_is_private(tmp_path: Path) -> None:
+    runner = DbRunner(f"sqlite:///{tmp_path / 'manager.db'}")
+    runner.close()
     mode = stat.S_IMODE((tmp_path / "manager.db").stat().st_mode)
     assert mode == 0o600
-    assert runner.call(lambda: runner.db.execute_sql("pragma journal_mode").fetchone()[0]) == "wal"
+    runner = DbRunner(f"sqlite:///{tmp_path / 'manager.db'}")
+    try:
+        journal = runner.call(lambda: runner.db.execute_sql("pragma journal_mode").fetchone()[0])
+    finally:
+        runner.close()
+    assert journal == "wal"
 
 
 def test_newer_wins_older_is_refused(runner: DbRunner) -> None:

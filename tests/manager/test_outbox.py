@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from manager.config import DeliveryConfig
 from manager.db import DbRunner
@@ -126,8 +125,7 @@ def test_newer_state_arriving_during_delivery_is_not_lost(runner: DbRunner) -> N
     assert [d.write.action for d in peer.seen] == ["scrobble", "unscrobble"]
 
 
-def test_queued_writes_survive_a_restart(tmp_path: Path) -> None:
-    dsn = f"sqlite:///{tmp_path / 'restart.db'}"
+def test_queued_writes_survive_a_restart(dsn: str) -> None:
     first = DbRunner(dsn)
 
     async def enqueue_only() -> None:

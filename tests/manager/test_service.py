@@ -136,3 +136,24 @@ def test_writes_for_a_peer_go_out_as_soon_as_it_is_back(
             await svc.stop()
 
     asyncio.run(main())
+
+
+def test_service_on_postgresql(
+    demo_cluster: Cluster, tmp_path: Path, clean_postgres_dsn: str
+) -> None:
+    cfg = config_for(demo_cluster, tmp_path, database=clean_postgres_dsn)
+
+    async def main() -> None:
+        svc = Service(cfg)
+        await svc.start()
+        try:
+            await svc.ready.wait()
+            event = scrobble(demo_cluster, "kid", "arrival")
+            first = await svc.accept([event])
+            again = await svc.accept([event])
+            assert (first.accepted, again.duplicates) == (1, 1)
+            await until(lambda: played(demo_cluster, "beta", "kid", "arrival"))
+        finally:
+            await svc.stop()
+
+    asyncio.run(main())
