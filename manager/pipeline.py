@@ -31,6 +31,7 @@ from manager.db import DbRunner
 from manager.event import PlaybackEvent
 from manager.guids import identity_keys, identity_of
 from manager.ledger import Observation
+from manager.ledger import get as ledger_get
 from manager.ledger import record as ledger_record
 from manager.logs import get_logger
 from manager.outbox import Delivery, Outbox, Result, Verdict, Write
@@ -158,7 +159,8 @@ class Pipeline:
         self.events_handled += 1
         info["latency_ms"] = round((time.monotonic() - started) * 1000, 1)
         info["age_ms"] = round((time.time() - event.seen_at) * 1000, 1)
-        level = "info" if outcome in ("queued", "throttled", "no_peers", "ignored") else "warning"
+        quiet = ("queued", "throttled", "no_peers", "ignored", "already_played")
+        level = "info" if outcome in quiet else "warning"
         if outcome in ("stale", "duplicate"):
             level = "info"
         getattr(log, level)("event", outcome=outcome, **info)
@@ -228,9 +230,15 @@ class Pipeline:
             title=_title(item),
             event_id=event.id,
         )
+        if decision.change == "played" and event.kind in ("timeline", "progress"):
+            # Past the threshold every later report says "played" again; Plex counts each
+            # scrobble as one more view, so only the first one of a viewing goes out.
+            known = await self.runner.run(ledger_get, str(user.id), key)
+            if known is not None and known.played and known.change == "played":
+                return "already_played"
         if not await self.runner.run(ledger_record, obs):
             return "stale"
-        if decision.heartbeat:
+        if decision.heartbeat and decision.change == "resume":
             if len(self._last_heartbeat_write) > 10_000:
                 self._forget_old_heartbeats()
             throttle_key = (str(user.id), key)

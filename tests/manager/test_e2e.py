@@ -226,6 +226,34 @@ def test_playing_heartbeats_are_written_at_most_once_a_minute(world: World) -> N
     wait_for(lambda: world.state("gamma", "kid", "dark/s01e01")["view_offset"] == 120_000, what="w")
 
 
+def test_past_the_played_threshold_scrobbles_once(world: World) -> None:
+    duration = world.cluster.servers["alpha"].item(world.key("alpha", "dark/s01e04")).duration
+    reports = [
+        world.event(
+            "kid",
+            "dark/s01e04",
+            kind="timeline",
+            state=state,
+            time_ms=int(duration * share),
+            duration_ms=duration,
+        )
+        for state, share in (
+            ("playing", 0.5),
+            ("playing", 0.95),
+            ("playing", 0.97),
+            ("stopped", 0.99),
+        )
+    ]
+    for report in reports:
+        assert world.manager.post(report.to_dict()).status_code == 202
+        wait_for(lambda r=report: world.event_done(r.id), what="report processed")
+    outcomes = [world.event_done(r.id)["outcome"] for r in reports]
+    assert outcomes == ["queued", "queued", "already_played", "already_played"]
+    wait_for(lambda: world.manager.status()["queue"]["writes"] == 0, what="outbox drained")
+    state = world.state("gamma", "kid", "dark/s01e04")
+    assert state["view_count"] == 1
+
+
 def test_original_proxy_payload(world: World) -> None:
     alpha = world.cluster.servers["alpha"]
     rk = world.key("alpha", "dark/s01e02")
