@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -35,9 +36,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warn_if_readable_by_others(path: str) -> None:
+    """The config holds owner tokens: say so when others can read it."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if mode & 0o077:
+        get_logger("manager.cli").warning(
+            "config_readable_by_others",
+            path=path,
+            mode=oct(mode & 0o777),
+            fix=f"chmod 600 {path}",
+        )
+
+
 def _serve(config_path: str, log_format: str | None) -> int:
     config = load_config(config_path)
     configure_logging(log_format or config.log_format, "DEBUG" if config.debug else "INFO")
+    _warn_if_readable_by_others(config_path)
     from manager.service import serve
 
     async def main() -> None:
