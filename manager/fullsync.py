@@ -514,7 +514,13 @@ class FullSync:
         await asyncio.sleep(0)
         best = best_ledger(rows, groups)
         plan: UserPlan = plan_user(
-            view, self.catalogs, groups, best, write_servers=write_servers, only=self.options.only
+            view,
+            self.catalogs,
+            groups,
+            best,
+            write_servers=write_servers,
+            only=self.options.only,
+            played_keys=frozenset(r.identity_key for r in rows if r.played),
         )
         await asyncio.sleep(0)
         for server, n in plan.skipped.items():

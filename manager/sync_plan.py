@@ -226,7 +226,7 @@ def _same_state(evidence: LedgerState | None, target: Target) -> bool:
 
 
 def _observations(
-    view: UserView, group: Group, key: str, target: Target, source: str
+    view: UserView, group: Group, key: str, target: Target, source: str, clear_played: bool
 ) -> list[ledger_mod.Observation]:
     at = target.as_of if target.as_of is not None else 0.0
     common = {
@@ -242,12 +242,12 @@ def _observations(
         return [ledger_mod.Observation(change="played", **common)]  # type: ignore[arg-type]
     if target.view_offset_ms is None:
         return [ledger_mod.Observation(change="unplayed", **common)]  # type: ignore[arg-type]
+    resume = ledger_mod.Observation(change="resume", offset_ms=target.view_offset_ms, **common)  # type: ignore[arg-type]
+    if not clear_played:
+        return [resume]
     # A resume row keeps an earlier `played`: clear it first so the row reads as the
     # resume point that was decided (it is newer than any watched mark, or it would not be).
-    return [
-        ledger_mod.Observation(change="unplayed", **common),  # type: ignore[arg-type]
-        ledger_mod.Observation(change="resume", offset_ms=target.view_offset_ms, **common),  # type: ignore[arg-type]
-    ]
+    return [ledger_mod.Observation(change="unplayed", **common), resume]  # type: ignore[arg-type]
 
 
 _ACTION = {
@@ -265,9 +265,11 @@ def plan_user(
     *,
     write_servers: frozenset[str] | None = None,
     only: str | None = None,
+    played_keys: frozenset[str] | None = None,
 ) -> UserPlan:
     """Every write that brings this user's servers to the decided state, plus the
-    ledger rows recording that state."""
+    ledger rows recording that state. `played_keys`: the user's ledger keys whose row says
+    played (None: unknown, assume any might)."""
     plan = UserPlan()
     candidates: set[int] = set(ledger_rows)
     for si, states in enumerate(view.states):
@@ -328,7 +330,8 @@ def plan_user(
             if row is not None and row.identity_key in groups.by_key:
                 key = row.identity_key
             source = catalogs[locations[int(target.source)][0]].name
-            for obs in _observations(view, group, key, target, f"sync:{source}"):
+            clear = played_keys is None or key in played_keys
+            for obs in _observations(view, group, key, target, f"sync:{source}", clear):
                 plan.records.append(Record(gi, obs))
         for w in writes:
             si, rk = locations[int(w.server)]

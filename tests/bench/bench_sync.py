@@ -78,6 +78,7 @@ def main() -> int:
     ap.add_argument("--users", type=int, default=5)
     ap.add_argument("--diverge", type=float, default=0.1)
     ap.add_argument("--concurrency", type=int, default=2, help="page requests per server")
+    ap.add_argument("--per-peer", type=int, default=4, help="outbox deliveries per server")
     ap.add_argument("--memory", action="store_true", help="tracemalloc peak (slower)")
     ap.add_argument("--no-second", action="store_true")
     args = ap.parse_args()
@@ -109,6 +110,7 @@ def main() -> int:
                     "database": f"sqlite:///{Path(tmp) / 'bench.db'}",
                     "plextv_url": describe["plextv_url"],
                     "sync": {"concurrency": args.concurrency},
+                    "delivery": {"per_peer": args.per_peer, "concurrency": 2 * args.per_peer},
                 },
                 "bench",
                 env={},

@@ -1,0 +1,81 @@
+"""Grouping across servers and the ledger-to-evidence mapping, on hand-made catalogues."""
+
+from __future__ import annotations
+
+from manager import ledger
+from manager.reconcile import LedgerState
+from manager.sync_plan import UserView, best_ledger, build_groups, ledger_evidence, plan_user
+from manager.sync_reader import ADMIN_BIT, CatalogItem, ServerCatalog, UserState
+
+T1, T2 = 1_700_000_100.0, 1_700_000_200.0
+
+
+def catalog(name: str, *items: tuple[str, tuple[str, ...]]) -> ServerCatalog:
+    c = ServerCatalog(name)
+    for rk, keys in items:
+        c.items[rk] = CatalogItem(rk, "movie", f"m{rk}", 6_000_000, keys, mask=ADMIN_BIT)
+    return c
+
+
+def test_items_sharing_any_key_are_one_item_transitively() -> None:
+    a = catalog(
+        "a", ("1", ("movie:plex://movie/x", "movie:imdb://tt1")), ("2", ("movie:imdb://tt9",))
+    )
+    b = catalog("b", ("10", ("movie:imdb://tt1", "movie:tmdb://2")))
+    c = catalog("c", ("20", ("movie:tmdb://2",)), ("21", ()))  # 21: no identity at all
+    groups = build_groups([a, b, c])
+    assert len(groups.groups) == 2
+    g = groups.groups[a.items["1"].group]
+    assert sorted(g.members) == [(0, "1"), (1, "10"), (2, "20")]
+    assert g.key == "movie:imdb://tt1"  # the most common best key
+    assert groups.by_key["movie:tmdb://2"] == a.items["1"].group
+    assert c.items["21"].group == -1
+
+
+def _row(
+    key: str, played: bool | None, offset: int | None, at: float, change: str
+) -> ledger.LedgerState:
+    return ledger.LedgerState("u", key, played, offset, None, at, "alpha", change, "movie", "t")
+
+
+def test_ledger_rows_as_evidence() -> None:
+    assert ledger_evidence(_row("k", True, None, T1, "played")) == LedgerState(True, None, T1)
+    assert ledger_evidence(_row("k", True, 900_000, T1, "resume")) == LedgerState(True, None, T1)
+    assert ledger_evidence(_row("k", False, None, T1, "unplayed")) == LedgerState(False, None, T1)
+    assert ledger_evidence(_row("k", None, 900_000, T1, "resume")) == LedgerState(
+        False, 900_000, T1
+    )
+    assert ledger_evidence(_row("k", False, 900_000, T1, "resume")) == LedgerState(
+        False, 900_000, T1
+    )
+    # A minute or less is no resume point (Plex ignores it); without "unplayed" no proof.
+    assert ledger_evidence(_row("k", None, 30_000, T1, "resume")) is None
+    assert ledger_evidence(_row("k", False, 30_000, T1, "resume")) == LedgerState(False, None, T1)
+
+
+def test_newest_ledger_row_by_any_key_and_our_own_write_dated_by_the_ledger() -> None:
+    a = catalog("a", ("1", ("movie:imdb://tt1", "movie:tmdb://1")))
+    b = catalog("b", ("10", ("movie:tmdb://1",)))
+    groups = build_groups([a, b])
+    rows = [
+        _row("movie:imdb://tt1", None, 1_200_000, T1, "resume"),
+        _row("movie:tmdb://1", None, 600_000, T2, "resume"),
+    ]
+    best = best_ledger(rows, groups)
+    assert best[0].view_offset_ms == 600_000
+    # b holds the ledger's 10 min, stamped "now" (T2 + 999) by an earlier sync write; a's
+    # 20 min is a real change made after the ledger's T2 but before that stamp. The ledger's
+    # time dates b, so a's 20 min wins instead of being overwritten.
+    view = UserView(
+        "u",
+        "u",
+        [ADMIN_BIT, ADMIN_BIT],
+        [{"1": UserState(False, 1_200_000, T2 + 500)}, {"10": UserState(False, 600_000, T2 + 999)}],
+    )
+    plan = plan_user(view, [a, b], groups, best)
+    assert [(c.server, c.action, c.time_ms) for c in plan.changes] == [("b", "resume", 1_200_000)]
+    assert [r.observation.change for r in plan.records] == ["unplayed", "resume"]
+    assert plan.records[-1].observation.observed_at == T2 + 500
+    assert plan.records[-1].observation.identity_key == "movie:tmdb://1"  # the row it updates
+    plan = plan_user(view, [a, b], groups, best, played_keys=frozenset())
+    assert [r.observation.change for r in plan.records] == ["resume"]
