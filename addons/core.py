@@ -182,10 +182,10 @@ class PlexCluster:
         """
         try:
             assert self.settings is not None and flow.response is not None
+            if streaming.should_stream_response(flow.response, self.settings.stream_threshold):
+                flow.response.stream = True
             candidate = flow.metadata.get(META)
             if not isinstance(candidate, playback.Candidate):
-                if streaming.should_stream_response(flow.response, self.settings.stream_threshold):
-                    flow.response.stream = True
                 return None
             status = flow.response.status_code
             if not 200 <= status < 300:
