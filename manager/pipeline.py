@@ -197,7 +197,11 @@ class Pipeline:
         info["user"] = user.name
 
         try:
-            item = await source.client.item(source.config.token, event.rating_key)
+            # The source's library index already holds the item's ids (read at start with
+            # includeGuids); the server is asked only for items added since.
+            item = _indexed(source, event.rating_key) or await source.client.item(
+                source.config.token, event.rating_key
+            )
         except NotFound:
             info["rating_key"] = event.rating_key
             return "unknown_item"
@@ -426,6 +430,14 @@ class Pipeline:
             return Result(Verdict.RETRY, str(exc))
         peer.mark(True)
         return Result(Verdict.DELIVERED)
+
+
+def _indexed(server: ServerRuntime, rating_key: str) -> PlexItem | None:
+    finder = getattr(server.index, "item", None)
+    if finder is None:
+        return None
+    found = finder(rating_key)
+    return found if isinstance(found, PlexItem) else None
 
 
 def _title(item: PlexItem) -> str:

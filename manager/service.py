@@ -39,6 +39,9 @@ EVENT_ATTEMPTS = 6
 EVENT_RETENTION = 7 * 24 * 3600.0
 PROBE_INTERVAL = 30.0
 PROBE_INTERVAL_DOWN = 5.0  # while some server is down (or was down at start)
+# Library indexes are rebuilt this often (seconds) so re-matched items get their new ids;
+# a miss rebuilds sooner (LibraryIndex.find).
+INDEX_MAX_AGE = 6 * 3600.0
 
 
 def server_ref(server: ServerRuntime) -> Any:
@@ -214,7 +217,8 @@ class Service:
                     continue
                 known = server.machine_identifier
                 await self._probe(server)
-                if server.reachable and server.index is not None and server.index.built_at is None:
+                built = server.index.built_at if server.index is not None else None
+                if server.reachable and (built is None or time.time() - built > INDEX_MAX_AGE):
                     await self._build_index(server)
                 if server.reachable and not known and server.machine_identifier:
                     # A server that was down at start: the user directory needs its id.
