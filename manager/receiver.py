@@ -30,6 +30,7 @@ log = get_logger("manager.receiver")
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 4 * 1024 * 1024
 IDLE_TIMEOUT = 75.0
+BODY_TIMEOUT = 30.0
 _REASONS = {
     200: "OK",
     202: "Accepted",
@@ -77,7 +78,9 @@ def _token_ok(expected: bytes, given: str | None) -> bool:
     return hmac.compare_digest(expected, given.encode("utf-8", "surrogateescape"))
 
 
-async def _read_request(reader: asyncio.StreamReader) -> Request | None:
+async def _read_request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> Request | None:
     try:
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=IDLE_TIMEOUT)
     except asyncio.IncompleteReadError as exc:
@@ -102,11 +105,15 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
     connection = headers.get("connection", "").lower()
     keep_alive = (version == "HTTP/1.1" and connection != "close") or connection == "keep-alive"
     body = b""
+    if headers.get("expect", "").lower() == "100-continue":
+        # curl asks before sending a body over 1 kB (the original proxy posted with curl).
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        await writer.drain()
     if headers.get("transfer-encoding", "").lower() == "chunked":
         chunks: list[bytes] = []
         total = 0
         while True:
-            size_line = await reader.readuntil(b"\r\n")
+            size_line = await asyncio.wait_for(reader.readuntil(b"\r\n"), BODY_TIMEOUT)
             size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
             if size == 0:
                 while (await reader.readuntil(b"\r\n")) != b"\r\n":
@@ -115,8 +122,8 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
             total += size
             if total > MAX_BODY_BYTES:
                 raise HttpError(413, "body too large")
-            chunks.append(await reader.readexactly(size))
-            await reader.readexactly(2)
+            chunks.append(await asyncio.wait_for(reader.readexactly(size), BODY_TIMEOUT))
+            await asyncio.wait_for(reader.readexactly(2), BODY_TIMEOUT)
         body = b"".join(chunks)
     elif "content-length" in headers:
         try:
@@ -125,7 +132,7 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
             raise HttpError(400, "bad Content-Length") from None
         if length > MAX_BODY_BYTES:
             raise HttpError(413, "body too large")
-        body = await reader.readexactly(length) if length else b""
+        body = await asyncio.wait_for(reader.readexactly(length), BODY_TIMEOUT) if length else b""
     elif method in ("POST", "PUT"):
         raise HttpError(411, "Content-Length required")
     parts = urlsplit(target)
@@ -180,7 +187,7 @@ class Receiver:
         try:
             while True:
                 try:
-                    request = await _read_request(reader)
+                    request = await _read_request(reader, writer)
                 except HttpError as exc:
                     writer.write(_response(exc.status, {"error": str(exc)}, False))
                     await writer.drain()

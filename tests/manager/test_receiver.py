@@ -132,3 +132,51 @@ def test_original_payload_at_root_with_token_query() -> None:
     assert [(e.kind, e.rating_key, e.upstream_url) for e in sink.events] == [
         ("scrobble", "42", "https://plex.example:32401")
     ]
+
+
+def test_original_delivery_loop_with_curl_and_a_long_line() -> None:
+    """The original proxy posted each log line with `curl -d`; curl sends `Expect:
+    100-continue` for bodies over 1 kB and (here) waits for the answer before sending."""
+    uri = "/:/timeline?ratingKey=42&key=%2Flibrary%2Fmetadata%2F42&state=stopped&time=1200000"
+    uri += "&duration=5400000&X-Plex-Product=Plex%20Web&X-Plex-Device=" + "x" * 1200
+    line = json.dumps(
+        {
+            "remote_addr": "203.0.113.9",
+            "proxy_add_x_forwarded_for": "203.0.113.9",
+            "host": "plex.example:32401",
+            "method": "GET",
+            "uri": uri,
+            "token": "plex-token",
+            "identifier": "c1",
+            "status": "200",
+        }
+    )
+    assert len(line) > 1024
+
+    async def check(http: httpx.AsyncClient) -> None:
+        url = f"{http.base_url}?token={TOKEN}"
+        proc = await asyncio.create_subprocess_exec(
+            "curl", "-s", "-X", "POST", "-H", "Content-Type: application/json",
+            "--expect100-timeout", "20", "-m", "10", url, "-d", line,
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await proc.communicate()
+        assert proc.returncode == 0, out
+        assert json.loads(out)["accepted"] == 1
+
+    sink = run(check)
+    assert [(e.kind, e.time_ms, e.duration_ms) for e in sink.events] == [
+        ("timeline", 1200000, 5400000)
+    ]
+
+
+def test_chunked_body() -> None:
+    async def body() -> Any:
+        yield b'{"v": 1, "id": "chunked-1", "kind": "scrobble", '
+        yield b'"rating_key": "7", "token": "t", "upstream_url": "http://127.0.0.1:1"}'
+
+    async def check(http: httpx.AsyncClient) -> None:
+        r = await http.post("/api/v1/events", content=body(), headers=AUTH)
+        assert r.status_code == 202 and r.json()["accepted"] == 1
+
+    assert [e.id for e in run(check).events] == ["chunked-1"]
