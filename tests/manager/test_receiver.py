@@ -135,8 +135,8 @@ def test_original_payload_at_root_with_token_query() -> None:
 
 
 def test_original_delivery_loop_with_curl_and_a_long_line() -> None:
-    """The original proxy posted each log line with `curl -d`; curl sends `Expect:
-    100-continue` for bodies over 1 kB and (here) waits for the answer before sending."""
+    """The original proxy posted each log line with `curl -d`; older curls send `Expect:
+    100-continue` for bodies over 1 kB (forced here) and wait for the answer before sending."""
     uri = "/:/timeline?ratingKey=42&key=%2Flibrary%2Fmetadata%2F42&state=stopped&time=1200000"
     uri += "&duration=5400000&X-Plex-Product=Plex%20Web&X-Plex-Device=" + "x" * 1200
     line = json.dumps(
@@ -157,6 +157,7 @@ def test_original_delivery_loop_with_curl_and_a_long_line() -> None:
         url = f"{http.base_url}?token={TOKEN}"
         proc = await asyncio.create_subprocess_exec(
             "curl", "-s", "-X", "POST", "-H", "Content-Type: application/json",
+            "-H", "Expect: 100-continue",
             "--expect100-timeout", "20", "-m", "10", url, "-d", line,
             stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
