@@ -108,25 +108,24 @@ class PlexCluster:
 
     def done(self) -> None:
         self._running = False
+        self._close_spool()
+        redacting_output.uninstall(self._redactions)
+
+    def _close_spool(self) -> None:
+        if self.delivery is not None:
+            self.delivery.stop()  # closes its own connection
+            self.delivery = None
         if self.writer is not None:
+            if self.spool is not None:
+                self.writer.submit(self.spool.close)  # the writer thread's connection
             self.writer.shutdown(wait=True)  # pending spool writes finish first
             self.writer = None
-        if self.delivery is not None:
-            self.delivery.stop()
-            self.delivery = None
-        redacting_output.uninstall(self._redactions)
         if self.spool is not None:
             self.spool.close()
             self.spool = None
 
     def _open_spool(self, data_dir: Path, spool_max: int) -> None:
-        if self.delivery is not None:
-            self.delivery.stop()
-            self.delivery = None
-        if self.writer is not None:
-            self.writer.shutdown(wait=True)
-        if self.spool is not None:
-            self.spool.close()
+        self._close_spool()
         self.spool = Spool(data_dir, spool_max)
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plex-cluster-spool")
 
