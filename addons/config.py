@@ -26,6 +26,9 @@ class OptionSpec:
     env: tuple[str, ...]
     help: str
     choices: tuple[str, ...] | None = None
+    # A secret's environment value is read when settings are built, never made the
+    # option's default: `mitmdump --options` and mitmweb's editor would show defaults.
+    secret: bool = False
 
 
 OPTIONS: tuple[OptionSpec, ...] = (
@@ -41,7 +44,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
         str,
         "",
         ("CLUSTER_MANAGER_TOKEN",),
-        "Shared secret sent to the manager as 'Authorization: Bearer ...'.",
+        "Shared secret sent to the manager as 'Authorization: Bearer ...' "
+        "(better from the environment: CLUSTER_MANAGER_TOKEN).",
+        secret=True,
     ),
     OptionSpec(
         "cluster_data_dir",
@@ -116,6 +121,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
 )
 
 
+_SPECS = {spec.name: spec for spec in OPTIONS}
+
+
 def env_default(spec: OptionSpec, environ: Mapping[str, str] | None = None) -> Any:
     env = os.environ if environ is None else environ
     for var in spec.env:
@@ -145,7 +153,7 @@ def register(loader: Any, environ: Mapping[str, str] | None = None) -> None:
         loader.add_option(
             spec.name,
             spec.typespec,
-            env_default(spec, environ),
+            spec.default if spec.secret else env_default(spec, environ),
             spec.help,
             choices=list(spec.choices) if spec.choices else None,
         )
@@ -172,10 +180,13 @@ class Settings:
         return self.manager_url.rstrip("/") + "/api/v1/events" if self.manager_url else ""
 
     @classmethod
-    def from_options(cls, options: Any) -> Settings:
+    def from_options(cls, options: Any, environ: Mapping[str, str] | None = None) -> Settings:
+        token = options.cluster_manager_token.strip() or str(
+            env_default(_SPECS["cluster_manager_token"], environ)
+        )
         return cls(
             manager_url=options.cluster_manager.strip(),
-            manager_token=options.cluster_manager_token.strip(),
+            manager_token=token.strip(),
             data_dir=Path(options.cluster_data_dir).expanduser(),
             server_name=options.cluster_server_name,
             spool_max=max(1, options.cluster_spool_max),

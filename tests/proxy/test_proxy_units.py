@@ -11,7 +11,7 @@ import pytest
 from mitmproxy import http
 
 from addons import playback, streaming
-from addons.config import OPTIONS, env_default
+from addons.config import OPTIONS
 from addons.delivery import Outcome, classify
 from addons.redacting_output import redact_line
 from addons.spool import Spool
@@ -243,18 +243,33 @@ def test_manager_answers(status: int, outcome: Outcome) -> None:
     assert classify(status) is outcome
 
 
-def test_original_env_vars_are_option_defaults() -> None:
+def test_original_env_vars_configure_the_addon() -> None:
+    from mitmproxy.optmanager import OptManager
+
+    from addons.config import Settings, register
+
     env = {
         "CLUSTER_MANAGER": "https://mgr:32402",
-        "CLUSTER_MANAGER_TOKEN": "JgUN",
+        "CLUSTER_MANAGER_TOKEN": "JgUNaJ6DcB7F",
         "HTTPS_HOST": "plex-home.example",
         "PLEX_CLUSTER_SPOOL_MAX": "not-a-number",
+        "PLEX_CLUSTER_HTTP2": "yes",
     }
-    defaults = {spec.name: env_default(spec, env) for spec in OPTIONS}
-    assert defaults["cluster_manager"] == "https://mgr:32402"
-    assert defaults["cluster_manager_token"] == "JgUN"
-    assert defaults["cluster_server_name"] == "plex-home.example"
-    assert defaults["cluster_spool_max"] == 100_000
+    opts = OptManager()
+    register(opts, env)
+    settings = Settings.from_options(opts, env)
+    assert settings.events_url == "https://mgr:32402/api/v1/events"
+    assert settings.manager_token == "JgUNaJ6DcB7F"
+    assert settings.server_name == "plex-home.example"
+    assert settings.spool_max == 100_000
+    assert settings.http2 is True
+    # the secret is not an option default (mitmdump --options, mitmweb would show it)
+    assert opts.default("cluster_manager_token") == ""
+    # --set still wins over the environment
+    opts.update(cluster_manager_token="from-set", cluster_server_name="other")
+    settings = Settings.from_options(opts, env)
+    assert (settings.manager_token, settings.server_name) == ("from-set", "other")
+    assert {spec.name for spec in OPTIONS} <= set(opts.keys())
 
 
 def test_spool_writer_and_delivery_threads_do_not_lock_each_other_out(tmp_path: Path) -> None:
