@@ -83,6 +83,10 @@ def build_argv(env: Mapping[str, str], extra: Sequence[str] = ()) -> list[str]:
         f"cluster_data_dir={data_dir}",
         "--set",
         "keep_host_header=true",
+        # mitmproxy's default kills clients with public addresses; the addon turns it off
+        # too, but only once loaded, after the listener is already open.
+        "--set",
+        "block_global=false",
         # The addon sets this too, but only once it has loaded: from the first connection.
         "--set",
         f"http2={'true' if env.get('PLEX_CLUSTER_HTTP2', '').lower() in TRUE else 'false'}",
