@@ -82,7 +82,11 @@ _WRITE_FIELDS = [f.name for f in fields(Write)]
 
 
 def _upsert(writes: Sequence[Write], at: float) -> int:
-    """Insert or coalesce; returns how many rows changed."""
+    """Insert or coalesce, one statement per write; returns how many rows changed.
+
+    INSERT … ON CONFLICT (peer, user_id, identity_key) DO UPDATE … WHERE the stored state
+    is not newer: SQLite ≥ 3.24 and PostgreSQL both run it as one atomic step.
+    """
     changed = 0
     with database_proxy.atomic():
         for w in writes:
@@ -90,31 +94,25 @@ def _upsert(writes: Sequence[Write], at: float) -> int:
                 raise ValueError(f"unknown action {w.action!r}")
             values: dict[str, Any] = {name: getattr(w, name) for name in _WRITE_FIELDS}
             values["title"] = w.title[:512]
-            row = OutboxEntry.get_or_none(
-                (OutboxEntry.peer == w.peer)
-                & (OutboxEntry.user_id == w.user_id)
-                & (OutboxEntry.identity_key == w.identity_key)
+            replace = {getattr(OutboxEntry, name): value for name, value in values.items()}
+            replace.update(
+                {
+                    OutboxEntry.version: OutboxEntry.version + 1,
+                    OutboxEntry.attempts: 0,
+                    OutboxEntry.next_attempt_at: at,
+                    OutboxEntry.updated_at: at,
+                    OutboxEntry.last_error: None,
+                }
             )
-            if row is None:
-                OutboxEntry.insert(
-                    **values,
-                    version=1,
-                    attempts=0,
-                    next_attempt_at=at,
-                    created_at=at,
-                    updated_at=at,
-                ).execute()
-                changed += 1
-            elif w.observed_at >= float(row.observed_at):
-                OutboxEntry.update(
-                    **values,
-                    version=OutboxEntry.version + 1,
-                    attempts=0,
-                    next_attempt_at=at,
-                    updated_at=at,
-                    last_error=None,
-                ).where(OutboxEntry.id == row.id).execute()
-                changed += 1
+            query = OutboxEntry.insert(
+                **values, version=1, attempts=0, next_attempt_at=at, created_at=at, updated_at=at
+            ).on_conflict(
+                conflict_target=[OutboxEntry.peer, OutboxEntry.user_id, OutboxEntry.identity_key],
+                update=replace,
+                where=(OutboxEntry.observed_at <= w.observed_at),
+            )
+            cursor = database_proxy.execute(query)
+            changed += max(0, cursor.rowcount)
     return changed
 
 
