@@ -417,13 +417,18 @@ def hook_cost_us(n: int = 20000) -> float:
 # ---- the run ------------------------------------------------------------------------------
 
 
+_started: list[Proxy] = []  # stopped at exit even when a measurement fails
+
+
 def start(proxy: Proxy) -> Proxy:
+    _started.append(proxy)
     proxy.start()
     return proxy
 
 
 def bare(upstream: str, workdir: Path, extra: list[str] | None = None) -> Proxy:
     p = mitmdump_proxy(upstream, workdir, addon=False, extra=["-q", *(extra or [])])
+    _started.append(p)
     p.start(wait=False)
     wait_for(lambda: _connectable(p.port), 30)
     time.sleep(0.5)
@@ -699,6 +704,14 @@ def main() -> None:
         asyncio.run(_serve(args.serve_upstream, args.tls_pem))
         return
     print(f"mitmdump: {MITMDUMP}\n")
+    try:
+        _measure(args)
+    finally:
+        for proxy in _started:
+            proxy.stop()
+
+
+def _measure(args: argparse.Namespace) -> None:
     if args.http2_only:
         receiver = Receiver()
         results = {"http2": http2_section(Path(tempfile.mkdtemp(prefix="bench-h2-")), receiver)}

@@ -119,8 +119,10 @@ def test_killed_proxy_delivers_its_spool_after_restart(
     fresh_receiver.down()
     first = mitmdump_proxy(beta.url, tmp_path, manager=fresh_receiver.url)
     first.start()
-    ids = playback_requests(first, beta, cluster)
-    first.kill()  # SIGKILL: no shutdown hook runs
+    try:
+        ids = playback_requests(first, beta, cluster)
+    finally:
+        first.kill()  # SIGKILL: no shutdown hook runs
     spool = Spool(tmp_path / "data")
     assert spool.count() == len(ids)
     spool.close()
