@@ -136,10 +136,12 @@ def _due(
     ]
 
 
-def _next_due(exclude_ids: Sequence[int]) -> float | None:
+def _next_due(exclude_ids: Sequence[int], exclude_peers: Sequence[str]) -> float | None:
     query = OutboxEntry.select(OutboxEntry.next_attempt_at)
     if exclude_ids:
         query = query.where(OutboxEntry.id.not_in(list(exclude_ids)))
+    if exclude_peers:
+        query = query.where(OutboxEntry.peer.not_in(list(exclude_peers)))
     row = query.order_by(OutboxEntry.next_attempt_at).first()
     return float(row.next_attempt_at) if row is not None else None
 
@@ -264,17 +266,26 @@ class Outbox:
         )
         return delay * random.uniform(0.8, 1.0)
 
+    def _skipped_peers(self, at: float) -> list[str]:
+        """Peers not to take rows for now: held after failures, or at their own limit."""
+        blocked = {p for p, until in self._peer_blocked_until.items() if until > at}
+        full = {p for p, n in self._per_peer.items() if n >= self._config.per_peer}
+        return sorted(blocked | full)
+
     async def _run(self) -> None:
         while not self._stopping:
             self._wake.clear()
             free = self._config.concurrency - len(self._inflight)
             started = 0
+            if free <= 0:
+                # Every slot busy: a finishing delivery sets _wake.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=5.0)
+                continue
             if free > 0:
                 t = time.time()
-                blocked = [p for p, until in self._peer_blocked_until.items() if until > t]
-                full = [p for p, n in self._per_peer.items() if n >= self._config.per_peer]
                 rows = await self._runner.run(
-                    _due, t, list(self._inflight), sorted(set(blocked) | set(full)), free * 2
+                    _due, t, list(self._inflight), self._skipped_peers(t), free * 2
                 )
                 if self._stopping:
                     break
@@ -293,7 +304,9 @@ class Outbox:
             if started:
                 continue
             wait = 5.0
-            next_due = await self._runner.run(_next_due, list(self._inflight))
+            next_due = await self._runner.run(
+                _next_due, list(self._inflight), self._skipped_peers(time.time())
+            )
             if next_due is not None:
                 wait = min(wait, max(0.0, next_due - time.time()))
             unblock = [

@@ -145,3 +145,39 @@ def test_queued_writes_survive_a_restart(dsn: str) -> None:
         ("beta", "1"),
         ("gamma", "2"),
     ]
+
+
+class CountingRunner(DbRunner):
+    """A real DbRunner that counts the database calls made through it."""
+
+    calls = 0
+
+    async def run(self, fn, *args):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return await super().run(fn, *args)
+
+
+def test_a_held_peer_does_not_keep_the_dispatcher_busy(dsn: str) -> None:
+    runner = CountingRunner(dsn)
+    held = DeliveryConfig(concurrency=4, per_peer=2, base_backoff=30, max_backoff=60, timeout=1)
+    peer = Peer([Result(Verdict.RETRY, "refused", peer_down=True)])
+
+    async def main() -> None:
+        outbox = Outbox(runner, peer, held)
+        await outbox.enqueue([write("m/1", 1.0)])
+        outbox.start()
+        while not peer.seen:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        # Due now, but for a peer that is held after failing: wait, do not poll.
+        await outbox.enqueue([write("m/2", 2.0)])
+        before = runner.calls
+        await asyncio.sleep(0.5)
+        assert runner.calls - before <= 3
+        await outbox.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        runner.close()
+    assert len(peer.seen) == 1
