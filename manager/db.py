@@ -77,6 +77,18 @@ class LedgerEntry(BaseModel):
         indexes = ((("user_id", "identity_key"), True),)
 
 
+class LedgerAlias(BaseModel):
+    """Every key a ledger entry's item is known by, so any server's view of it finds it."""
+
+    user_id = peewee.CharField(max_length=64)
+    key = peewee.CharField(max_length=512)
+    entry_id = peewee.IntegerField(index=True)
+
+    class Meta:
+        table_name = "ledger_alias"
+        indexes = ((("user_id", "key"), True),)
+
+
 class OutboxEntry(BaseModel):
     peer = peewee.CharField(max_length=64)
     user_id = peewee.CharField(max_length=64)
@@ -117,7 +129,14 @@ class SyncRun(BaseModel):
         table_name = "sync_run"
 
 
-MODELS: tuple[type[BaseModel], ...] = (Meta, EventRecord, LedgerEntry, OutboxEntry, SyncRun)
+MODELS: tuple[type[BaseModel], ...] = (
+    Meta,
+    EventRecord,
+    LedgerEntry,
+    LedgerAlias,
+    OutboxEntry,
+    SyncRun,
+)
 
 
 def _sqlite_path(dsn: str) -> str | None:

@@ -14,11 +14,11 @@ sync uses `get`, `for_user` and `record` the same way as real-time events do.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from manager.db import LedgerEntry, database_proxy, now
+from manager.db import LedgerAlias, LedgerEntry, database_proxy, now
 
 ChangeKind = Literal["played", "unplayed", "resume"]
 CHANGES: frozenset[str] = frozenset({"played", "unplayed", "resume"})
@@ -68,12 +68,41 @@ class Observation:
     kind: str = ""
     title: str = ""
     event_id: str | None = None
+    # Other keys the same item is known by (guids.identity_keys after the first): servers
+    # using different agents share only some ids, and the record must be found from each.
+    aliases: tuple[str, ...] = ()
 
 
-def get(user_id: str, identity_key: str) -> LedgerState | None:
-    row = LedgerEntry.get_or_none(
-        (LedgerEntry.user_id == user_id) & (LedgerEntry.identity_key == identity_key)
-    )
+def _row(user_id: str, keys: Sequence[str]) -> LedgerEntry | None:
+    """The entry known by the first of `keys` that has one (best key first)."""
+    known = {
+        str(a.key): int(a.entry_id)
+        for a in LedgerAlias.select().where(
+            (LedgerAlias.user_id == user_id) & (LedgerAlias.key.in_(list(keys)))
+        )
+    }
+    entry_id = next((known[k] for k in keys if k in known), None)
+    if entry_id is not None:
+        return LedgerEntry.get_or_none(LedgerEntry.id == entry_id)
+    # An entry written without its aliases is still found by its own key.
+    rows = {
+        str(r.identity_key): r
+        for r in LedgerEntry.select().where(
+            (LedgerEntry.user_id == user_id) & (LedgerEntry.identity_key.in_(list(keys)))
+        )
+    }
+    return next((rows[k] for k in keys if k in rows), None)
+
+
+def _remember_keys(user_id: str, entry_id: int, keys: Sequence[str]) -> None:
+    for key in dict.fromkeys(keys):
+        LedgerAlias.insert(
+            user_id=user_id, key=key, entry_id=entry_id
+        ).on_conflict_ignore().execute()
+
+
+def get(user_id: str, identity_key: str, *aliases: str) -> LedgerState | None:
+    row = _row(user_id, [identity_key, *aliases])
     return LedgerState.of(row) if row is not None else None
 
 
@@ -88,9 +117,7 @@ def record(obs: Observation) -> bool:
     if obs.change not in CHANGES:
         raise ValueError(f"unknown change {obs.change!r}")
     with database_proxy.atomic():
-        row = LedgerEntry.get_or_none(
-            (LedgerEntry.user_id == obs.user_id) & (LedgerEntry.identity_key == obs.identity_key)
-        )
+        row = _row(obs.user_id, [obs.identity_key, *obs.aliases])
         if row is not None and float(row.observed_at) > obs.observed_at:
             return False
         played: bool | None = row.played if row is not None else None
@@ -117,9 +144,11 @@ def record(obs: Observation) -> bool:
             "updated_at": now(),
         }
         if row is None:
-            LedgerEntry.insert(
+            entry_id = LedgerEntry.insert(
                 user_id=obs.user_id, identity_key=obs.identity_key, **values
             ).execute()
         else:
+            entry_id = row.id
             LedgerEntry.update(**values).where(LedgerEntry.id == row.id).execute()
+        _remember_keys(obs.user_id, int(entry_id), [obs.identity_key, *obs.aliases])
     return True

@@ -233,11 +233,12 @@ class Pipeline:
             kind=item.type,
             title=_title(item),
             event_id=event.id,
+            aliases=tuple(keys[1:]),
         )
         if decision.change == "played" and event.kind in ("timeline", "progress"):
             # Past the threshold every later report says "played" again; Plex counts each
             # scrobble as one more view, so only the first one of a viewing goes out.
-            known = await self.runner.run(ledger_get, str(user.id), key)
+            known = await self.runner.run(ledger_get, str(user.id), key, *keys[1:])
             if known is not None and known.played and known.change == "played":
                 return "already_played"
         if not await self.runner.run(ledger_record, obs):

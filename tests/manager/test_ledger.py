@@ -62,3 +62,38 @@ def test_resume_keeps_played_flag_and_same_time_is_accepted(runner: DbRunner) ->
         "movie:imdb://tt1",
         "movie:imdb://tt2",
     ]
+
+
+def test_found_under_any_of_its_keys(runner: DbRunner) -> None:
+    # alpha knows the film by imdb and tmdb; gamma's legacy agent only by tmdb.
+    first = Observation(
+        user_id="7",
+        identity_key="movie:imdb://tt1",
+        change="played",
+        observed_at=200.0,
+        source_server="alpha",
+        aliases=("movie:tmdb://9",),
+    )
+    assert runner.call(ledger.record, first)
+    late = Observation(
+        user_id="7",
+        identity_key="movie:tmdb://9",
+        change="resume",
+        observed_at=100.0,
+        source_server="gamma",
+        offset_ms=5,
+    )
+    assert not runner.call(ledger.record, late)
+    state = runner.call(ledger.get, "7", "movie:tmdb://9", "movie:imdb://tt1")
+    assert state is not None and state.identity_key == "movie:imdb://tt1" and state.played
+    newer = Observation(
+        user_id="7",
+        identity_key="movie:tmdb://9",
+        change="unplayed",
+        observed_at=300.0,
+        source_server="gamma",
+        aliases=("movie:imdb://tt1",),
+    )
+    assert runner.call(ledger.record, newer)
+    rows = runner.call(lambda: list(ledger.for_user("7")))
+    assert [(r.identity_key, r.played) for r in rows] == [("movie:imdb://tt1", False)]
