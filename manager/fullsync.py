@@ -54,7 +54,11 @@ log = get_logger("manager.fullsync")
 
 LEASE_KEY = "full_sync_lease"
 LEASE_TTL = 120.0
-CHUNK = 500  # ledger records / outbox rows per database call: real-time work interleaves
+CHUNK = 500  # ledger records per database call: real-time work interleaves
+# Sync writes share the outbox with real-time ones, which queue behind whatever is due
+# first: the sync keeps at most MAX_AHEAD of its writes queued, adding FEED at a time.
+FEED = 250
+MAX_AHEAD = 1000
 MAX_WRITE_RETRIES = 3  # a sync write still failing after this many tries is reported failed
 SCHEDULER_TICK = 30.0
 
@@ -167,20 +171,17 @@ class _Tracker:
         self.outbox = outbox
         self.progress = progress
         self.pending: dict[tuple[str, str, str], _Pending] = {}
-        self.idle = asyncio.Event()
-        self.idle.set()
+        self.changed = asyncio.Event()
 
     def expect(self, user_id: str, change: Change) -> None:
         key = (change.server, user_id, change.identity_key)
         self.pending[key] = _Pending(change.action, change.items, int(change.unscrobble_first))
-        self.idle.clear()
 
     def _resolve(self, key: tuple[str, str, str]) -> _Pending | None:
         entry = self.pending.pop(key, None)
-        if entry is not None:
+        if entry is not None and self.progress.phase == "writing":
             self.progress.advance(1)
-        if not self.pending:
-            self.idle.set()
+        self.changed.set()
         return entry
 
     def _fail_peer(self, peer: str, why: str) -> None:
@@ -220,18 +221,23 @@ class _Tracker:
                 self.report.undelivered += 1
                 summary.error(f"write failed {entry.retries}x: {result.detail}")
 
-    async def wait(self, timeout: float | None) -> None:
+    async def wait(self, timeout: float | None, below: int = 0) -> None:
+        """Until at most `below` writes are outstanding (a peer found down resolves its
+        writes as failed)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while self.pending:
+        while True:
+            self.changed.clear()
+            if len(self.pending) <= below:
+                return
             for peer in {k[0] for k in self.pending}:
                 if self.outbox.peer_blocked(peer):
                     self._fail_peer(peer, "unreachable (outbox is holding its writes)")
             if deadline is not None and time.monotonic() >= deadline:
                 for peer in {k[0] for k in self.pending}:
                     self._fail_peer(peer, "writes not delivered before the sync's time limit")
-                break
+                return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.idle.wait(), timeout=1.0)
+                await asyncio.wait_for(self.changed.wait(), timeout=1.0)
 
 
 # --- the run -----------------------------------------------------------------------------
@@ -545,12 +551,13 @@ class FullSync:
                 self.planned.append((user.name, change))
                 self.report.server(change.server).count(change.action, change.items)
         else:
-            writes = [self._write(user, c) for c in changes]
-            if tracker is not None:
-                for change in changes:
-                    tracker.expect(view.user_id, change)
-            for start in range(0, len(writes), CHUNK):
-                await self.outbox.enqueue(writes[start : start + CHUNK])
+            for start in range(0, len(changes), FEED):
+                batch = changes[start : start + FEED]
+                if tracker is not None:
+                    await tracker.wait(self.options.wait_timeout, below=MAX_AHEAD - FEED)
+                    for change in batch:
+                        tracker.expect(view.user_id, change)
+                await self.outbox.enqueue([self._write(user, c) for c in batch])
         log.info(
             "sync_user",
             user=user.name,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from manager import ledger
+from manager import fullsync, ledger
 from manager.db import DbRunner
 from manager.fullsync import SyncBusy, _lease_acquire, _lease_release
 from manager.sync_report import Progress
@@ -320,3 +320,16 @@ def test_show_level_unwatch_in_the_ledger_spreads_to_every_episode(
     assert state(demo_cluster, "alpha", "kid", "Dark") == (False, 0)
     writes = recorded_writes(demo_cluster)
     assert len(writes) == 4 and {w[:3] for w in writes} == {("gamma", "kid", "unscrobble")}
+
+
+def test_writes_fed_to_the_outbox_a_few_at_a_time(
+    demo_cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Real-time writes queue behind the sync's: the sync keeps only a few queued at once.
+    monkeypatch.setattr(fullsync, "FEED", 2)
+    monkeypatch.setattr(fullsync, "MAX_AHEAD", 3)
+    diverge(demo_cluster)
+    report, _ = run_sync(sync_config(demo_cluster, tmp_path))
+    assert report.ok, report.render()
+    assert report.changes >= 10
+    assert_expected(demo_cluster)
