@@ -59,14 +59,18 @@ def print_report(
 ) -> None:
     compared = sum(s.compared for s in report.servers.values())
     print(f"{title}: {wall:.1f} s wall ({timer.durations(end)}), ok={report.ok}")
-    print(f"  users {len(report.users)}, item groups {report.groups:,}, "
-          f"(user, item) pairs compared {compared:,} = {compared / wall:,.0f} items/s, "
-          f"changes queued {report.changes:,}")
+    print(
+        f"  users {len(report.users)}, item groups {report.groups:,}, "
+        f"(user, item) pairs compared {compared:,} = {compared / wall:,.0f} items/s, "
+        f"changes queued {report.changes:,}"
+    )
     for name, s in report.servers.items():
-        print(f"  {name}: reads {s.read_requests} requests, writes {s.write_requests}, "
-              f"other {s.other_requests}; compared {s.compared:,}, watched {s.watched:,}, "
-              f"unwatched {s.unwatched:,}, resume {s.resume:,}, skipped {s.skipped:,}, "
-              f"failed {s.failed:,}")
+        print(
+            f"  {name}: reads {s.read_requests} requests, writes {s.write_requests}, "
+            f"other {s.other_requests}; compared {s.compared:,}, watched {s.watched:,}, "
+            f"unwatched {s.unwatched:,}, resume {s.resume:,}, skipped {s.skipped:,}, "
+            f"failed {s.failed:,}"
+        )
 
 
 def main() -> int:
@@ -82,8 +86,15 @@ def main() -> int:
     ap.add_argument("--memory", action="store_true", help="tracemalloc peak (slower)")
     ap.add_argument("--no-second", action="store_true")
     args = ap.parse_args()
-    fixture = big_fixture(servers=3, movies=args.movies, shows=args.shows, seasons=args.seasons,
-                          episodes=args.episodes, users=args.users, diverge=args.diverge)
+    fixture = big_fixture(
+        servers=3,
+        movies=args.movies,
+        shows=args.shows,
+        seasons=args.seasons,
+        episodes=args.episodes,
+        users=args.users,
+        diverge=args.diverge,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.yaml"
         path.write_text(yaml.safe_dump(fixture))
@@ -92,20 +103,26 @@ def main() -> int:
         started = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-m", "tests.fakeplex", "--fixture", str(path)],
-            stdout=subprocess.PIPE, text=True, env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         try:
             assert proc.stdout is not None
             describe = json.loads(proc.stdout.readline())
-            print(f"emulator up in {time.perf_counter() - started:.1f} s: "
-                  f"{len(describe['servers'])} servers, {args.users} users + admin, "
-                  f"{args.movies:,} movies + {args.shows * args.seasons * args.episodes:,} "
-                  f"episodes in the catalogue ({args.diverge:.0%} missing per server, "
-                  f"{args.diverge:.0%} of items with state per user and server)")
+            print(
+                f"emulator up in {time.perf_counter() - started:.1f} s: "
+                f"{len(describe['servers'])} servers, {args.users} users + admin, "
+                f"{args.movies:,} movies + {args.shows * args.seasons * args.episodes:,} "
+                f"episodes in the catalogue ({args.diverge:.0%} missing per server, "
+                f"{args.diverge:.0%} of items with state per user and server)"
+            )
             config = parse_config(
                 {
-                    "servers": [{"name": s["name"], "url": s["url"], "token": s["owner_token"]}
-                                for s in describe["servers"]],
+                    "servers": [
+                        {"name": s["name"], "url": s["url"], "token": s["owner_token"]}
+                        for s in describe["servers"]
+                    ],
                     "token": "bench-secret",
                     "database": f"sqlite:///{Path(tmp) / 'bench.db'}",
                     "plextv_url": describe["plextv_url"],
