@@ -65,3 +65,19 @@ def test_a_broken_spool_does_not_break_traffic(
     finally:
         proxy.stop()
     assert "lifecycle-token-1" not in proxy.output()
+
+
+def test_options_from_mitmproxy_config_yaml(
+    media: MediaUpstream, receiver: Receiver, tmp_path: Path
+) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "config.yaml").write_text("cluster_server_name: from-config-yaml\n")
+    proxy = mitmdump_proxy(media.url, tmp_path, manager=receiver.url)
+    proxy.start()
+    try:
+        receiver.clear()
+        assert _scrobble(proxy.url, "4").status_code == 200
+        events = wait_for(receiver.events)
+        assert events[0]["proxy_name"] == "from-config-yaml"
+    finally:
+        proxy.stop()
