@@ -392,6 +392,23 @@ def test_manager_restart_delivers_queued_writes(world: World) -> None:
     wait_for(lambda: world.state("beta", "alice", "matrix")["view_offset"] == 1800000, what="beta")
 
 
+def test_no_token_in_full_in_the_logs_or_left_in_the_database(world: World) -> None:
+    import sqlite3
+
+    info = world.cluster.describe()
+    tokens = {u["account_token"] for u in info["users"].values()}
+    for server in info["servers"]:
+        tokens |= set(server["tokens"].values()) | {server["owner_token"]}
+    tokens.add(MANAGER_TOKEN)
+    wait_for(lambda: world.manager.status()["queue"]["events_pending"] == 0, what="drained")
+    log = world.manager.output()
+    assert "event" in log and len(tokens) > 8
+    assert [t[:4] for t in tokens if t in log] == []
+    with sqlite3.connect(world.manager.workdir / "manager.db") as conn:
+        left = conn.execute("SELECT count(*) FROM event WHERE payload IS NOT NULL").fetchone()
+    assert left == (0,)
+
+
 @pytest.fixture(scope="module")
 def through_proxies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """The original's layout: the manager reaches every server through its proxy."""
