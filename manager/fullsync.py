@@ -292,6 +292,7 @@ class FullSync:
         self.planned: list[tuple[str, Change]] = []  # (user name, change); dry runs list them
         self.report = SyncReport(dry_run=self.options.dry_run, started_at=time.time())
         self._lease_owner = uuid.uuid4().hex
+        self._access: dict[Any, set[int]] = {}  # user id → servers they can use
 
     # -- public ------------------------------------------------------------------------
     async def run(self) -> SyncReport:
@@ -441,6 +442,7 @@ class FullSync:
     def _select_users(self, readable: list[int]) -> list[Any]:
         allow, deny = self.config.sync.allow_users, self.config.sync.deny_users
         found: dict[Any, Any] = {}
+        self._access.clear()
         for i in readable:
             try:
                 listed = self.users.users(self.servers[i].name)
@@ -455,6 +457,7 @@ class FullSync:
                 if self.options.users and not _matches(user, self.options.users):
                     continue
                 found.setdefault(user.id, user)
+                self._access.setdefault(user.id, set()).add(i)
         # Owners first (their state is already read), then by name: stable output.
         return sorted(found.values(), key=lambda u: (u.kind != "owner", u.name.casefold()))
 
@@ -504,7 +507,8 @@ class FullSync:
             bits[i], states[i] = bit, listing.states
             summary.compared += listing.compared
 
-        await asyncio.gather(*(one(i) for i in readable))
+        usable = self._access.get(user.id, set())
+        await asyncio.gather(*(one(i) for i in readable if i in usable))
         return read
 
     async def _plan_and_queue(
