@@ -450,27 +450,41 @@ def run(quick: bool) -> dict[str, Any]:
     receiver = Receiver()
     with upstream_process() as up_port:
         upstream = f"http://{LOCALHOST}:{up_port}"
-        targets: dict[str, Proxy | None] = {"direct": None}
-        targets["bare -q"] = bare(upstream, tmp / "bare")
-        targets["addon -q"] = start(
-            mitmdump_proxy(upstream, tmp / "addon", manager=receiver.url, extra=["-q"])
+        # Two processes each of bare and addon: CPU cost per request differs between
+        # processes on a shared machine (placement, neighbours) by more than the addon costs.
+        instances: list[tuple[str, Proxy | None]] = [("direct", None)]
+        for i in range(2):
+            instances.append(("bare -q", bare(upstream, tmp / f"bare-{i}")))
+            instances.append(
+                (
+                    "addon -q",
+                    start(
+                        mitmdump_proxy(
+                            upstream, tmp / f"addon-{i}", manager=receiver.url, extra=["-q"]
+                        )
+                    ),
+                )
+            )
+        instances.append(
+            ("addon, flow log", start(mitmdump_proxy(upstream, tmp / "log", manager=receiver.url)))
         )
-        targets["addon, flow log"] = start(
-            mitmdump_proxy(upstream, tmp / "addon-log", manager=receiver.url)
-        )
+        targets: dict[str, Proxy | None] = {}
+        for kind, proxy in instances:
+            targets.setdefault(kind, proxy)
         # Flow lines go to a file, not a terminal: what a container does. The machine is
         # shared, so targets take turns over several rounds and medians are reported; CPU
         # per request of the proxy process (all threads) is the steadier cost measure.
-        rounds = 3 if quick else 5
+        rounds = 2 if quick else 4
         print(
-            f"upstream {upstream}; {rounds} interleaved rounds of {n_lat} sequential calls, "
+            f"upstream {upstream}; {rounds} interleaved rounds (two processes each for bare "
+            f"and addon) of {n_lat} sequential calls, "
             f"{secs:.0f} s at 1 connection, {n_ten} requests over 10 connections\n"
         )
         samples: dict[str, dict[str, list[float]]] = {
             name: {"lat": [], "rps_1": [], "rps_10": [], "cpu_us": []} for name in targets
         }
         for _ in range(rounds):
-            order = list(targets.items())
+            order = list(instances)
             random.shuffle(order)
             for name, proxy in order:
                 port = up_port if proxy is None else proxy.port
@@ -568,7 +582,7 @@ def run(quick: bool) -> dict[str, Any]:
                 **results["heartbeat"]
             )
         )
-        for proxy in targets.values():
+        for _, proxy in instances:
             if proxy is not None:
                 proxy.stop()
 
