@@ -131,6 +131,7 @@ class Pipeline:
         self.outbox = outbox
         self._last_heartbeat_write: dict[tuple[str, str], float] = {}
         self._show_cache: dict[tuple[str, str], tuple[float, PlexItem]] = {}
+        self._last_resume: dict[tuple[str, str], int | None] = {}
         self._user_cache: dict[str, Any] = {}
         self.events_handled = 0
 
@@ -159,7 +160,7 @@ class Pipeline:
         self.events_handled += 1
         info["latency_ms"] = round((time.monotonic() - started) * 1000, 1)
         info["age_ms"] = round((time.time() - event.seen_at) * 1000, 1)
-        quiet = ("queued", "throttled", "no_peers", "ignored", "already_played")
+        quiet = ("queued", "throttled", "no_peers", "ignored", "already_played", "unchanged")
         level = "info" if outcome in quiet else "warning"
         if outcome in ("stale", "duplicate"):
             level = "info"
@@ -254,6 +255,14 @@ class Pipeline:
             self._last_heartbeat_write[throttle_key] = now
         else:
             self._last_heartbeat_write.pop((str(user.id), key), None)
+        memo_key = (str(user.id), key)
+        if decision.change == "resume":
+            # Paused players report the same position every 10 s: write it once.
+            if self._last_resume.get(memo_key) == decision.time_ms:
+                return "unchanged"
+            self._last_resume[memo_key] = decision.time_ms
+        else:
+            self._last_resume.pop(memo_key, None)
 
         library = item.section_title if self.config.same_library_name_only else None
         writes: list[Write] = []
@@ -301,6 +310,8 @@ class Pipeline:
             del self._last_heartbeat_write[k]
         if len(self._show_cache) > 10_000:
             self._show_cache.clear()
+        if len(self._last_resume) > 10_000:
+            self._last_resume.clear()
 
     def _may_use(self, user: Any, peer: ServerRuntime) -> bool:
         """False when the directory knows who can use the peer and this user is not one."""

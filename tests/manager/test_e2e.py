@@ -223,7 +223,17 @@ def test_playing_heartbeats_are_written_at_most_once_a_minute(world: World) -> N
         wait_for(lambda e=ev: world.event_done(e.id), what="heartbeat processed")
     outcomes = [world.event_done(e.id)["outcome"] for e in events]
     assert outcomes == ["queued", "throttled", "throttled"]
-    wait_for(lambda: world.state("gamma", "kid", "dark/s01e01")["view_offset"] == 120_000, what="w")
+    wait_for(lambda: world.state("gamma", "kid", "dark/s01e01")["view_offset"] == 120_000, what="h")
+    # Paused: written at once, then the same position reported again is not rewritten.
+    paused = [
+        world.event("kid", "dark/s01e01", kind="timeline", state="paused", time_ms=150_000)
+        for _ in range(2)
+    ]
+    for ev in paused:
+        assert world.manager.post(ev.to_dict()).status_code == 202
+        wait_for(lambda e=ev: world.event_done(e.id), what="paused processed")
+    assert [world.event_done(e.id)["outcome"] for e in paused] == ["queued", "unchanged"]
+    wait_for(lambda: world.state("gamma", "kid", "dark/s01e01")["view_offset"] == 150_000, what="p")
 
 
 def test_past_the_played_threshold_scrobbles_once(world: World) -> None:
