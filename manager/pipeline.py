@@ -131,7 +131,7 @@ class Pipeline:
         self.outbox = outbox
         self._last_heartbeat_write: dict[tuple[str, str], float] = {}
         self._show_cache: dict[tuple[str, str], tuple[float, PlexItem]] = {}
-        self._last_resume: dict[tuple[str, str], int | None] = {}
+        self._last_resume: dict[tuple[str, str], tuple[int | None, float]] = {}
         self._user_cache: dict[str, Any] = {}
         self.events_handled = 0
 
@@ -257,10 +257,17 @@ class Pipeline:
             self._last_heartbeat_write.pop((str(user.id), key), None)
         memo_key = (str(user.id), key)
         if decision.change == "resume":
-            # Paused players report the same position every 10 s: write it once.
-            if self._last_resume.get(memo_key) == decision.time_ms:
+            # Paused players report the same position every 10 s: write it once (again
+            # after heartbeat_interval, in case something else moved it meanwhile).
+            now = time.monotonic()
+            last_resume = self._last_resume.get(memo_key)
+            if (
+                last_resume is not None
+                and last_resume[0] == decision.time_ms
+                and now - last_resume[1] < self.config.heartbeat_interval
+            ):
                 return "unchanged"
-            self._last_resume[memo_key] = decision.time_ms
+            self._last_resume[memo_key] = (decision.time_ms, now)
         else:
             self._last_resume.pop(memo_key, None)
 
