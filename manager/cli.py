@@ -29,10 +29,23 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--log-format", choices=LOG_FORMATS, default=None)
     sub.add_parser("serve", parents=[common], help="receive proxy events and sync in real time")
     sync = sub.add_parser("sync", parents=[common], help="run one full sync and exit")
-    sync.add_argument("--dry-run", action="store_true")
-    sync.add_argument("--user", action="append", default=[])
-    sync.add_argument("--server", action="append", default=[])
-    sync.add_argument("--only", choices=("watched", "progress"), default=None)
+    sync.add_argument("--dry-run", action="store_true", help="print planned changes, write nothing")
+    sync.add_argument(
+        "--user", action="append", default=[], metavar="NAME", help="only this user (repeatable)"
+    )
+    sync.add_argument(
+        "--server",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only write to this server (repeatable)",
+    )
+    sync.add_argument(
+        "--only",
+        choices=("watched", "progress"),
+        default=None,
+        help="only watched/unwatched marks, or only resume points",
+    )
     return parser
 
 
