@@ -68,6 +68,8 @@ def _serve(config_path: str, log_format: str | None) -> int:
     config = load_config(config_path)
     configure_logging(log_format or config.log_format, "DEBUG" if config.debug else "INFO")
     _warn_if_readable_by_others(config_path)
+    for warning in config.warnings:
+        get_logger("manager.cli").warning("config_warning", detail=warning)
     from manager.service import serve
 
     async def main() -> None:

@@ -87,6 +87,7 @@ class Config:
     log_format: str = "text"
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    warnings: tuple[str, ...] = ()  # accepted but worth a log line at start
 
     def server(self, name: str) -> ServerConfig:
         for server in self.servers:
@@ -121,6 +122,7 @@ class _Reader:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.warnings: list[str] = []
 
     def fail(self, key: str, problem: str) -> ConfigError:
         return ConfigError(f"{self.path}: {key}: {problem}")
@@ -224,6 +226,11 @@ def _server(reader: _Reader, raw: Any, key: str, index: int) -> ServerConfig:
     if not _NAME_RE.match(name):
         raise reader.fail(f"{where}.name", f"bad name {name!r} (letters, digits, . _ -)")
     aliases = tuple(a.lower() for a in reader.names(entry.get("aliases"), f"{where}.aliases"))
+    if "log" in entry:
+        reader.warnings.append(
+            f"{reader.path}: {where}.log: ignored (the original tailed a local log; "
+            "proxies report to the manager instead)"
+        )
     return ServerConfig(name=name, url=url, token=token, aliases=aliases)
 
 
@@ -358,6 +365,7 @@ def parse_config(data: Any, path: str, env: Mapping[str, str] | None = None) -> 
         log_format=log_format,
         delivery=delivery,
         sync=sync,
+        warnings=tuple(reader.warnings),
     )
 
 

@@ -47,6 +47,9 @@ def test_original_hosts_shape_loads_with_env(tmp_path: Path) -> None:
     assert cfg.debug is False
     assert cfg.listen_port == 3400
     assert cfg.database.startswith("sqlite:///")
+    assert cfg.warnings == ()
+    logged = load_config(write(tmp_path, ORIGINAL.replace("#log", "log")), env)
+    assert len(logged.warnings) == 1 and "hosts[0].log: ignored" in logged.warnings[0]
 
 
 def test_new_keys_and_dsn_env(tmp_path: Path) -> None:
