@@ -147,6 +147,27 @@ def test_show_level_mark_played(world: World) -> None:
         assert world.state(server, "admin", "office")["viewed_leaf_count"] == 0
 
 
+def test_season_level_and_episode_level_across_agents(world: World) -> None:
+    plex = world.plex("admin")
+    season = plex.fetchItem(int(world.key("alpha", "office"))).season(2)
+    season.markPlayed()
+    # beta's TV library uses the legacy TheTVDB agent: matched by show ids + numbers.
+    for server in ("beta", "gamma"):
+        wait_for(
+            lambda s=server: all(
+                world.state(s, "admin", f"office/s02e0{n}")["view_count"] == 1 for n in range(1, 5)
+            ),
+            what=f"season 2 on {server}",
+        )
+        assert world.state(server, "admin", "office/s01e01")["view_count"] == 0
+    episode = world.plex("bob").fetchItem(int(world.key("alpha", "office/s01e03")))
+    episode.updateTimeline(300_000, "stopped", episode.duration)
+    wait_for(
+        lambda: world.state("beta", "bob", "office/s01e03")["view_offset"] == 300_000,
+        what="episode resume point on beta",
+    )
+
+
 def test_item_only_on_the_source_is_skipped_quietly(world: World) -> None:
     plex = world.plex("admin")
     movie = plex.fetchItem(int(world.key("alpha", "fast")))  # only alpha has it
