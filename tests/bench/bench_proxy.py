@@ -285,8 +285,8 @@ def _first_byte_once(port: int, delay: float, chunks: int) -> float:
 
 
 def first_byte(port: int, delay: float = 0.5, chunks: int = 6) -> float:
-    """Median of 3 after one warm-up request (a fresh process's first flow is slower)."""
-    httpx.get(f"http://{LOCALHOST}:{port}/api", timeout=30)
+    """Median of 3 after a warm-up (a fresh process's first streamed response is slower)."""
+    _first_byte_once(port, delay, 1)
     return statistics.median(_first_byte_once(port, delay, chunks) for _ in range(3))
 
 
