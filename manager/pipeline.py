@@ -19,7 +19,6 @@ replay by the Plex client).
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,10 +28,11 @@ from urllib.parse import urlsplit
 from manager.config import Config, ServerConfig
 from manager.db import DbRunner
 from manager.event import PlaybackEvent
-from manager.guids import identity_keys, identity_of
+from manager.guids import ItemIdentity, identity_keys, identity_of
 from manager.ledger import Observation
 from manager.ledger import get as ledger_get
 from manager.ledger import record as ledger_record
+from manager.library_index import LibraryIndex
 from manager.logs import get_logger
 from manager.outbox import Delivery, Outbox, Result, Verdict, Write
 from manager.plex.errors import (
@@ -45,6 +45,7 @@ from manager.plex.errors import (
     Unreachable,
 )
 from manager.plex.models import PlexItem, Session
+from manager.users import ClusterUser, UserDirectory
 
 log = get_logger("manager.pipeline")
 T = TypeVar("T")
@@ -54,17 +55,13 @@ SESSIONS_TTL = 0.5
 SHOW_CACHE_TTL = 600.0
 
 
-async def _maybe_await(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
-
-
 @dataclass(slots=True)
 class ServerRuntime:
     """A configured server and what the manager has learned about it."""
 
     config: ServerConfig
-    client: Any  # PlexServerClient
-    index: Any = None  # LibraryIndex
+    client: Any  # PlexServerClient (Any: tests build runtimes without one)
+    index: LibraryIndex | None = None
     machine_identifier: str | None = None
     friendly_name: str | None = None
     reachable: bool | None = None
@@ -120,7 +117,7 @@ class Pipeline:
         self,
         config: Config,
         servers: Sequence[ServerRuntime],
-        users: Any,  # UserDirectory
+        users: UserDirectory | None,  # set once the servers' ids are known
         runner: DbRunner,
         outbox: Outbox | None = None,
     ) -> None:
@@ -180,15 +177,13 @@ class Pipeline:
             info["upstream_status"] = event.upstream_status
             return "ignored"
 
+        if self.users is None:
+            return "not_ready"
         try:
-            try:
-                # The player's id lets the directory recognise a transient token by session.
-                found = self.users.user_for_token(
-                    source.name, event.token, client_id=event.client_id, rating_key=event.rating_key
-                )
-            except TypeError:
-                found = self.users.user_for_token(source.name, event.token)
-            user = await _maybe_await(found)
+            # The player's id lets the directory recognise a transient token by session.
+            user = await self.users.user_for_token(
+                source.name, event.token, client_id=event.client_id, rating_key=event.rating_key
+            )
         except PlexError as exc:
             info["error"] = str(exc)
             return "user_lookup_failed"
@@ -280,7 +275,7 @@ class Pipeline:
             if not self._may_use(user, peer):
                 log.info("no_access_on_peer", peer=peer.name, user=user.name, title=_title(item))
                 continue
-            found = await self._lookup(peer, item, identity, library)
+            found = await self._lookup(peer, identity, library)
             if found is None:
                 missing.append(peer.name)
                 log.info("not_on_peer", peer=peer.name, user=user.name, title=_title(item), key=key)
@@ -320,19 +315,16 @@ class Pipeline:
         if len(self._last_resume) > 10_000:
             self._last_resume.clear()
 
-    def _may_use(self, user: Any, peer: ServerRuntime) -> bool:
+    def _may_use(self, user: ClusterUser, peer: ServerRuntime) -> bool:
         """False when the directory knows who can use the peer and this user is not one."""
-        try:
-            allowed = self.users.users(peer.name)
-        except Exception:
-            return True
+        allowed = self.users.users(peer.name) if self.users is not None else []
         return not allowed or any(u.id == user.id for u in allowed)
 
     async def _show_of(self, source: ServerRuntime, item: PlexItem) -> PlexItem | None:
         show_key = item.show_rating_key
         if not show_key:
             return None
-        if source.index is not None and hasattr(source.index, "show"):
+        if source.index is not None:
             indexed = source.index.show(show_key)
             if indexed is not None:
                 return indexed
@@ -348,15 +340,14 @@ class Pipeline:
         return show
 
     async def _lookup(
-        self, peer: ServerRuntime, item: PlexItem, identity: Any, library: str | None
+        self, peer: ServerRuntime, identity: ItemIdentity, library: str | None
     ) -> PlexItem | None:
-        index = peer.index
-        if index is None:
+        if peer.index is None:
             return None
         try:
-            if hasattr(index, "find"):
-                return await index.find(identity, library)  # rebuilds on a miss, rate-limited
-            return await _maybe_await(index.lookup(identity, library_title=library))
+            # find() rebuilds the index on a miss, at most every few minutes.
+            found: PlexItem | None = await peer.index.find(identity, library)
+            return found
         except PlexError as exc:
             log.info("peer_index_unavailable", peer=peer.name, error=str(exc))
             return None
@@ -371,8 +362,6 @@ class Pipeline:
             user = self.users.user(int(w.user_id))
         if user is None:
             # Known from the outbox row only (e.g. after a restart, before plex.tv answered).
-            from manager.users import ClusterUser
-
             user_id: Any = int(w.user_id) if w.user_id.isdigit() else w.user_id
             user = ClusterUser(id=user_id, name=w.user_name, kind=w.user_kind or "shared")  # type: ignore[arg-type]
         self._user_cache[w.user_id] = user
@@ -397,9 +386,12 @@ class Pipeline:
         peer = self._server(w.peer)
         if peer is None:
             return Result(Verdict.DROP, f"server {w.peer!r} is no longer configured")
+        users = self.users
+        if users is None:
+            return Result(Verdict.RETRY, "user directory not loaded yet")
         user = self._user(w)
         try:
-            token = await _maybe_await(self.users.token_for(user, peer.name))
+            token = await users.token_for(user, peer.name)
             if not token:
                 # None is both "no access there" and "plex.tv did not answer": retry a little.
                 if d.attempts < 3:
@@ -421,7 +413,7 @@ class Pipeline:
                 )
         except Unauthorized as exc:
             peer.mark(True)
-            await _maybe_await(self.users.invalidate(user, peer.name))
+            users.invalidate(user, peer.name)
             if d.attempts < 2:
                 return Result(
                     Verdict.RETRY, f"401, token refreshed: {exc}", retry_now=d.attempts == 0
@@ -452,11 +444,10 @@ class Pipeline:
 
 
 def _indexed(server: ServerRuntime, rating_key: str) -> PlexItem | None:
-    finder = getattr(server.index, "item", None)
-    if finder is None:
+    if server.index is None:
         return None
-    found = finder(rating_key)
-    return found if isinstance(found, PlexItem) else None
+    found: PlexItem | None = server.index.item(rating_key)
+    return found
 
 
 def _title(item: PlexItem) -> str:

@@ -34,7 +34,7 @@ log = get_logger("manager.service")
 
 EVENT_CONCURRENCY = 8
 # Outcomes caused by something temporary (a server or plex.tv unreachable): try again.
-RETRYABLE = frozenset({"source_unreadable", "user_lookup_failed", "error"})
+RETRYABLE = frozenset({"source_unreadable", "user_lookup_failed", "error", "not_ready"})
 EVENT_ATTEMPTS = 6
 EVENT_RETENTION = 7 * 24 * 3600.0
 PROBE_INTERVAL = 30.0
