@@ -121,9 +121,6 @@ class Service:
         self._spawn(self._warm_up(), "warm-up")
         return self.address
 
-    async def run_forever(self, stop: asyncio.Event) -> None:
-        await stop.wait()
-
     async def stop(self) -> None:
         self._stopping = True
         if self.receiver is not None:
