@@ -50,4 +50,6 @@ def configure_logging(
 
 
 def get_logger(name: str) -> Any:
-    return structlog.get_logger(name).bind(logger=name)
+    # Initial values keep the proxy lazy: binding now would freeze the configuration in
+    # force at import time, before `configure_logging` has run.
+    return structlog.get_logger(component=name)

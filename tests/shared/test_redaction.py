@@ -42,3 +42,14 @@ def test_log_lines_never_carry_a_token_in_either_format() -> None:
         assert line.count("\n") == 1
         if fmt == "json":
             assert json.loads(line)["event"] == "replayed"
+
+
+def test_a_logger_made_before_configuration_follows_it() -> None:
+    early = get_logger("early")
+    stream = io.StringIO()
+    configure_logging("json", "WARNING", stream=stream)
+    early.info("hidden")
+    early.warning("shown", token=TOKEN)
+    lines = stream.getvalue().splitlines()
+    assert [json.loads(line)["event"] for line in lines] == ["shown"]
+    assert json.loads(lines[0])["component"] == "early"
