@@ -485,7 +485,10 @@ class UserDirectory:
         return self.user_by_name(username) if username else None
 
     async def _identify(self, server_name: str, token: str) -> ClusterUser | None:
-        if time.monotonic() - self._last_refresh >= self.unknown_refresh_interval:
+        running = self._refreshing is not None and not self._refreshing.done()
+        # A reload already under way may be about to learn this token: wait for it rather
+        # than judge the token against the old snapshot and cache it as unknown.
+        if running or time.monotonic() - self._last_refresh >= self.unknown_refresh_interval:
             try:
                 await self.refresh()
             except PlexError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -215,3 +217,16 @@ async def test_one_bad_server_does_not_blind_the_others(cluster: Cluster) -> Non
             only_bad.update_server(ServerRef(name, srv.machine_identifier, "bad", clients[name]))
         with pytest.raises(Unauthorized):
             await only_bad.refresh()
+
+
+async def test_a_token_seen_during_a_reload_waits_for_it_instead_of_being_unknown(
+    cluster: Cluster,
+) -> None:
+    async with httpx.AsyncClient() as http:
+        users, _, _ = directory(cluster, http, unknown_refresh_interval=3600.0)
+        cluster.plextv.set_delay(0.2)  # the reload is still on its way when the event comes
+        reload = asyncio.ensure_future(users.refresh())
+        await asyncio.sleep(0.05)
+        found = await users.user_for_token("beta", cluster.token_for("alice", "beta"))
+        await reload
+    assert found is not None and found.name == "alice"
