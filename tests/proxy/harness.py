@@ -14,6 +14,7 @@ import os
 import random
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -289,18 +290,21 @@ class MediaUpstream:
 
     MACHINE_ID = "media-upstream-0001"
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.port = free_port()
+        self.scheme = "https" if tls else "http"
         self.requests: list[tuple[str, dict[str, str]]] = []
         self._gates: dict[str, threading.Event] = {}
         self.server = http.server.ThreadingHTTPServer((LOCALHOST, self.port), self._handler())
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
-        return f"http://{LOCALHOST}:{self.port}"
+        return f"{self.scheme}://{LOCALHOST}:{self.port}"
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -183,3 +183,36 @@ def test_launcher_refuses_half_a_certificate(certs: dict[str, Path], workdir: Pa
     )
     assert done.returncode == 2
     assert "SSL_CERTIFICATE_KEY" in done.stderr
+
+
+def test_launcher_default_reaches_plex_over_https(
+    certs: dict[str, Path], receiver: Receiver, tmp_path: Path
+) -> None:
+    """The original proxied to https://PLEX_IP:PLEX_PORT, whose certificate never names
+    the LAN address: the launcher's default does the same without verifying it."""
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(certs["fullchain"], certs["privkey"])
+    plex = MediaUpstream(tls=tls)
+    port = free_port()
+    env = proxy_env(
+        {
+            "PLEX_IP": LOCALHOST,
+            "PLEX_PORT": str(plex.port),
+            "HTTPS_PORT": str(port),
+            "CLUSTER_MANAGER": receiver.url,
+            "PLEX_CLUSTER_DATA_DIR": str(tmp_path / "data"),
+            "PLEX_CLUSTER_LISTEN_HOST": LOCALHOST,
+        }
+    )
+    proxy = Proxy(
+        argv=[sys.executable, "-m", "addons.launch"], workdir=tmp_path, env=env, port=port
+    )
+    proxy.start()
+    try:
+        resp = httpx.get(f"{proxy.url}/identity", timeout=15)
+        assert resp.status_code == 200
+        assert MediaUpstream.MACHINE_ID.encode() in resp.content
+        assert f"reverse proxy to https://{LOCALHOST}:{plex.port}" in proxy.output()
+    finally:
+        proxy.stop()
+        plex.stop()
