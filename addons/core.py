@@ -18,13 +18,12 @@ from mitmproxy import ctx, http
 
 from addons import config, forwarded, playback, redacting_output, streaming
 from addons.delivery import Delivery
-from addons.log import LazyLogger
 from addons.spool import Spool
 from manager.event import PlaybackEvent
-from manager.logs import configure_logging
+from manager.logs import configure_logging, get_logger
 from manager.redaction import redact
 
-log = LazyLogger("plex_cluster.proxy")
+log = get_logger("plex_cluster.proxy")
 
 META = "plex_cluster"  # flow.metadata key: the Candidate, or "replay"
 DEFAULT_CONFDIR = "~/.mitmproxy"

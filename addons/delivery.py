@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 
 from addons.config import Settings
-from addons.log import LazyLogger
 from addons.spool import Spool, Spooled
+from manager.logs import get_logger
 
-log = LazyLogger("plex_cluster.delivery")
+log = get_logger("plex_cluster.delivery")
 
 FIRST_RETRY = 0.5
 IDLE_WAIT = 30.0
