@@ -102,9 +102,14 @@ class Delivery:
             with httpx.Client(
                 timeout=httpx.Timeout(10.0, connect=5.0), headers={"User-Agent": USER_AGENT}
             ) as client:
-                self._loop(client)
-        except Exception:
-            log.exception("delivery thread died; events stay spooled until restart")
+                while not self._stop.is_set():
+                    try:
+                        self._loop(client)
+                    except Exception:
+                        # e.g. the spool unreadable for a moment: the events stay where
+                        # they are; try again rather than stop delivering until a restart
+                        log.exception("delivery loop failed, retrying")
+                        self._stop.wait(self.settings.retry_max)
         finally:
             self.spool.close()
 
@@ -162,9 +167,11 @@ class Delivery:
         if self.settings.manager_token:
             headers["Authorization"] = f"Bearer {self.settings.manager_token}"
         try:
-            resp = client.post(
-                self.settings.events_url, content=self._payload(row), headers=headers
-            )
+            payload = self._payload(row)
+        except ValueError as exc:  # a damaged row: no manager could ever accept it
+            return Outcome.DROP, f"spooled event is not valid JSON: {exc}"
+        try:
+            resp = client.post(self.settings.events_url, content=payload, headers=headers)
         except httpx.HTTPError as exc:
             return Outcome.RETRY, f"{type(exc).__name__}: {exc}"
         return classify(resp.status_code), f"HTTP {resp.status_code} {resp.text[:200]}"

@@ -86,3 +86,20 @@ def test_malformed_is_dropped_but_auth_errors_are_retried(
         assert rec.events()[0]["rating_key"] == "2"
     finally:
         delivery.stop()
+
+
+def test_a_damaged_spool_row_is_dropped_and_the_rest_delivered(
+    tmp_path: Path, rec: Receiver, media: MediaUpstream
+) -> None:
+    spool = Spool(tmp_path)
+    spool.put(_event(media.url, "1"))
+    spool.put(_event(media.url, "2"))
+    first = spool.peek(1)[0]
+    spool.Row.update(body="{not json").where(spool.Row.seq == first.seq).execute()
+    delivery = Delivery(spool, _settings(tmp_path, rec.url))
+    delivery.start()
+    try:
+        wait_for(lambda: spool.count() == 0)
+    finally:
+        delivery.stop()
+    assert [e["rating_key"] for e in rec.events()] == ["2"]
