@@ -8,7 +8,9 @@ request that Plex accepted) happens on a writer thread while the event loop serv
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import time
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,16 +18,17 @@ from typing import Any
 
 from mitmproxy import ctx, http
 
-from addons import config, forwarded, playback, redacting_output, streaming
+from addons import config, forwarded, redacting_output, streaming
 from addons.delivery import Delivery
 from addons.spool import Spool
+from manager import playback_request as playback
 from manager.event import PlaybackEvent
 from manager.logs import configure_logging, get_logger
 from manager.redaction import redact
 
 log = get_logger("plex_cluster.proxy")
 
-META = "plex_cluster"  # flow.metadata key: the Candidate, or "replay"
+META = "plex_cluster"  # flow.metadata key: the event Plex has yet to accept, or "replay"
 DEFAULT_CONFDIR = "~/.mitmproxy"
 _PLAYBACK_PREFIXES = (b"/:/", b"/%3A/", b"/%3a/")
 
@@ -182,14 +185,19 @@ class PlexCluster:
             assert self.settings is not None and flow.response is not None
             if streaming.should_stream_response(flow.response, self.settings.stream_threshold):
                 flow.response.stream = True
-            candidate = flow.metadata.get(META)
-            if not isinstance(candidate, playback.Candidate):
+            pending = flow.metadata.get(META)
+            if not isinstance(pending, PlaybackEvent):
                 return None
             status = flow.response.status_code
             if not 200 <= status < 300:
                 log.debug("Plex refused a playback request, not reported", status=status)
                 return None
-            event = candidate.to_event(status, self.settings.server_name)
+            event = dataclasses.replace(
+                pending,
+                upstream_status=status,
+                proxy_name=self.settings.server_name or None,
+                seen_at=time.time(),
+            )
             return self._spool_event(event)
         except Exception:
             log.exception("responseheaders hook failed; response passes through untouched")

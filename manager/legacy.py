@@ -16,28 +16,21 @@ so each one gets a fresh id and the time it arrived. `host` is what the client t
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from manager.event import LEGACY_REPLAY_QUERY, EventError, PlaybackEvent
-
-_KINDS = {
-    "scrobble": "scrobble",
-    "unscrobble": "unscrobble",
-    "timeline": "timeline",
-    "progress": "progress",
-}
+from manager import playback_request
+from manager.event import EventError, PlaybackEvent
 
 
-def _int(value: str | None) -> int | None:
-    if value is None or value == "":
-        return None
+def _status(value: Any) -> int:
     try:
-        return int(float(value))
+        return int(float(str(value)))
     except ValueError:
-        return None
+        return 0
 
 
 def from_legacy(data: Any, received_at: float | None = None) -> PlaybackEvent | None:
@@ -47,47 +40,31 @@ def from_legacy(data: Any, received_at: float | None = None) -> PlaybackEvent | 
     uri = data.get("uri")
     if not isinstance(uri, str) or not uri.startswith("/"):
         raise EventError("legacy payload has no 'uri'")
-    parts = urlsplit(uri)
-    name = parts.path.rstrip("/").rsplit("/:/", 1)[-1] if "/:/" in parts.path else ""
-    kind = _KINDS.get(name)
+    kind = playback_request.playback_kind(uri)
     if kind is None:
-        raise EventError(f"legacy payload is not a playback request: {parts.path!r}")
-    query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-    if query.get(LEGACY_REPLAY_QUERY) == "1":
+        raise EventError(f"legacy payload is not a playback request: {urlsplit(uri).path!r}")
+    query = {k: v[-1] for k, v in parse_qs(urlsplit(uri).query, keep_blank_values=True).items()}
+    # nginx logged these two headers (empty when the client sent them in the query instead).
+    headers = {
+        name: str(data.get(field) or "")
+        for name, field in (("X-Plex-Token", "token"), ("X-Plex-Client-Identifier", "identifier"))
+        if data.get(field)
+    }
+    if playback_request.is_replay(headers, query):
         return None
-    token = query.get("X-Plex-Token") or str(data.get("token") or "")
-    if not token:
-        raise EventError("legacy payload carries no Plex token")
-    if kind == "timeline":
-        rating_key = query.get("ratingKey") or query.get("key", "").rsplit("/", 1)[-1]
-    else:
-        rating_key = query.get("key", "").rsplit("/", 1)[-1] or query.get("ratingKey", "")
-    if not rating_key:
-        raise EventError("legacy payload names no item (key/ratingKey)")
     host = str(data.get("host") or "").strip().lower()
     if not host:
         raise EventError("legacy payload has no 'host'")
-    state = query.get("state") or None
-    if kind == "timeline" and state is None:
-        state = "stopped"  # the original logged only stopped timelines
-    status = _int(str(data.get("status", "200"))) or 0
-    return PlaybackEvent.from_dict(
-        {
-            "v": 1,
-            "id": f"legacy-{uuid.uuid4().hex}",
-            "kind": kind,
-            "rating_key": rating_key,
-            "token": token,
-            "upstream_url": f"https://{host}",
-            "key": query.get("key") or None,
-            "state": state if kind in ("timeline", "progress") else None,
-            "time_ms": _int(query.get("time")),
-            "duration_ms": _int(query.get("duration")),
-            "client_id": query.get("X-Plex-Client-Identifier") or data.get("identifier") or None,
-            "product": query.get("X-Plex-Product") or None,
-            "device": query.get("X-Plex-Device") or None,
-            "proxy_name": "legacy",
-            "seen_at": received_at if received_at is not None else time.time(),
-            "upstream_status": status,
-        }
+    try:
+        event = playback_request.parse(kind, headers, query, f"https://{host}")
+    except playback_request.Skip as why:
+        raise EventError(f"legacy payload not usable: {why}") from None
+    return dataclasses.replace(
+        event,
+        id=f"legacy-{uuid.uuid4().hex}",
+        # The original logged only stopped timelines, and not always with the state.
+        state=event.state or ("stopped" if kind == "timeline" else None),
+        proxy_name="legacy",
+        seen_at=received_at if received_at is not None else time.time(),
+        upstream_status=_status(data.get("status", "200")),
     )
