@@ -84,13 +84,14 @@ def _serve(config_path: str, log_format: str | None) -> int:
 
 
 def _sync(args: argparse.Namespace, config_path: str) -> int:
+    from manager.fullsync import run_cli
+
     config = load_config(config_path)
-    configure_logging(args.log_format or config.log_format, "DEBUG" if config.debug else "INFO")
-    try:
-        from manager.fullsync import run_cli  # type: ignore[import-not-found]
-    except ImportError:
-        get_logger("manager.cli").error("full sync is not available in this build yet")
-        return 3
+    # On a terminal the progress bar and the summary say what happens; a line per write
+    # would tear the bar apart. Piped or with DEBUG, every line is kept.
+    quiet = sys.stderr.isatty() and not config.debug
+    level = "DEBUG" if config.debug else "WARNING" if quiet else "INFO"
+    configure_logging(args.log_format or config.log_format, level)
     return int(run_cli(config, args))
 
 
