@@ -25,12 +25,12 @@ from plexapi.server import PlexServer
 from tests.fakeplex import Cluster, start_cluster
 from tests.manager.harness import (
     MANAGER_TOKEN,
+    PROXY_READY_TIMEOUT,
     ManagerProcess,
-    ProxyProcess,
-    free_port,
-    wait_for,
+    cluster_proxy,
     write_config,
 )
+from tests.support.processes import free_port, wait_for
 
 # (user, catalog entry) pairs the scenario touches; the demo prints their state everywhere.
 WATCHED_ROWS = [
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     manager = ManagerProcess(write_config(cluster, workdir, port), workdir, port)
     proxies = {
-        name: ProxyProcess(server.url, manager.url, workdir / f"proxy-{name}")
+        name: cluster_proxy(server.url, manager.url, workdir / f"proxy-{name}")
         for name, server in cluster.servers.items()
     }
     stop = threading.Event()
@@ -167,10 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print("Starting a mitmdump proxy per server and the manager …", flush=True)
         for proxy in proxies.values():
-            proxy.start()
+            proxy.start(wait=False)
         manager.start()
         for proxy in proxies.values():
-            proxy.wait_ready()
+            proxy.wait_ready(PROXY_READY_TIMEOUT)
         print("Ready.")
         if not args.no_scenario:
             before = _table(cluster)

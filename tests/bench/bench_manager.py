@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -35,14 +34,12 @@ from plexapi.server import PlexServer
 
 from manager.event import PlaybackEvent
 from tests.manager.harness import (
-    ROOT,
+    PROXY_READY_TIMEOUT,
     ManagerProcess,
-    ProxyProcess,
-    clean_env,
-    free_port,
-    wait_for,
+    cluster_proxy,
     write_config,
 )
+from tests.support.processes import ROOT, clean_env, free_port, stop_process, wait_for
 
 USERS = ("admin", "alice", "kid")  # the demo users who can use all three servers
 MOVIES = ("The Matrix", "Inception")
@@ -82,8 +79,7 @@ class EmulatorProcess:
         return self.servers[server].tokens[user]
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(10)
+        stop_process(self.proc, 10)
 
 
 def catalogue(server: Server) -> dict[Any, tuple[str, int]]:
@@ -141,15 +137,15 @@ def main() -> None:
     port = free_port()
     manager = ManagerProcess(write_config(emu, workdir, port), workdir, port)  # type: ignore[arg-type]
     proxies = {
-        name: ProxyProcess(s.url, manager.url, workdir / f"proxy-{name}")
+        name: cluster_proxy(s.url, manager.url, workdir / f"proxy-{name}")
         for name, s in emu.servers.items()
     }
     try:
         for p in proxies.values():
-            p.start()
+            p.start(wait=False)
         manager.start()
         for p in proxies.values():
-            p.wait_ready()
+            p.wait_ready(PROXY_READY_TIMEOUT)
 
         cats = {name: catalogue(s) for name, s in emu.servers.items()}
         things = [*MOVIES, *EPISODES]

@@ -37,16 +37,18 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
-from tests.proxy.harness import (  # noqa: E402
+from tests.proxy.harness import Receiver  # noqa: E402
+from tests.proxy.tls import make_certificates  # noqa: E402
+from tests.support.processes import (  # noqa: E402
     LOCALHOST,
     MITMDUMP,
-    Proxy,
-    Receiver,
+    MitmdumpProcess,
+    connectable,
     free_port,
     mitmdump_proxy,
+    stop_process,
     wait_for,
 )
-from tests.proxy.tls import make_certificates  # noqa: E402
 
 API_BODY = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<MediaContainer size="1">'
@@ -133,11 +135,10 @@ def upstream_process(tls_pem: Path | None = None) -> Iterator[int]:
         argv += ["--tls-pem", str(tls_pem)]
     proc = subprocess.Popen(argv)
     try:
-        wait_for(lambda: _connectable(port), 20)
+        wait_for(lambda: connectable(port), 20)
         yield port
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc, 10)
 
 
 def _free_pair() -> int:
@@ -149,14 +150,6 @@ def _free_pair() -> int:
             except OSError:
                 continue
         return port
-
-
-def _connectable(port: int) -> bool:
-    try:
-        with socket.create_connection((LOCALHOST, port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 # ---- a lean keep-alive HTTP/1.1 client (Python clients are slower than the proxy) -------
@@ -423,20 +416,20 @@ def hook_cost_us(n: int = 20000) -> float:
 # ---- the run ------------------------------------------------------------------------------
 
 
-_started: list[Proxy] = []  # stopped at exit even when a measurement fails
+_started: list[MitmdumpProcess] = []  # stopped at exit even when a measurement fails
 
 
-def start(proxy: Proxy) -> Proxy:
+def start(proxy: MitmdumpProcess) -> MitmdumpProcess:
     _started.append(proxy)
     proxy.start()
     return proxy
 
 
-def bare(upstream: str, workdir: Path, extra: list[str] | None = None) -> Proxy:
+def bare(upstream: str, workdir: Path, extra: list[str] | None = None) -> MitmdumpProcess:
     p = mitmdump_proxy(upstream, workdir, addon=False, extra=["-q", *(extra or [])])
     _started.append(p)
     p.start(wait=False)
-    wait_for(lambda: _connectable(p.port), 30)
+    wait_for(lambda: connectable(p.port), 30)
     time.sleep(0.5)
     return p
 
@@ -452,7 +445,7 @@ def run(quick: bool) -> dict[str, Any]:
         upstream = f"http://{LOCALHOST}:{up_port}"
         # Two processes each of bare and addon: CPU cost per request differs between
         # processes on a shared machine (placement, neighbours) by more than the addon costs.
-        instances: list[tuple[str, Proxy | None]] = [("direct", None)]
+        instances: list[tuple[str, MitmdumpProcess | None]] = [("direct", None)]
         for i in range(2):
             instances.append(("bare -q", bare(upstream, tmp / f"bare-{i}")))
             instances.append(
@@ -468,7 +461,7 @@ def run(quick: bool) -> dict[str, Any]:
         instances.append(
             ("addon, flow log", start(mitmdump_proxy(upstream, tmp / "log", manager=receiver.url)))
         )
-        targets: dict[str, Proxy | None] = {}
+        targets: dict[str, MitmdumpProcess | None] = {}
         for kind, proxy in instances:
             targets.setdefault(kind, proxy)
         # Flow lines go to a file, not a terminal: what a container does. The machine is

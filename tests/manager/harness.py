@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,43 +19,18 @@ import httpx
 import yaml
 
 from tests.fakeplex import Cluster
+from tests.support.processes import (
+    ADDON,
+    LOCALHOST,
+    ROOT,
+    MitmdumpProcess,
+    clean_env,
+    mitmdump_proxy,
+    stop_process,
+    wait_for,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-ADDON = ROOT / "addons" / "plex_cluster.py"
-BIN = Path(sys.executable).parent
-LOCALHOST = "127.0.0.1"
 MANAGER_TOKEN = "e2e-manager-secret-token"
-ADDON_READY = "plex-cluster addon ready"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOCALHOST, 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll until predicate() is truthy (eventual consistency, not a speed check)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout} s")
-        time.sleep(0.05)
-
-
-def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CLUSTER_", "PLEX_", "SSL_", "HTTPS_"))
-        and k not in ("UPDATE_ON_START", "DEBUG", "FULL_SYNC_SCHEDULE")
-    }
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra or {})
-    return env
 
 
 def write_config(cluster: Cluster, workdir: Path, port: int, **overrides: Any) -> Path:
@@ -118,14 +89,7 @@ class ManagerProcess:
         return status.get("status") == "ready"
 
     def stop(self) -> int | None:
-        code = None
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                code = self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                code = self.proc.wait(5)
+        code = stop_process(self.proc, 15)
         self.proc = None
         return code
 
@@ -167,76 +131,12 @@ class ManagerProcess:
         )
 
 
-@dataclass
-class ProxyProcess:
-    """mitmdump in reverse-proxy mode with the Plex Cluster addon."""
+PROXY_READY_TIMEOUT = 40.0  # three mitmdumps and the manager start at once on two cores
 
-    upstream: str
-    manager_url: str
-    workdir: Path
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://{LOCALHOST}:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "mitmdump.log"
-
-    def start(self) -> ProxyProcess:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        argv = [
-            str(BIN / "mitmdump"),
-            "--mode",
-            f"reverse:{self.upstream}",
-            "--listen-host",
-            LOCALHOST,
-            "-p",
-            str(self.port),
-            "--set",
-            f"confdir={self.workdir / 'conf'}",
-            "-s",
-            str(ADDON),
-            "--set",
-            f"cluster_data_dir={self.workdir / 'data'}",
-            "--set",
-            f"cluster_manager={self.manager_url}",
-            "--set",
-            f"cluster_manager_token={MANAGER_TOKEN}",
-            "--set",
-            "cluster_retry_max=1",
-            "-q",
-        ]
-        env = clean_env({"COLUMNS": "400"})
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
-        return self
-
-    def wait_ready(self) -> None:
-        def ready() -> bool:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"mitmdump exited early:\n{self.log_path.read_text()[-3000:]}")
-            if ADDON_READY not in self.log_path.read_text(errors="replace"):
-                return False
-            try:
-                with socket.create_connection((LOCALHOST, self.port), timeout=1):
-                    return True
-            except OSError:
-                return False
-
-        wait_for(ready, 40, "mitmdump ready")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
+def cluster_proxy(upstream: str, manager_url: str, workdir: Path) -> MitmdumpProcess:
+    """mitmdump in front of one Plex server, reporting to the manager; not started."""
+    return mitmdump_proxy(upstream, workdir, manager=manager_url, token=MANAGER_TOKEN, extra=["-q"])
 
 
 def addon_available() -> bool:

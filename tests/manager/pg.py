@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.manager.harness import LOCALHOST, free_port
+from tests.support.processes import LOCALHOST, free_port, stop_process
 
 
 def available() -> str | None:
@@ -90,11 +90,6 @@ def postgres_server() -> Iterator[str]:
         conn.close()
         yield f"postgresql://postgres@{LOCALHOST}:{port}/plexcluster"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc, 15)
         log.close()
         shutil.rmtree(root, ignore_errors=True)

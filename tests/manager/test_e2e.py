@@ -21,13 +21,13 @@ from manager.pipeline import SESSIONS_TTL
 from tests.fakeplex import Cluster, start_cluster
 from tests.manager.harness import (
     MANAGER_TOKEN,
+    PROXY_READY_TIMEOUT,
     ManagerProcess,
-    ProxyProcess,
     addon_available,
-    free_port,
-    wait_for,
+    cluster_proxy,
     write_config,
 )
+from tests.support.processes import MitmdumpProcess, free_port, wait_for
 
 pytestmark = pytest.mark.skipif(not addon_available(), reason="proxy addon not in the tree")
 
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.skipif(not addon_available(), reason="proxy addon not i
 class World:
     cluster: Cluster
     manager: ManagerProcess
-    proxies: dict[str, ProxyProcess]
+    proxies: dict[str, MitmdumpProcess]
 
     def plex(self, user: str, server: str = "alpha") -> PlexServer:
         """python-plexapi talking to `server` through its proxy, as `user`."""
@@ -71,15 +71,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     port = free_port()
     manager = ManagerProcess(write_config(cluster, workdir, port), workdir, port)
     proxies = {
-        name: ProxyProcess(server.url, manager.url, workdir / f"proxy-{name}")
+        name: cluster_proxy(server.url, manager.url, workdir / f"proxy-{name}")
         for name, server in cluster.servers.items()
     }
     try:
         for proxy in proxies.values():
-            proxy.start()
+            proxy.start(wait=False)
         manager.start()
         for proxy in proxies.values():
-            proxy.wait_ready()
+            proxy.wait_ready(PROXY_READY_TIMEOUT)
         yield World(cluster, manager, proxies)
     finally:
         manager.stop()
@@ -450,7 +450,7 @@ def through_proxies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]
     port = free_port()
     manager_url = f"http://127.0.0.1:{port}"
     proxies = {
-        name: ProxyProcess(server.url, manager_url, workdir / f"proxy-{name}")
+        name: cluster_proxy(server.url, manager_url, workdir / f"proxy-{name}")
         for name, server in cluster.servers.items()
     }
     servers = [
@@ -460,9 +460,9 @@ def through_proxies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]
     manager = ManagerProcess(write_config(cluster, workdir, port, servers=servers), workdir, port)
     try:
         for proxy in proxies.values():
-            proxy.start()
+            proxy.start(wait=False)
         for proxy in proxies.values():
-            proxy.wait_ready()
+            proxy.wait_ready(PROXY_READY_TIMEOUT)
         manager.start()
         yield World(cluster, manager, proxies)
     finally:

@@ -1,8 +1,9 @@
 """Real processes and servers for the proxy tests and the proxy benchmark.
 
 Everything binds 127.0.0.1 on a port the kernel picks. Nothing here imitates our own
-components: mitmdump runs as a subprocess with the real addon, the manager is stood in for
-by a tiny HTTP receiver that records what the delivery loop posts.
+components: mitmdump runs as a subprocess with the real addon (tests.support.processes),
+the manager is stood in for by a tiny HTTP receiver that records what the delivery loop
+posts.
 """
 
 from __future__ import annotations
@@ -10,18 +11,12 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
-import os
 import random
-import signal
 import socket
 import ssl
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import wsproto
@@ -29,30 +24,13 @@ import wsproto.connection
 import wsproto.events
 import wsproto.utilities
 
-ROOT = Path(__file__).resolve().parents[2]
-ADDON = ROOT / "addons" / "plex_cluster.py"
-BIN = Path(sys.executable).parent
-MITMDUMP = str(BIN / "mitmdump")
-READY_LINE = "plex-cluster addon ready"
-LOCALHOST = "127.0.0.1"
+from tests.support import processes
+from tests.support.processes import LOCALHOST, free_port
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOCALHOST, 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
-    """Poll until predicate() is truthy; return its value or raise TimeoutError."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not met within {timeout} s")
-        time.sleep(interval)
+def wait_for(predicate: Any, timeout: float = 20.0) -> Any:
+    """The shared poll, with the proxy tests' own (tighter) default limit."""
+    return processes.wait_for(predicate, timeout)
 
 
 # ---- the manager stand-in -------------------------------------------------------------
@@ -121,141 +99,6 @@ class Receiver:
     def clear(self) -> None:
         with self.lock:
             self.received.clear()
-
-
-# ---- mitmdump with the addon ----------------------------------------------------------
-
-
-@dataclass
-class Proxy:
-    """A running mitmdump (or the launcher) whose output goes to files in `workdir`."""
-
-    argv: list[str]
-    workdir: Path
-    env: dict[str, str]
-    port: int
-    proc: subprocess.Popen[bytes] | None = None
-    stdout_path: Path = field(init=False)
-    stderr_path: Path = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.stdout_path = self.workdir / "mitmdump.out"
-        self.stderr_path = self.workdir / "mitmdump.err"
-
-    @property
-    def url(self) -> str:
-        return f"http://{LOCALHOST}:{self.port}"
-
-    def start(self, wait: bool = True) -> Proxy:
-        with self.stdout_path.open("ab") as out, self.stderr_path.open("ab") as err:
-            self.proc = subprocess.Popen(
-                self.argv, stdout=out, stderr=err, env=self.env, cwd=str(ROOT)
-            )
-        if wait:
-            self.wait_ready()
-        return self
-
-    def output(self) -> str:
-        text = self.stdout_path.read_text(errors="replace") if self.stdout_path.exists() else ""
-        if self.stderr_path.exists():
-            text += self.stderr_path.read_text(errors="replace")
-        return text
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        def ready() -> bool:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"mitmdump exited early:\n{self.output()}")
-            return self.output().count(READY_LINE) > self._starts_seen
-
-        wait_for(ready, timeout)
-        self._starts_seen += 1
-        # The addon loads after the listener opens; make sure the socket answers too.
-        wait_for(lambda: _connectable(self.port), timeout)
-
-    _starts_seen: int = 0
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(5)
-        self.proc = None
-
-    def status_kb(self, field_name: str) -> int:
-        """VmRSS (now) or VmHWM (peak) of the process, in KiB."""
-        assert self.proc is not None
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1])
-        raise KeyError(field_name)
-
-
-def _connectable(port: int) -> bool:
-    try:
-        with socket.create_connection((LOCALHOST, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def proxy_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLUSTER_", "PLEX_", "SSL_"))}
-    env.pop("HTTPS_HOST", None)
-    env.pop("HTTPS_PORT", None)
-    env["COLUMNS"] = "400"  # mitmdump cuts URLs at terminal width; keep tokens in view
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra or {})
-    return env
-
-
-def mitmdump_proxy(
-    upstream: str,
-    workdir: Path,
-    *,
-    manager: str = "",
-    token: str = "test-secret",
-    addon: bool = True,
-    extra: Sequence[str] = (),
-    port: int | None = None,
-    retry_max: int = 1,
-) -> Proxy:
-    port = port or free_port()
-    argv = [
-        MITMDUMP,
-        "--mode",
-        f"reverse:{upstream}",
-        "--listen-host",
-        LOCALHOST,
-        "-p",
-        str(port),
-        "--set",
-        f"confdir={workdir / 'conf'}",
-    ]
-    if addon:
-        argv += [
-            "-s",
-            str(ADDON),
-            "--set",
-            f"cluster_data_dir={workdir / 'data'}",
-            "--set",
-            f"cluster_manager={manager}",
-            "--set",
-            f"cluster_manager_token={token}",
-            "--set",
-            f"cluster_retry_max={retry_max}",
-        ]
-    argv += list(extra)
-    return Proxy(argv=argv, workdir=workdir, env=proxy_env(), port=port)
 
 
 # ---- an upstream for the stream path --------------------------------------------------

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.proxy.harness import ADDON, MediaUpstream, Receiver, mitmdump_proxy, wait_for
+from tests.proxy.harness import MediaUpstream, Receiver, wait_for
+from tests.support.processes import ADDON, mitmdump_proxy
 
 LIB = "com.plexapp.plugins.library"
 

@@ -19,7 +19,8 @@ from plexapi.server import PlexServer
 
 from manager.event import PlaybackEvent
 from tests.fakeplex import Cluster, FakeServer, start_cluster
-from tests.proxy.harness import Proxy, Receiver, mitmdump_proxy, wait_for
+from tests.proxy.harness import Receiver, wait_for
+from tests.support.processes import MitmdumpProcess, mitmdump_proxy
 
 SERVER_NAME = "alpha-proxy"
 LIB = "com.plexapp.plugins.library"
@@ -43,7 +44,7 @@ def alpha(cluster: Cluster) -> FakeServer:
 @pytest.fixture(scope="module")
 def proxy(
     alpha: FakeServer, receiver: Receiver, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Proxy]:
+) -> Iterator[MitmdumpProcess]:
     p = mitmdump_proxy(
         alpha.url,
         tmp_path_factory.mktemp("plexapi-proxy"),
@@ -58,7 +59,7 @@ def proxy(
 
 
 @pytest.fixture(scope="module")
-def plex(proxy: Proxy, alpha: FakeServer) -> PlexServer:
+def plex(proxy: MitmdumpProcess, alpha: FakeServer) -> PlexServer:
     return PlexServer(proxy.url, alpha.owner_token, timeout=15)
 
 
@@ -68,7 +69,7 @@ def matrix(alpha: FakeServer) -> str:
 
 
 def collect(
-    proxy: Proxy, alpha: FakeServer, receiver: Receiver, action: Callable[[], Any]
+    proxy: MitmdumpProcess, alpha: FakeServer, receiver: Receiver, action: Callable[[], Any]
 ) -> list[dict[str, Any]]:
     """Events caused by `action`, known complete once a later sentinel event has arrived."""
     receiver.clear()
@@ -103,7 +104,7 @@ def _check_common(event: dict[str, Any], alpha: FakeServer, token: str) -> Playb
 
 
 def test_mark_played(
-    proxy: Proxy, alpha: FakeServer, receiver: Receiver, plex: PlexServer, matrix: str
+    proxy: MitmdumpProcess, alpha: FakeServer, receiver: Receiver, plex: PlexServer, matrix: str
 ) -> None:
     item = plex.fetchItem(int(matrix))
     events = collect(proxy, alpha, receiver, item.markPlayed)
@@ -117,7 +118,7 @@ def test_mark_played(
 
 
 def test_mark_unplayed(
-    proxy: Proxy, alpha: FakeServer, receiver: Receiver, plex: PlexServer, matrix: str
+    proxy: MitmdumpProcess, alpha: FakeServer, receiver: Receiver, plex: PlexServer, matrix: str
 ) -> None:
     item = plex.fetchItem(int(matrix))
     events = collect(proxy, alpha, receiver, item.markUnplayed)
@@ -128,7 +129,7 @@ def test_mark_unplayed(
 
 
 def test_update_timeline_stopped(
-    proxy: Proxy, alpha: FakeServer, receiver: Receiver, plex: PlexServer
+    proxy: MitmdumpProcess, alpha: FakeServer, receiver: Receiver, plex: PlexServer
 ) -> None:
     rk = alpha.find_key(None, title="Inception")
     item = plex.fetchItem(int(rk))
@@ -147,7 +148,7 @@ def test_update_timeline_stopped(
 
 
 def test_update_progress(
-    proxy: Proxy, alpha: FakeServer, receiver: Receiver, plex: PlexServer
+    proxy: MitmdumpProcess, alpha: FakeServer, receiver: Receiver, plex: PlexServer
 ) -> None:
     rk = alpha.find_key(None, title="Arrival")
     item = plex.fetchItem(int(rk))
@@ -158,7 +159,7 @@ def test_update_progress(
 
 
 def test_query_token_like_plex_web(
-    proxy: Proxy, alpha: FakeServer, receiver: Receiver, cluster: Cluster
+    proxy: MitmdumpProcess, alpha: FakeServer, receiver: Receiver, cluster: Cluster
 ) -> None:
     rk = alpha.find_key("alice", title="The Matrix")
     token = cluster.token_for("alice", "alpha")
@@ -190,7 +191,7 @@ def test_query_token_like_plex_web(
 
 
 def test_refused_request_reports_nothing(
-    proxy: Proxy, alpha: FakeServer, receiver: Receiver, cluster: Cluster, matrix: str
+    proxy: MitmdumpProcess, alpha: FakeServer, receiver: Receiver, cluster: Cluster, matrix: str
 ) -> None:
     def refused() -> None:
         bad = httpx.get(
@@ -210,7 +211,7 @@ def test_refused_request_reports_nothing(
 
 
 def test_replay_marked_requests_pass_but_are_not_reported(
-    proxy: Proxy, alpha: FakeServer, receiver: Receiver, matrix: str
+    proxy: MitmdumpProcess, alpha: FakeServer, receiver: Receiver, matrix: str
 ) -> None:
     alpha.clear_requests()
 
@@ -236,7 +237,7 @@ def test_replay_marked_requests_pass_but_are_not_reported(
 
 
 def test_plex_sees_the_client_and_its_host(
-    proxy: Proxy, alpha: FakeServer, plex: PlexServer
+    proxy: MitmdumpProcess, alpha: FakeServer, plex: PlexServer
 ) -> None:
     alpha.clear_requests()
     plex.library.sections()
@@ -248,7 +249,7 @@ def test_plex_sees_the_client_and_its_host(
     assert headers["host"] == f"127.0.0.1:{proxy.port}"
 
 
-def test_spoofed_forwarded_for_is_replaced(proxy: Proxy, alpha: FakeServer) -> None:
+def test_spoofed_forwarded_for_is_replaced(proxy: MitmdumpProcess, alpha: FakeServer) -> None:
     alpha.clear_requests()
     httpx.get(
         f"{proxy.url}/identity", headers={"X-Forwarded-For": "192.168.0.7"}, timeout=15
@@ -257,7 +258,9 @@ def test_spoofed_forwarded_for_is_replaced(proxy: Proxy, alpha: FakeServer) -> N
     assert headers["x-forwarded-for"] == "127.0.0.1"
 
 
-def test_no_token_in_proxy_output(proxy: Proxy, cluster: Cluster, plex: PlexServer) -> None:
+def test_no_token_in_proxy_output(
+    proxy: MitmdumpProcess, cluster: Cluster, plex: PlexServer
+) -> None:
     """Runs last in this module: every request above went through mitmdump's flow log."""
     plex.library.sections()
     output = proxy.output()

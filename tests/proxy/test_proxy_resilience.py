@@ -12,7 +12,8 @@ import pytest
 
 from addons.spool import Spool
 from tests.fakeplex import Cluster, FakeServer, start_cluster
-from tests.proxy.harness import Proxy, Receiver, mitmdump_proxy, wait_for
+from tests.proxy.harness import Receiver, wait_for
+from tests.support.processes import MitmdumpProcess, mitmdump_proxy
 
 LIB = "com.plexapp.plugins.library"
 _markers = itertools.count()
@@ -36,7 +37,7 @@ def fresh_receiver() -> Iterator[Receiver]:
         rec.down()
 
 
-def playback_requests(proxy: Proxy, server: FakeServer, cluster: Cluster) -> list[str]:
+def playback_requests(proxy: MitmdumpProcess, server: FakeServer, cluster: Cluster) -> list[str]:
     """Five accepted playback requests of mixed kinds; returns their client ids in order."""
     alice = cluster.token_for("alice", server.name)
     movies = [server.find_key(None, title=t) for t in ("The Matrix", "Inception", "Arrival")]

@@ -16,18 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.proxy.harness import (
-    LOCALHOST,
-    MediaUpstream,
-    Proxy,
-    Receiver,
-    WsClient,
-    free_port,
-    media_bytes,
-    proxy_env,
-    wait_for,
-)
+from tests.proxy.harness import MediaUpstream, Receiver, WsClient, media_bytes, wait_for
 from tests.proxy.tls import make_certificates
+from tests.support.processes import LOCALHOST, MitmdumpProcess, free_port, mitmdump_env
 
 MANAGER_SECRET = "JgUNaJ6DcB7FhhYGcUpaa9DwPy"
 HOST_NAME = "plex-home.example"
@@ -48,9 +39,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def proxy(
     media: MediaUpstream, receiver: Receiver, certs: dict[str, Path], workdir: Path
-) -> Iterator[Proxy]:
+) -> Iterator[MitmdumpProcess]:
     port = free_port()
-    env = proxy_env(
+    env = mitmdump_env(
         {
             "PLEX_IP": LOCALHOST,
             "PLEX_PORT": str(media.port),
@@ -67,7 +58,7 @@ def proxy(
         }
     )
     argv = [sys.executable, "-m", "addons.launch", "--set", "cluster_retry_max=1"]
-    p = Proxy(argv=argv, workdir=workdir, env=env, port=port)
+    p = MitmdumpProcess(argv=argv, workdir=workdir, env=env, port=port)
     p.start()
     try:
         yield p
@@ -75,7 +66,7 @@ def proxy(
         p.stop()
 
 
-def test_1gb_download_streams_with_flat_memory(proxy: Proxy) -> None:
+def test_1gb_download_streams_with_flat_memory(proxy: MitmdumpProcess) -> None:
     received = 0
     checked = 0
     with httpx.stream("GET", f"{proxy.url}/file?size={GB}", timeout=60) as resp:
@@ -92,7 +83,7 @@ def test_1gb_download_streams_with_flat_memory(proxy: Proxy) -> None:
     assert peak < RSS_LIMIT_KB, f"proxy peaked at {peak // 1024} MiB"
 
 
-def test_range_request_returns_the_right_bytes(proxy: Proxy) -> None:
+def test_range_request_returns_the_right_bytes(proxy: MitmdumpProcess) -> None:
     start, end = 123_456_789, 123_457_788
     resp = httpx.get(
         f"{proxy.url}/file?size={GB}", headers={"Range": f"bytes={start}-{end}"}, timeout=30
@@ -102,7 +93,7 @@ def test_range_request_returns_the_right_bytes(proxy: Proxy) -> None:
     assert resp.content == media_bytes(start, end + 1)
 
 
-def test_chunked_response_is_not_held_back(proxy: Proxy, media: MediaUpstream) -> None:
+def test_chunked_response_is_not_held_back(proxy: MitmdumpProcess, media: MediaUpstream) -> None:
     """The upstream sends its second chunk only after the client saw the first."""
     gate = media.gate("live-1")
     body = b""
@@ -116,7 +107,7 @@ def test_chunked_response_is_not_held_back(proxy: Proxy, media: MediaUpstream) -
     assert body == b"firstrest"
 
 
-def test_websocket_echo_and_history_is_trimmed(proxy: Proxy) -> None:
+def test_websocket_echo_and_history_is_trimmed(proxy: MitmdumpProcess) -> None:
     ws = WsClient(proxy.port)
     try:
         ws.send(b"hello plex")
@@ -134,7 +125,7 @@ def test_websocket_echo_and_history_is_trimmed(proxy: Proxy) -> None:
 
 
 def test_tls_listener_with_own_certificate_and_env_configuration(
-    proxy: Proxy, media: MediaUpstream, receiver: Receiver, certs: dict[str, Path]
+    proxy: MitmdumpProcess, media: MediaUpstream, receiver: Receiver, certs: dict[str, Path]
 ) -> None:
     url = f"https://{LOCALHOST}:{proxy.port}"
     trust = ssl.create_default_context(cafile=str(certs["ca"]))
@@ -161,7 +152,7 @@ def test_tls_listener_with_own_certificate_and_env_configuration(
         httpx.get(f"{url}/identity", timeout=15)
 
 
-def test_state_stays_in_the_data_directory(proxy: Proxy, workdir: Path) -> None:
+def test_state_stays_in_the_data_directory(proxy: MitmdumpProcess, workdir: Path) -> None:
     data = workdir / "data"
     assert (data / "mitmproxy" / "mitmproxy-ca.pem").exists()
     assert (data / "spool.sqlite3").exists()
@@ -171,7 +162,7 @@ def test_state_stays_in_the_data_directory(proxy: Proxy, workdir: Path) -> None:
 
 
 def test_launcher_refuses_half_a_certificate(certs: dict[str, Path], workdir: Path) -> None:
-    env = proxy_env(
+    env = mitmdump_env(
         {
             "PLEX_IP": LOCALHOST,
             "SSL_CERTIFICATE": str(certs["fullchain"]),
@@ -194,7 +185,7 @@ def test_launcher_default_reaches_plex_over_https(
     tls.load_cert_chain(certs["fullchain"], certs["privkey"])
     plex = MediaUpstream(tls=tls)
     port = free_port()
-    env = proxy_env(
+    env = mitmdump_env(
         {
             "PLEX_IP": LOCALHOST,
             "PLEX_PORT": str(plex.port),
@@ -204,7 +195,7 @@ def test_launcher_default_reaches_plex_over_https(
             "PLEX_CLUSTER_LISTEN_HOST": LOCALHOST,
         }
     )
-    proxy = Proxy(
+    proxy = MitmdumpProcess(
         argv=[sys.executable, "-m", "addons.launch"], workdir=tmp_path, env=env, port=port
     )
     proxy.start()

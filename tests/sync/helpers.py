@@ -11,7 +11,8 @@ from manager.fullsync import SyncOptions, run_standalone
 from manager.sync_plan import Change
 from manager.sync_report import Progress, SyncReport
 from tests.fakeplex import Cluster
-from tests.manager.harness import free_port, write_config
+from tests.manager.harness import write_config
+from tests.support.processes import free_port
 
 WRITE_PATHS = {"/:/scrobble": "scrobble", "/:/unscrobble": "unscrobble", "/:/timeline": "resume"}
 T0 = 1_700_000_000

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from tests.fakeplex import Cluster
-from tests.manager.harness import ROOT, clean_env, free_port, write_config
+from tests.manager.harness import write_config
+from tests.support.processes import ROOT, clean_env, free_port
 from tests.sync.helpers import clear_requests, recorded_writes
 from tests.sync.test_fullsync import assert_expected, diverge
 

@@ -14,7 +14,8 @@ from manager.event import PlaybackEvent
 from manager.fullsync import LEASE_KEY, run_in_service
 from manager.service import Service
 from tests.fakeplex import Cluster
-from tests.manager.harness import MANAGER_TOKEN, ManagerProcess, free_port, wait_for, write_config
+from tests.manager.harness import MANAGER_TOKEN, ManagerProcess, write_config
+from tests.support.processes import free_port, wait_for
 from tests.sync.helpers import state, sync_config
 from tests.sync.test_fullsync import assert_expected, diverge
 

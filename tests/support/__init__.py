@@ -1,0 +1,1 @@
+"""Helpers shared by the test harnesses, the benchmarks and the demo."""
