@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from .fixture import AccountSpec, ClusterSpec
 from .library import BASE_TIME, xml_attrs
 from .render import XML_DECL, element
-from .transport import Host, RecordedRequest, Request, Response
+from .transport import Host, Hosted, Request, Response
 
 if TYPE_CHECKING:
     from .pms import FakeServer
@@ -34,7 +34,7 @@ def _json(obj: Any, status: int = 200) -> Response:
     return Response(status, json.dumps(obj).encode(), "application/json; charset=utf-8")
 
 
-class FakePlexTV:
+class FakePlexTV(Hosted):
     def __init__(
         self,
         cluster: ClusterSpec,
@@ -48,37 +48,6 @@ class FakePlexTV:
         self.servers = servers
         self._by_token = {a.token: a for a in cluster.accounts.values()}
         self.host = Host("plex.tv", self._handle, bind, port)
-
-    # hooks, same names as FakeServer
-    def start(self) -> FakePlexTV:
-        self.host.start()
-        return self
-
-    @property
-    def url(self) -> str:
-        return self.host.url
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        return self.host.requests
-
-    def clear_requests(self) -> None:
-        self.host.clear_requests()
-
-    def go_down(self) -> None:
-        self.host.go_down()
-
-    def come_up(self) -> None:
-        self.host.come_up()
-
-    def fail_next(self, n: int | None, status: int = 500) -> None:
-        self.host.fail_next(n, status)
-
-    def set_delay(self, seconds: float) -> None:
-        self.host.set_delay(seconds)
-
-    def stop(self) -> None:
-        self.host.stop()
 
     # ------------------------------------------------------------------ routing
     def _handle(self, req: Request) -> Response:

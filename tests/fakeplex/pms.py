@@ -20,13 +20,13 @@ from .pms_base import (
 from .pms_reads import ReadsMixin
 from .pms_writes import WritesMixin
 from .state import StateStore
-from .transport import Host, RecordedRequest, Request, Response
+from .transport import Host, Hosted, Request, Response
 
 _RE_SECTION = re.compile(r"^/library/sections/(\d+)(?:/(all|allLeaves|collections))?$")
 _RE_METADATA = re.compile(r"^/library/metadata/([\d,]+)(?:/(children|allLeaves))?$")
 
 
-class FakeServer(ReadsMixin, WritesMixin, ServerBase):
+class FakeServer(Hosted, ReadsMixin, WritesMixin, ServerBase):
     """An emulated PMS. Test hooks: requests, go_down/come_up, fail_next, set_delay, restart."""
 
     def __init__(
@@ -66,40 +66,6 @@ class FakeServer(ReadsMixin, WritesMixin, ServerBase):
         self.host = Host(spec.name, self._handle, bind, port)
 
     # ------------------------------------------------------------------ public API
-    def start(self) -> FakeServer:
-        self.host.start()
-        return self
-
-    @property
-    def url(self) -> str:
-        return self.host.url
-
-    @property
-    def port(self) -> int:
-        return self.host.port
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        return self.host.requests
-
-    def clear_requests(self) -> None:
-        self.host.clear_requests()
-
-    def go_down(self) -> None:
-        self.host.go_down()
-
-    def come_up(self) -> None:
-        self.host.come_up()
-
-    def fail_next(self, n: int | None, status: int = 500) -> None:
-        self.host.fail_next(n, status)
-
-    def set_delay(self, seconds: float) -> None:
-        self.host.set_delay(seconds)
-
-    def stop(self) -> None:
-        self.host.stop()
-
     def restart(self) -> None:
         """A PMS restart: transient tokens and playback sessions die; state persists."""
         with self._lock:

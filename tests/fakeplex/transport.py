@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from manager.logs import get_logger
@@ -300,3 +300,43 @@ class Host:
         except Exception as exc:  # an emulator bug must show up as a 500, not a hang
             _log.exception("emulator bug", host=self.name, method=req.method, path=req.path)
             return Response.error(500, f"Internal Server Error: {type(exc).__name__}")
+
+
+class Hosted:
+    """The test hooks of an emulated server (PMS or plex.tv), all served by its `host`."""
+
+    host: Host
+
+    def start(self) -> Self:
+        self.host.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return self.host.url
+
+    @property
+    def port(self) -> int:
+        return self.host.port
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        return self.host.requests
+
+    def clear_requests(self) -> None:
+        self.host.clear_requests()
+
+    def go_down(self) -> None:
+        self.host.go_down()
+
+    def come_up(self) -> None:
+        self.host.come_up()
+
+    def fail_next(self, n: int | None, status: int = 500) -> None:
+        self.host.fail_next(n, status)
+
+    def set_delay(self, seconds: float) -> None:
+        self.host.set_delay(seconds)
+
+    def stop(self) -> None:
+        self.host.stop()
