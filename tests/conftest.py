@@ -11,8 +11,5 @@ from tests.fakeplex import Cluster, start_cluster
 
 @pytest.fixture
 def demo_cluster() -> Iterator[Cluster]:
-    cluster = start_cluster("demo")
-    try:
+    with start_cluster("demo") as cluster:
         yield cluster
-    finally:
-        cluster.stop()

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.fakeplex import Cluster, start_cluster
+from tests.fakeplex import Cluster
 
 
 @pytest.fixture
@@ -15,9 +13,6 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    c = start_cluster("demo")
-    try:
-        yield c
-    finally:
-        c.stop()
+def cluster(demo_cluster: Cluster) -> Cluster:
+    """The root conftest's fresh `demo` cluster, under the name these tests use."""
+    return demo_cluster

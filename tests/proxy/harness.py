@@ -92,6 +92,12 @@ class Receiver:
             self._server.server_close()
             self._server = None
 
+    def __enter__(self) -> Receiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
     def events(self) -> list[dict[str, Any]]:
         with self.lock:
             return [r.body for r in self.received if isinstance(r.body, dict)]

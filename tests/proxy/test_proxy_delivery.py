@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from addons.config import Settings
 from addons.delivery import Delivery
@@ -30,76 +27,69 @@ def _settings(tmp_path: Path, manager: str) -> Settings:
     )
 
 
-@pytest.fixture
-def rec() -> Iterator[Receiver]:
-    r = Receiver()
-    try:
-        yield r
-    finally:
-        r.down()
-
-
 def _event(upstream: str, rk: str) -> PlaybackEvent:
     return PlaybackEvent(kind="scrobble", rating_key=rk, token="tok", upstream_url=upstream)
 
 
 def test_posts_one_event_per_request_with_bearer_and_machine_id(
-    tmp_path: Path, rec: Receiver, media: MediaUpstream
+    tmp_path: Path, fresh_receiver: Receiver, media: MediaUpstream
 ) -> None:
     spool = Spool(tmp_path)
     events = [_event(media.url, str(i)) for i in range(3)]
     for e in events:
         spool.put(e)
-    delivery = Delivery(spool, _settings(tmp_path, rec.url + "/"))
+    delivery = Delivery(spool, _settings(tmp_path, fresh_receiver.url + "/"))
     delivery.start()
     try:
-        wait_for(lambda: len(rec.received) >= 3)
+        wait_for(lambda: len(fresh_receiver.received) >= 3)
         wait_for(lambda: spool.count() == 0)
     finally:
         delivery.stop()
-    assert [r.path for r in rec.received] == ["/api/v1/events"] * 3
-    assert all(r.headers["Authorization"] == "Bearer s3cret-bearer" for r in rec.received)
-    assert all(r.headers["Content-Type"] == "application/json" for r in rec.received)
-    got = [PlaybackEvent.from_dict(r.body) for r in rec.received]
+    assert [r.path for r in fresh_receiver.received] == ["/api/v1/events"] * 3
+    assert all(
+        r.headers["Authorization"] == "Bearer s3cret-bearer" for r in fresh_receiver.received
+    )
+    assert all(r.headers["Content-Type"] == "application/json" for r in fresh_receiver.received)
+    got = [PlaybackEvent.from_dict(r.body) for r in fresh_receiver.received]
     assert [g.id for g in got] == [e.id for e in events]
     assert {g.machine_identifier for g in got} == {MediaUpstream.MACHINE_ID}
 
 
 def test_malformed_is_dropped_but_auth_errors_are_retried(
-    tmp_path: Path, rec: Receiver, media: MediaUpstream
+    tmp_path: Path, fresh_receiver: Receiver, media: MediaUpstream
 ) -> None:
     spool = Spool(tmp_path)
     spool.put(_event(media.url, "1"))
-    rec.status = 401  # wrong secret: a human fixes it, the event must wait
-    delivery = Delivery(spool, _settings(tmp_path, rec.url))
+    fresh_receiver.status = 401  # wrong secret: a human fixes it, the event must wait
+    delivery = Delivery(spool, _settings(tmp_path, fresh_receiver.url))
     delivery.start()
     try:
-        wait_for(lambda: len(rec.received) >= 2)  # retried
+        wait_for(lambda: len(fresh_receiver.received) >= 2)  # retried
         assert spool.count() == 1
-        rec.status = 422  # the manager calls it malformed: it will never succeed
+        fresh_receiver.status = 422  # the manager calls it malformed: it will never succeed
         wait_for(lambda: spool.count() == 0)
-        rec.status = 200
-        rec.clear()
+        fresh_receiver.status = 200
+        fresh_receiver.clear()
         spool.put(_event(media.url, "2"))
         delivery.wake()
-        wait_for(lambda: spool.count() == 0 and len(rec.received) == 1)
-        assert rec.events()[0]["rating_key"] == "2"
+        wait_for(lambda: spool.count() == 0 and len(fresh_receiver.received) == 1)
+        assert fresh_receiver.events()[0]["rating_key"] == "2"
     finally:
         delivery.stop()
 
 
 def test_a_damaged_spool_row_is_dropped_and_the_rest_delivered(
-    tmp_path: Path, rec: Receiver, media: MediaUpstream
+    tmp_path: Path, fresh_receiver: Receiver, media: MediaUpstream
 ) -> None:
     spool = Spool(tmp_path)
     spool.put(_event(media.url, "1"))
     spool.put(_event(media.url, "2"))
     first = spool.peek(1)[0]
     spool.Row.update(body="{not json").where(spool.Row.seq == first.seq).execute()
-    delivery = Delivery(spool, _settings(tmp_path, rec.url))
+    delivery = Delivery(spool, _settings(tmp_path, fresh_receiver.url))
     delivery.start()
     try:
         wait_for(lambda: spool.count() == 0)
     finally:
         delivery.stop()
-    assert [e["rating_key"] for e in rec.events()] == ["2"]
+    assert [e["rating_key"] for e in fresh_receiver.events()] == ["2"]

@@ -18,22 +18,13 @@ from plexapi.exceptions import Unauthorized
 from plexapi.server import PlexServer
 
 from manager.event import PlaybackEvent
-from tests.fakeplex import Cluster, FakeServer, start_cluster
+from tests.fakeplex import Cluster, FakeServer
 from tests.proxy.harness import Receiver, wait_for
 from tests.support.processes import MitmdumpProcess, mitmdump_proxy
 
 SERVER_NAME = "alpha-proxy"
 LIB = "com.plexapp.plugins.library"
 _sentinels = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    c = start_cluster("demo")
-    try:
-        yield c
-    finally:
-        c.stop()
 
 
 @pytest.fixture(scope="module")

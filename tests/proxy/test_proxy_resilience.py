@@ -3,38 +3,18 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from addons.spool import Spool
-from tests.fakeplex import Cluster, FakeServer, start_cluster
+from tests.fakeplex import Cluster, FakeServer
 from tests.proxy.harness import Receiver, wait_for
 from tests.support.processes import MitmdumpProcess, mitmdump_proxy
 
 LIB = "com.plexapp.plugins.library"
 _markers = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    c = start_cluster("demo")
-    try:
-        yield c
-    finally:
-        c.stop()
-
-
-@pytest.fixture
-def fresh_receiver() -> Iterator[Receiver]:
-    rec = Receiver()
-    try:
-        yield rec
-    finally:
-        rec.down()
 
 
 def playback_requests(proxy: MitmdumpProcess, server: FakeServer, cluster: Cluster) -> list[str]:
