@@ -11,6 +11,7 @@ what changed on every server, and keeps everything running for you to explore un
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import tempfile
@@ -23,14 +24,8 @@ from pathlib import Path
 from plexapi.server import PlexServer
 
 from tests.fakeplex import Cluster, start_cluster
-from tests.manager.harness import (
-    MANAGER_TOKEN,
-    PROXY_READY_TIMEOUT,
-    ManagerProcess,
-    cluster_proxy,
-    write_config,
-)
-from tests.support.processes import free_port, wait_for
+from tests.manager.harness import MANAGER_TOKEN, ManagerProcess, manager_and_proxies
+from tests.support.processes import wait_for
 
 # (user, catalog entry) pairs the scenario touches; the demo prints their state everywhere.
 WATCHED_ROWS = [
@@ -141,6 +136,17 @@ def _print_explore(cluster: Cluster, manager: ManagerProcess, proxies: dict, wor
     print("\nCtrl-C stops everything.")
 
 
+def _play(cluster: Cluster, manager: ManagerProcess, proxies: dict) -> None:
+    before = _table(cluster)
+    print("\nScenario, played with python-plexapi through alpha's proxy:")
+    for step in _scenario():
+        print(f"  - {step.says}")
+        step.act(PlexServer(proxies["alpha"].url, cluster.token_for(step.user, "alpha")))
+    time.sleep(1.0)
+    wait_for(lambda: _settled(manager), 60, "manager settled")
+    _print_table(cluster, before, _table(cluster))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.demo", description=__doc__)
     parser.add_argument("--no-scenario", action="store_true", help="start and wait, play nothing")
@@ -155,44 +161,21 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
 
     print("Starting the emulated Plex servers and plex.tv …", flush=True)
-    cluster = start_cluster("demo")
-    port = free_port()
-    manager = ManagerProcess(write_config(cluster, workdir, port), workdir, port)
-    proxies = {
-        name: cluster_proxy(server.url, manager.url, workdir / f"proxy-{name}")
-        for name, server in cluster.servers.items()
-    }
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
+    with start_cluster("demo") as cluster, contextlib.suppress(KeyboardInterrupt):
         print("Starting a mitmdump proxy per server and the manager …", flush=True)
-        for proxy in proxies.values():
-            proxy.start(wait=False)
-        manager.start()
-        for proxy in proxies.values():
-            proxy.wait_ready(PROXY_READY_TIMEOUT)
-        print("Ready.")
-        if not args.no_scenario:
-            before = _table(cluster)
-            print("\nScenario, played with python-plexapi through alpha's proxy:")
-            for step in _scenario():
-                print(f"  - {step.says}")
-                step.act(PlexServer(proxies["alpha"].url, cluster.token_for(step.user, "alpha")))
-            time.sleep(1.0)
-            wait_for(lambda: _settled(manager), 60, "manager settled")
-            _print_table(cluster, before, _table(cluster))
-        _print_explore(cluster, manager, proxies, workdir)
-        if not args.exit_after_scenario:
-            while not stop.wait(0.5):
-                pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        print("\nStopping …", flush=True)
-        manager.stop()
-        for proxy in proxies.values():
-            proxy.stop()
-        cluster.stop()
+        with manager_and_proxies(cluster, workdir) as (manager, proxies):
+            try:
+                print("Ready.")
+                if not args.no_scenario:
+                    _play(cluster, manager, proxies)
+                _print_explore(cluster, manager, proxies, workdir)
+                if not args.exit_after_scenario:
+                    while not stop.wait(0.5):
+                        pass
+            finally:
+                print("\nStopping …", flush=True)
     return 0
 
 

@@ -33,13 +33,8 @@ import httpx
 from plexapi.server import PlexServer
 
 from manager.event import PlaybackEvent
-from tests.manager.harness import (
-    PROXY_READY_TIMEOUT,
-    ManagerProcess,
-    cluster_proxy,
-    write_config,
-)
-from tests.support.processes import ROOT, clean_env, free_port, stop_process, wait_for
+from tests.manager.harness import ManagerProcess, manager_and_proxies
+from tests.support.processes import ROOT, MitmdumpProcess, clean_env, stop_process, wait_for
 
 USERS = ("admin", "alice", "kid")  # the demo users who can use all three servers
 MOVIES = ("The Matrix", "Inception")
@@ -134,114 +129,109 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-manager-"))
     emu = EmulatorProcess()
-    port = free_port()
-    manager = ManagerProcess(write_config(emu, workdir, port), workdir, port)  # type: ignore[arg-type]
-    proxies = {
-        name: cluster_proxy(s.url, manager.url, workdir / f"proxy-{name}")
-        for name, s in emu.servers.items()
-    }
     try:
-        for p in proxies.values():
-            p.start(wait=False)
-        manager.start()
-        for p in proxies.values():
-            p.wait_ready(PROXY_READY_TIMEOUT)
-
-        cats = {name: catalogue(s) for name, s in emu.servers.items()}
-        things = [*MOVIES, *EPISODES]
-        pairs = [(u, t) for u in USERS for t in things]
-        beta, gamma = StateReader(emu.servers["beta"]), StateReader(emu.servers["gamma"])
-        clients = {u: PlexServer(proxies["alpha"].url, emu.token_for(u, "alpha")) for u in USERS}
-        items = {(u, t): clients[u].fetchItem(int(cats["alpha"][t][0])) for u, t in pairs}
-
-        def arrived(user: str, thing: Any, offset: int) -> bool:
-            return (
-                beta.offset(user, cats["beta"][thing][0]) == offset
-                and gamma.offset(user, cats["gamma"][thing][0]) == offset
-            )
-
-        # warm-up: each user's token on each peer is fetched once
-        for u in USERS:
-            items[(u, things[0])].updateTimeline(70_000, "stopped", items[(u, things[0])].duration)
-            wait_for(lambda u=u: arrived(u, things[0], 70_000), what="warm-up")
-
-        latencies: list[float] = []
-        for i in range(args.events):
-            user, thing = pairs[i % len(pairs)]
-            offset = 120_000 + i * 1000
-            item = items[(user, thing)]
-            started = time.perf_counter()
-            item.updateTimeline(offset, "stopped", item.duration)
-            while not arrived(user, thing, offset):
-                if time.perf_counter() - started > 30:
-                    raise SystemExit(f"event {i} never arrived on beta and gamma")
-                time.sleep(0.002)
-            latencies.append((time.perf_counter() - started) * 1000)
-
-        print(
-            f"latency, client request at proxy alpha -> readable on beta and gamma "
-            f"({len(latencies)} events):"
-        )
-        print(
-            f"  p50 {pct(latencies, 50):.1f} ms  p90 {pct(latencies, 90):.1f} ms  "
-            f"p99 {pct(latencies, 99):.1f} ms  max {max(latencies):.1f} ms  "
-            f"mean {statistics.fmean(latencies):.1f} ms"
-        )
-
-        alpha = emu.servers["alpha"]
-        before = manager.status()["events_handled"]
-        events = []
-        final: dict[tuple[str, Any], int] = {}
-        for i in range(args.burst):
-            user, thing = pairs[i % len(pairs)]
-            key, duration = cats["alpha"][thing]
-            final[(user, thing)] = 500_000 + i
-            events.append(
-                PlaybackEvent(
-                    kind="timeline",
-                    state="stopped",
-                    rating_key=key,
-                    token=emu.token_for(user, "alpha"),
-                    upstream_url=alpha.url,
-                    machine_identifier=alpha.machine_identifier,
-                    time_ms=500_000 + i,
-                    duration_ms=duration,
-                ).to_dict()
-            )
-        cpu_before = cpu_seconds(manager.proc)
-        started = time.perf_counter()
-        for n in range(0, len(events), 50):
-            manager.post(events[n : n + 50]).raise_for_status()
-        posted = time.perf_counter() - started
-
-        def done() -> bool:
-            status = manager.status()
-            return (
-                status["events_handled"] - before >= len(events)
-                and status["queue"]["writes"] == 0
-                and status["queue"]["events_pending"] == 0
-            )
-
-        wait_for(done, timeout=300, what="burst processed")
-        elapsed = time.perf_counter() - started
-        cpu = cpu_seconds(manager.proc) - cpu_before
-        wrong = [pair for pair, off in final.items() if not arrived(*pair, off)]
-        status = manager.status()
-        print(f"throughput: {len(events)} events accepted in {posted:.2f} s;")
-        print(
-            f"  processed and delivered in {elapsed:.2f} s = {len(events) / elapsed:.0f} events/s,"
-            f" manager CPU {cpu:.2f} s ({cpu / len(events) * 1000:.1f} ms/event);"
-            f" final state wrong for {len(wrong)} of {len(final)} (user, item) pairs"
-        )
-        print(
-            f"  writes delivered {status['writes_delivered']}, dropped {status['writes_dropped']}"
-            " (coalescing: several events per pair collapse into fewer writes)"
-        )
+        with manager_and_proxies(emu, workdir) as (manager, proxies):  # type: ignore[arg-type]
+            measure(args, emu, manager, proxies)
     finally:
-        manager.stop()
-        for p in proxies.values():
-            p.stop()
         emu.stop()
+
+
+def measure(
+    args: argparse.Namespace,
+    emu: EmulatorProcess,
+    manager: ManagerProcess,
+    proxies: dict[str, MitmdumpProcess],
+) -> None:
+    cats = {name: catalogue(s) for name, s in emu.servers.items()}
+    things = [*MOVIES, *EPISODES]
+    pairs = [(u, t) for u in USERS for t in things]
+    beta, gamma = StateReader(emu.servers["beta"]), StateReader(emu.servers["gamma"])
+    clients = {u: PlexServer(proxies["alpha"].url, emu.token_for(u, "alpha")) for u in USERS}
+    items = {(u, t): clients[u].fetchItem(int(cats["alpha"][t][0])) for u, t in pairs}
+
+    def arrived(user: str, thing: Any, offset: int) -> bool:
+        return (
+            beta.offset(user, cats["beta"][thing][0]) == offset
+            and gamma.offset(user, cats["gamma"][thing][0]) == offset
+        )
+
+    # warm-up: each user's token on each peer is fetched once
+    for u in USERS:
+        items[(u, things[0])].updateTimeline(70_000, "stopped", items[(u, things[0])].duration)
+        wait_for(lambda u=u: arrived(u, things[0], 70_000), what="warm-up")
+
+    latencies: list[float] = []
+    for i in range(args.events):
+        user, thing = pairs[i % len(pairs)]
+        offset = 120_000 + i * 1000
+        item = items[(user, thing)]
+        started = time.perf_counter()
+        item.updateTimeline(offset, "stopped", item.duration)
+        while not arrived(user, thing, offset):
+            if time.perf_counter() - started > 30:
+                raise SystemExit(f"event {i} never arrived on beta and gamma")
+            time.sleep(0.002)
+        latencies.append((time.perf_counter() - started) * 1000)
+
+    print(
+        f"latency, client request at proxy alpha -> readable on beta and gamma "
+        f"({len(latencies)} events):"
+    )
+    print(
+        f"  p50 {pct(latencies, 50):.1f} ms  p90 {pct(latencies, 90):.1f} ms  "
+        f"p99 {pct(latencies, 99):.1f} ms  max {max(latencies):.1f} ms  "
+        f"mean {statistics.fmean(latencies):.1f} ms"
+    )
+
+    alpha = emu.servers["alpha"]
+    before = manager.status()["events_handled"]
+    events = []
+    final: dict[tuple[str, Any], int] = {}
+    for i in range(args.burst):
+        user, thing = pairs[i % len(pairs)]
+        key, duration = cats["alpha"][thing]
+        final[(user, thing)] = 500_000 + i
+        events.append(
+            PlaybackEvent(
+                kind="timeline",
+                state="stopped",
+                rating_key=key,
+                token=emu.token_for(user, "alpha"),
+                upstream_url=alpha.url,
+                machine_identifier=alpha.machine_identifier,
+                time_ms=500_000 + i,
+                duration_ms=duration,
+            ).to_dict()
+        )
+    cpu_before = cpu_seconds(manager.proc)
+    started = time.perf_counter()
+    for n in range(0, len(events), 50):
+        manager.post(events[n : n + 50]).raise_for_status()
+    posted = time.perf_counter() - started
+
+    def done() -> bool:
+        status = manager.status()
+        return (
+            status["events_handled"] - before >= len(events)
+            and status["queue"]["writes"] == 0
+            and status["queue"]["events_pending"] == 0
+        )
+
+    wait_for(done, timeout=300, what="burst processed")
+    elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(manager.proc) - cpu_before
+    wrong = [pair for pair, off in final.items() if not arrived(*pair, off)]
+    status = manager.status()
+    print(f"throughput: {len(events)} events accepted in {posted:.2f} s;")
+    print(
+        f"  processed and delivered in {elapsed:.2f} s = {len(events) / elapsed:.0f} events/s,"
+        f" manager CPU {cpu:.2f} s ({cpu / len(events) * 1000:.1f} ms/event);"
+        f" final state wrong for {len(wrong)} of {len(final)} (user, item) pairs"
+    )
+    print(
+        f"  writes delivered {status['writes_delivered']}, dropped {status['writes_dropped']}"
+        " (coalescing: several events per pair collapse into fewer writes)"
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from tests.support.processes import (
     ROOT,
     MitmdumpProcess,
     clean_env,
+    free_port,
     mitmdump_proxy,
     stop_process,
     wait_for,
@@ -137,6 +140,45 @@ PROXY_READY_TIMEOUT = 40.0  # three mitmdumps and the manager start at once on t
 def cluster_proxy(upstream: str, manager_url: str, workdir: Path) -> MitmdumpProcess:
     """mitmdump in front of one Plex server, reporting to the manager; not started."""
     return mitmdump_proxy(upstream, workdir, manager=manager_url, token=MANAGER_TOKEN, extra=["-q"])
+
+
+@contextmanager
+def manager_and_proxies(
+    cluster: Cluster, workdir: Path, *, manager_via_proxies: bool = False
+) -> Iterator[tuple[ManagerProcess, dict[str, MitmdumpProcess]]]:
+    """The manager and a mitmdump + addon in front of every server of `cluster`, started
+    together (slow on two cores) and stopped on exit; the cluster itself is the caller's.
+
+    manager_via_proxies: the manager reaches each server through its proxy (the original's
+    layout), so the proxies are ready before the manager starts.
+    """
+    port = free_port()
+    manager_url = f"http://{LOCALHOST}:{port}"
+    proxies = {
+        name: cluster_proxy(server.url, manager_url, workdir / f"proxy-{name}")
+        for name, server in cluster.servers.items()
+    }
+    overrides: dict[str, Any] = {}
+    if manager_via_proxies:
+        overrides["servers"] = [
+            {"name": name, "url": proxies[name].url, "token": server.owner_token}
+            for name, server in cluster.servers.items()
+        ]
+    manager = ManagerProcess(write_config(cluster, workdir, port, **overrides), workdir, port)
+    try:
+        for proxy in proxies.values():
+            proxy.start(wait=False)
+        if not manager_via_proxies:
+            manager.start()
+        for proxy in proxies.values():
+            proxy.wait_ready(PROXY_READY_TIMEOUT)
+        if manager_via_proxies:
+            manager.start()
+        yield manager, proxies
+    finally:
+        manager.stop()
+        for proxy in proxies.values():
+            proxy.stop()
 
 
 def addon_available() -> bool:

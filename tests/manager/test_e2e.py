@@ -21,13 +21,11 @@ from manager.pipeline import SESSIONS_TTL
 from tests.fakeplex import Cluster, start_cluster
 from tests.manager.harness import (
     MANAGER_TOKEN,
-    PROXY_READY_TIMEOUT,
     ManagerProcess,
     addon_available,
-    cluster_proxy,
-    write_config,
+    manager_and_proxies,
 )
-from tests.support.processes import MitmdumpProcess, free_port, wait_for
+from tests.support.processes import MitmdumpProcess, wait_for
 
 pytestmark = pytest.mark.skipif(not addon_available(), reason="proxy addon not in the tree")
 
@@ -67,25 +65,11 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     workdir: Path = tmp_path_factory.mktemp("e2e")
-    cluster = start_cluster("demo")
-    port = free_port()
-    manager = ManagerProcess(write_config(cluster, workdir, port), workdir, port)
-    proxies = {
-        name: cluster_proxy(server.url, manager.url, workdir / f"proxy-{name}")
-        for name, server in cluster.servers.items()
-    }
-    try:
-        for proxy in proxies.values():
-            proxy.start(wait=False)
-        manager.start()
-        for proxy in proxies.values():
-            proxy.wait_ready(PROXY_READY_TIMEOUT)
+    with (
+        start_cluster("demo") as cluster,
+        manager_and_proxies(cluster, workdir) as (manager, proxies),
+    ):
         yield World(cluster, manager, proxies)
-    finally:
-        manager.stop()
-        for proxy in proxies.values():
-            proxy.stop()
-        cluster.stop()
 
 
 def test_mark_played_spreads_to_the_same_user_only(world: World) -> None:
@@ -446,30 +430,11 @@ def test_no_token_in_full_in_the_logs_or_left_in_the_database(world: World) -> N
 def through_proxies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """The original's layout: the manager reaches every server through its proxy."""
     workdir: Path = tmp_path_factory.mktemp("e2e-loop")
-    cluster = start_cluster("demo")
-    port = free_port()
-    manager_url = f"http://127.0.0.1:{port}"
-    proxies = {
-        name: cluster_proxy(server.url, manager_url, workdir / f"proxy-{name}")
-        for name, server in cluster.servers.items()
-    }
-    servers = [
-        {"name": name, "url": proxies[name].url, "token": server.owner_token}
-        for name, server in cluster.servers.items()
-    ]
-    manager = ManagerProcess(write_config(cluster, workdir, port, servers=servers), workdir, port)
-    try:
-        for proxy in proxies.values():
-            proxy.start(wait=False)
-        for proxy in proxies.values():
-            proxy.wait_ready(PROXY_READY_TIMEOUT)
-        manager.start()
+    with (
+        start_cluster("demo") as cluster,
+        manager_and_proxies(cluster, workdir, manager_via_proxies=True) as (manager, proxies),
+    ):
         yield World(cluster, manager, proxies)
-    finally:
-        manager.stop()
-        for proxy in proxies.values():
-            proxy.stop()
-        cluster.stop()
 
 
 def test_replayed_writes_are_not_reported_again(through_proxies: World) -> None:
