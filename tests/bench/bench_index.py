@@ -11,9 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +23,7 @@ import yaml
 from manager.library_index import LibraryIndex
 from manager.plex import PlexServerClient
 from tests.fakeplex.generate import big_fixture
+from tests.support.processes import emulator_process
 
 
 async def run(
@@ -93,20 +91,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.yaml"
         path.write_text(yaml.safe_dump(fixture))
-        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakeplex", "--fixture", str(path)],
-            stdout=subprocess.PIPE, text=True, env=env,
-        )
-        try:
-            assert proc.stdout is not None
-            describe = json.loads(proc.stdout.readline())
+        with emulator_process(path) as describe:
             asyncio.run(
                 run(describe, args.page_size, args.concurrency, not args.xml, args.memory)
             )
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
     return 0
 
 

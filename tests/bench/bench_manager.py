@@ -18,11 +18,9 @@ delivered, with the final state checked on both peers.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -34,7 +32,7 @@ from plexapi.server import PlexServer
 
 from manager.event import PlaybackEvent
 from tests.manager.harness import ManagerProcess, manager_and_proxies
-from tests.support.processes import ROOT, MitmdumpProcess, clean_env, stop_process, wait_for
+from tests.support.processes import MitmdumpProcess, emulator_process, wait_for
 
 USERS = ("admin", "alice", "kid")  # the demo users who can use all three servers
 MOVIES = ("The Matrix", "Inception")
@@ -50,18 +48,10 @@ class Server:
     tokens: dict[str, str]
 
 
-class EmulatorProcess:
-    """`python -m tests.fakeplex --fixture demo` in its own process."""
+class Emulator:
+    """The demo cluster as described by `python -m tests.fakeplex` in its own process."""
 
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakeplex", "--fixture", "demo"],
-            stdout=subprocess.PIPE,
-            env=clean_env(),
-            cwd=str(ROOT),
-        )
-        assert self.proc.stdout is not None
-        info = json.loads(self.proc.stdout.readline())
+    def __init__(self, info: dict[str, Any]) -> None:
         self.plextv_url: str = info["plextv_url"]
         self.servers = {
             s["name"]: Server(
@@ -72,9 +62,6 @@ class EmulatorProcess:
 
     def token_for(self, user: str, server: str) -> str:
         return self.servers[server].tokens[user]
-
-    def stop(self) -> None:
-        stop_process(self.proc, 10)
 
 
 def catalogue(server: Server) -> dict[Any, tuple[str, int]]:
@@ -128,17 +115,15 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-manager-"))
-    emu = EmulatorProcess()
-    try:
+    with emulator_process("demo") as info:
+        emu = Emulator(info)
         with manager_and_proxies(emu, workdir) as (manager, proxies):  # type: ignore[arg-type]
             measure(args, emu, manager, proxies)
-    finally:
-        emu.stop()
 
 
 def measure(
     args: argparse.Namespace,
-    emu: EmulatorProcess,
+    emu: Emulator,
     manager: ManagerProcess,
     proxies: dict[str, MitmdumpProcess],
 ) -> None:

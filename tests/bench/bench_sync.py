@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +32,7 @@ from manager.config import parse_config  # noqa: E402
 from manager.fullsync import SyncOptions, run_standalone  # noqa: E402
 from manager.sync_report import Progress, SyncReport  # noqa: E402
 from tests.fakeplex.generate import big_fixture  # noqa: E402
+from tests.support.processes import emulator_process  # noqa: E402
 
 
 class PhaseTimer(Progress):
@@ -99,17 +97,8 @@ def main() -> int:
         path = Path(tmp) / "big.yaml"
         path.write_text(yaml.safe_dump(fixture))
         del fixture
-        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
         started = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakeplex", "--fixture", str(path)],
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        try:
-            assert proc.stdout is not None
-            describe = json.loads(proc.stdout.readline())
+        with emulator_process(path) as describe:
             print(
                 f"emulator up in {time.perf_counter() - started:.1f} s: "
                 f"{len(describe['servers'])} servers, {args.users} users + admin, "
@@ -150,9 +139,6 @@ def main() -> int:
                 _, peak = tracemalloc.get_traced_memory()
                 print(f", tracemalloc peak {peak / 2**20:.0f} MiB", end="")
             print()
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
     return 0
 
 

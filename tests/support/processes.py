@@ -7,13 +7,15 @@ with our addon loaded from the working tree unless asked to run bare.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,7 +82,7 @@ def mitmdump_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return clean_env({"COLUMNS": "400", **(extra or {})})
 
 
-def stop_process(proc: subprocess.Popen[bytes] | None, grace: float = 10.0) -> int | None:
+def stop_process(proc: subprocess.Popen[Any] | None, grace: float = 10.0) -> int | None:
     """SIGTERM, then SIGKILL if it has not exited within `grace` s; its exit code or None."""
     if proc is None or proc.poll() is not None:
         return None
@@ -90,6 +92,25 @@ def stop_process(proc: subprocess.Popen[bytes] | None, grace: float = 10.0) -> i
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.wait(5)
+
+
+@contextmanager
+def emulator_process(fixture: str | Path) -> Iterator[dict[str, Any]]:
+    """`python -m tests.fakeplex --fixture FIXTURE` in its own process, so that it neither
+    competes for the caller's GIL nor counts in its memory; yields the emulator's own
+    description (servers with url, owner_token, tokens; plextv_url)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakeplex", "--fixture", str(fixture)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+        cwd=str(ROOT),
+    )
+    try:
+        assert proc.stdout is not None
+        yield json.loads(proc.stdout.readline())
+    finally:
+        stop_process(proc, 30)
 
 
 @dataclass
