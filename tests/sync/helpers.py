@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from manager.config import Config, load_config
+from manager.db import DbRunner
 from manager.fullsync import SyncOptions, run_standalone
 from manager.sync_plan import Change
 from manager.sync_report import Progress, SyncReport
@@ -20,6 +22,15 @@ T0 = 1_700_000_000
 
 def sync_config(cluster: Cluster, workdir: Path, **overrides: Any) -> Config:
     return load_config(write_config(cluster, workdir, free_port(), **overrides))
+
+
+def db_call[T](config: Config, fn: Callable[..., T], *args: Any) -> T:
+    """One call on the manager's database outside a sync run (its own runner, closed)."""
+    runner = DbRunner(config.database)
+    try:
+        return runner.call(fn, *args)
+    finally:
+        runner.close()
 
 
 def run_sync(

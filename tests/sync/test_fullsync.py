@@ -18,6 +18,7 @@ from tests.fakeplex import Cluster
 from tests.sync.helpers import (
     T0,
     clear_requests,
+    db_call,
     episode_state,
     recorded_writes,
     run_sync,
@@ -109,11 +110,7 @@ def test_diverging_states_converge_and_second_sync_writes_nothing(
     assert report.servers["beta"].resume == 2  # Inception, bob's episode
 
     # The decided state is in the ledger, keyed by the item's identity.
-    runner = DbRunner(config.database)
-    try:
-        row = runner.call(ledger.get, "2002", "movie:imdb://tt0133093")
-    finally:
-        runner.close()
+    row = db_call(config, ledger.get, "2002", "movie:imdb://tt0133093")
     assert row is not None and row.played is True
 
     clear_requests(demo_cluster)
@@ -134,20 +131,17 @@ def test_ledger_proven_unwatch_spreads(demo_cluster: Cluster, tmp_path: Path) ->
     # She also unwatched Inception on beta, but no proxy saw it: no proof, it comes back.
     beta.set_state("alice", beta.find_key(title="Inception"), view_count=0, last_viewed_at=0)
     config = sync_config(demo_cluster, tmp_path)
-    runner = DbRunner(config.database)
-    try:
-        runner.call(
-            ledger.record,
-            ledger.Observation(
-                user_id="2002",
-                identity_key="movie:imdb://tt0133093",
-                change="unplayed",
-                observed_at=T2,
-                source_server="beta",
-            ),
-        )
-    finally:
-        runner.close()
+    db_call(
+        config,
+        ledger.record,
+        ledger.Observation(
+            user_id="2002",
+            identity_key="movie:imdb://tt0133093",
+            change="unplayed",
+            observed_at=T2,
+            source_server="beta",
+        ),
+    )
 
     report, _ = run_sync(config)
     assert report.ok, report.render()
@@ -261,18 +255,10 @@ def test_only_user_server_filters_and_dry_run(demo_cluster: Cluster, tmp_path: P
 def test_deny_list_and_busy_lease(demo_cluster: Cluster, tmp_path: Path) -> None:
     diverge(demo_cluster)
     config = sync_config(demo_cluster, tmp_path, sync={"users": {"deny": ["alice", "kid"]}})
-    runner = DbRunner(config.database)
-    try:
-        assert runner.call(_lease_acquire, "someone-else", 60.0) is None
-    finally:
-        runner.close()
+    assert db_call(config, _lease_acquire, "someone-else", 60.0) is None
     with pytest.raises(SyncBusy):
         run_sync(config)
-    runner = DbRunner(config.database)
-    try:
-        runner.call(_lease_release, "someone-else")
-    finally:
-        runner.close()
+    db_call(config, _lease_release, "someone-else")
     report, _ = run_sync(config)
     assert report.ok and sorted(report.users) == ["admin", "bob"]
     assert {w[1] for w in recorded_writes(demo_cluster)} == {"admin", "bob"}
@@ -299,21 +285,18 @@ def test_show_level_unwatch_in_the_ledger_spreads_to_every_episode(
     # kid unwatched the whole show on alpha; the real-time path kept it under the show.
     put(demo_cluster, "alpha", "kid", "Dark", view_count=0, last_viewed_at=0)
     config = sync_config(demo_cluster, tmp_path)
-    runner = DbRunner(config.database)
-    try:
-        runner.call(
-            ledger.record,
-            ledger.Observation(
-                user_id="4004",
-                identity_key="show:tvdb://334824",
-                change="unplayed",
-                observed_at=T2,
-                source_server="alpha",
-                kind="show",
-            ),
-        )
-    finally:
-        runner.close()
+    db_call(
+        config,
+        ledger.record,
+        ledger.Observation(
+            user_id="4004",
+            identity_key="show:tvdb://334824",
+            change="unplayed",
+            observed_at=T2,
+            source_server="alpha",
+            kind="show",
+        ),
+    )
     report, _ = run_sync(config)
     assert report.ok, report.render()
     assert state(demo_cluster, "gamma", "kid", "Dark") == (False, 0)
