@@ -11,6 +11,17 @@ from .render import container, element, item_json, item_xml, json_attrs
 from .transport import Request, Response
 
 
+def _section_tags(sec: Section) -> dict[str, Any]:
+    """The attributes PMS puts on every container of one section's items, in its order."""
+    return {
+        "librarySectionID": sec.id,
+        "librarySectionTitle": sec.title,
+        "librarySectionUUID": sec.uuid,
+        "mediaTagPrefix": "/system/bundle/media/flags/",
+        "mediaTagVersion": 1700000000,
+    }
+
+
 class ReadsMixin(ServerBase):
     def _identity(self, req: Request) -> Response:
         return container(
@@ -103,11 +114,7 @@ class ReadsMixin(ServerBase):
             "allowSync": 1,
             "art": f"/:/resources/{sec.type}-fanart.jpg",
             "identifier": LIBRARY_ID,
-            "librarySectionID": sec.id,
-            "librarySectionTitle": sec.title,
-            "librarySectionUUID": sec.uuid,
-            "mediaTagPrefix": "/system/bundle/media/flags/",
-            "mediaTagVersion": 1700000000,
+            **_section_tags(sec),
             "thumb": f"/:/resources/{sec.type}.png",
             "title1": sec.title,
         }
@@ -268,11 +275,7 @@ class ReadsMixin(ServerBase):
         attrs = {
             "allowSync": 1,
             "identifier": LIBRARY_ID,
-            "librarySectionID": sec.id,
-            "librarySectionTitle": sec.title,
-            "librarySectionUUID": sec.uuid,
-            "mediaTagPrefix": "/system/bundle/media/flags/",
-            "mediaTagVersion": 1700000000,
+            **_section_tags(sec),
         }
         # A metadata read always carries the <Guid> children, asked for or not.
         return self._page(req, acct, found, attrs, include_guids=True)
@@ -283,11 +286,7 @@ class ReadsMixin(ServerBase):
             "allowSync": 1,
             "identifier": LIBRARY_ID,
             "key": parent.rating_key,
-            "librarySectionID": sec.id,
-            "librarySectionTitle": sec.title,
-            "librarySectionUUID": sec.uuid,
-            "mediaTagPrefix": "/system/bundle/media/flags/",
-            "mediaTagVersion": 1700000000,
+            **_section_tags(sec),
             "title1": sec.title,
             "title2": parent.title,
         }
