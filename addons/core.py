@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,8 +20,9 @@ from typing import Any
 from mitmproxy import ctx, http
 
 from addons import config, forwarded, redacting_output, streaming
+from addons.backlog import RETRY_S, Backlog
 from addons.delivery import Delivery
-from addons.spool import Spool
+from addons.spool import PutResult, Spool
 from manager import playback_request as playback
 from manager.event import PlaybackEvent
 from manager.logs import configure_logging, get_logger
@@ -39,6 +41,9 @@ class PlexCluster:
         self.spool: Spool | None = None
         self.delivery: Delivery | None = None
         self.writer: ThreadPoolExecutor | None = None
+        # Events the spool refused; the writer thread alone touches it and its timer.
+        self.backlog = Backlog()
+        self._retry_timer: threading.Timer | None = None
         self._redactions: list[Any] = []
         self._running = False
 
@@ -87,7 +92,7 @@ class PlexCluster:
             confdir.mkdir(parents=True, exist_ok=True, mode=0o700)
             ctx.options.confdir = str(confdir)
         if self.spool is None or old is None or old.data_dir != new.data_dir:
-            self._open_spool(new.data_dir, new.spool_max)
+            self._open_spool(new.data_dir, new.spool_max)  # held events move along
         elif self.spool is not None:
             self.spool.max_events = new.spool_max
         if self._running and (old is None or old != new):
@@ -110,18 +115,22 @@ class PlexCluster:
 
     def done(self) -> None:
         self._running = False
-        self._close_spool()
+        self._close_spool(final=True)
         redacting_output.uninstall(self._redactions)
 
-    def _close_spool(self) -> None:
+    def _close_spool(self, final: bool = False) -> None:
         if self.delivery is not None:
             self.delivery.stop()  # closes its own connection
             self.delivery = None
         if self.writer is not None:
             if self.spool is not None:
+                self.writer.submit(self._last_try, final)
                 self.writer.submit(self.spool.close)  # the writer thread's connection
             self.writer.shutdown(wait=True)  # pending spool writes finish first
             self.writer = None
+        if self._retry_timer is not None:  # the writer is gone: nothing else touches it
+            self._retry_timer.cancel()
+            self._retry_timer = None
         if self.spool is not None:
             self.spool.close()
             self.spool = None
@@ -130,6 +139,7 @@ class PlexCluster:
         self._close_spool()
         self.spool = Spool(data_dir, spool_max)
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plex-cluster-spool")
+        self.writer.submit(self._flush)  # events held for the previous spool, if any
 
     def _restart_delivery(self) -> None:
         if self.delivery is not None:
@@ -211,9 +221,51 @@ class PlexCluster:
         except Exception:
             log.exception("event could not be spooled and is lost", id=event.id, kind=event.kind)
 
+    # ---- the writer thread ------------------------------------------------------------
+
     def _store(self, event: PlaybackEvent) -> None:
+        # Through the backlog even when it is empty: a new event never overtakes a held one.
+        self.backlog.add(event)
+        self._flush()
+
+    def _flush(self) -> None:
+        if not self.backlog or self.spool is None:
+            return
+        if not self.backlog.flush(self.spool, self._stored):
+            self._retry_later()
+
+    def _retry_later(self) -> None:
+        if self._retry_timer is not None:
+            return
+        writer = self.writer
+
+        def due() -> None:
+            try:
+                if writer is not None:
+                    writer.submit(self._retry)
+            except RuntimeError:  # the writer shut down; done() made the last attempt
+                pass
+
+        self._retry_timer = threading.Timer(RETRY_S, due)
+        self._retry_timer.daemon = True
+        self._retry_timer.start()
+
+    def _retry(self) -> None:
+        self._retry_timer = None
+        self._flush()
+
+    def _last_try(self, final: bool) -> None:
+        self._flush()
+        if final and self.backlog:
+            error = self.backlog.error
+            log.error(
+                "spool still failing at shutdown: held events could not be kept",
+                lost=self.backlog.abandon(),
+                error=error,
+            )
+
+    def _stored(self, event: PlaybackEvent, result: PutResult) -> None:
         assert self.spool is not None
-        result = self.spool.put(event)
         if result.dropped:
             log.warning(
                 "spool full: dropped oldest heartbeats",

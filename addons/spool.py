@@ -7,6 +7,7 @@ database and its directory are private to the proxy's user (0600 / 0700).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ SPOOL_FILE = "spool.sqlite3"
 
 # When the spool is full, heartbeats go first: each is superseded by the next one. Events
 # that change what a user sees elsewhere (scrobble, unscrobble, stopped) are never dropped.
-_DROP_ORDER: tuple[tuple[str, str], ...] = (
+DROP_ORDER: tuple[tuple[str, str], ...] = (
     ("timeline", "playing"),
     ("timeline", "buffering"),
     ("timeline", "paused"),
@@ -29,6 +30,18 @@ _DROP_ORDER: tuple[tuple[str, str], ...] = (
     ("progress", "buffering"),
     ("progress", "paused"),
 )
+
+
+class SpoolWriteError(Exception):
+    """Nothing of the write was stored: disk full, I/O error, database locked or damaged."""
+
+
+def _cause(exc: BaseException) -> BaseException:
+    # When a commit fails, SQLite has already rolled the transaction back; peewee's own
+    # ROLLBACK then fails with "no transaction is active" and hides the real error.
+    while "no transaction is active" in str(exc) and exc.__context__ is not None:
+        exc = exc.__context__
+    return exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,20 +96,31 @@ class Spool:
         self.db.create_tables([Row], safe=True)
 
     def put(self, event: PlaybackEvent) -> PutResult:
-        """Store one event durably. Safe to call from any thread."""
+        """Store one event durably. Safe to call from any thread.
+
+        Raises SpoolWriteError when the database refuses the write; then nothing was stored
+        and the calling thread's connection is closed (the next call opens a clean one).
+        """
         Row = self.Row
-        # IMMEDIATE: take the write lock up front. A deferred transaction that reads first
-        # and then writes fails at once with "database is locked" (WAL snapshot upgrade,
-        # no busy wait) whenever the delivery thread deleted a row in between.
-        with self.db.atomic("IMMEDIATE"):
-            dropped, over = self._make_room()
-            Row.insert(
-                event_id=event.id,
-                kind=event.kind,
-                state=event.state,
-                body=event.to_json(),
-                created=time.time(),
-            ).on_conflict_ignore().execute()
+        body = event.to_json()
+        try:
+            # IMMEDIATE: take the write lock up front. A deferred transaction that reads
+            # first and then writes fails at once with "database is locked" (WAL snapshot
+            # upgrade, no busy wait) whenever the delivery thread deleted a row in between.
+            with self.db.atomic("IMMEDIATE"):
+                dropped, over = self._make_room()
+                Row.insert(
+                    event_id=event.id,
+                    kind=event.kind,
+                    state=event.state,
+                    body=body,
+                    created=time.time(),
+                ).on_conflict_ignore().execute()
+        except (peewee.DatabaseError, OSError) as exc:
+            cause = _cause(exc)
+            with contextlib.suppress(Exception):  # a connection past closing cleanly
+                self.close()
+            raise SpoolWriteError(f"{type(cause).__name__}: {cause}") from exc
         return PutResult(dropped=dropped, over_cap=over)
 
     def _make_room(self) -> tuple[int, bool]:
@@ -107,7 +131,7 @@ class Spool:
             return 0, False
         excess = Row.select().count() - self.max_events + 1
         dropped = 0
-        for kind, state in _DROP_ORDER:
+        for kind, state in DROP_ORDER:
             if excess <= dropped:
                 break
             oldest = (

@@ -11,6 +11,7 @@ import pytest
 from mitmproxy import http
 
 from addons import streaming
+from addons.backlog import Backlog
 from addons.config import OPTIONS
 from addons.delivery import Outcome, classify
 from addons.redacting_output import redact_line
@@ -177,6 +178,28 @@ def test_flow_line_redaction_of_a_cut_token() -> None:
 
 def _event(kind: str, state: str | None = None, rk: str = "1") -> PlaybackEvent:
     return PlaybackEvent(kind=kind, state=state, rating_key=rk, token="tok", upstream_url=UP)
+
+
+def test_held_events_drop_oldest_heartbeats_first_and_keep_their_order(tmp_path: Path) -> None:
+    backlog = Backlog(max_held=4)
+    for event in [
+        _event("timeline", "paused", rk="p"),
+        _event("scrobble", rk="s1"),
+        _event("timeline", "playing", rk="h1"),
+        _event("timeline", "stopped", rk="x"),
+        _event("timeline", "playing", rk="h2"),  # cap passed: h1 goes
+        _event("unscrobble", rk="u"),  # h2 goes
+        _event("scrobble", rk="s2"),  # no playing/buffering left: the paused one goes
+        _event("scrobble", rk="s3"),  # only events that are never dropped: kept anyway
+    ]:
+        backlog.add(event)
+    assert (len(backlog), backlog.dropped) == (5, 3)
+    spool = Spool(tmp_path / "data")
+    stored: list[str] = []
+    assert backlog.flush(spool, lambda event, _: stored.append(event.rating_key))
+    assert stored == ["s1", "x", "u", "s2", "s3"] and len(backlog) == 0
+    assert [PlaybackEvent.from_json(r.body).rating_key for r in spool.peek()] == stored
+    spool.close()
 
 
 def test_spool_is_private_and_ordered(tmp_path: Path) -> None:

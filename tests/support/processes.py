@@ -13,12 +13,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[2]
 ADDON = ROOT / "addons" / "plex_cluster.py"
@@ -115,16 +116,22 @@ def emulator_process(fixture: str | Path) -> Iterator[dict[str, Any]]:
 
 @dataclass
 class MitmdumpProcess:
-    """A running mitmdump (or the launcher) whose output goes to files in `workdir`."""
+    """A running mitmdump (or the launcher) whose output goes to files in `workdir`.
+
+    pipes=True: the output reaches those files through pipes that this process drains, so
+    the child never writes a file itself (a test can limit the child's file sizes).
+    """
 
     argv: list[str]
     workdir: Path
     env: dict[str, str]
     port: int
+    pipes: bool = False
     proc: subprocess.Popen[bytes] | None = None
     stdout_path: Path = field(init=False)
     stderr_path: Path = field(init=False)
     _starts_seen: int = 0
+    _drains: list[threading.Thread] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -136,10 +143,26 @@ class MitmdumpProcess:
         return f"http://{LOCALHOST}:{self.port}"
 
     def start(self, wait: bool = True) -> MitmdumpProcess:
-        with self.stdout_path.open("ab") as out, self.stderr_path.open("ab") as err:
+        if self.pipes:
+            pipe = subprocess.PIPE
             self.proc = subprocess.Popen(
-                self.argv, stdout=out, stderr=err, env=self.env, cwd=str(ROOT)
+                self.argv, stdout=pipe, stderr=pipe, env=self.env, cwd=str(ROOT)
             )
+            assert self.proc.stdout is not None and self.proc.stderr is not None
+            self._drains = [
+                threading.Thread(target=_drain, args=(src, dst), daemon=True)
+                for src, dst in (
+                    (self.proc.stdout, self.stdout_path),
+                    (self.proc.stderr, self.stderr_path),
+                )
+            ]
+            for t in self._drains:
+                t.start()
+        else:
+            with self.stdout_path.open("ab") as out, self.stderr_path.open("ab") as err:
+                self.proc = subprocess.Popen(
+                    self.argv, stdout=out, stderr=err, env=self.env, cwd=str(ROOT)
+                )
         if wait:
             self.wait_ready()
         return self
@@ -162,15 +185,24 @@ class MitmdumpProcess:
         wait_for(ready, timeout, "mitmdump ready")
         self._starts_seen += 1
 
-    def stop(self) -> None:
-        stop_process(self.proc, 10)
+    def stop(self) -> int | None:
+        """SIGTERM (SIGKILL after 10 s); the exit code, None if it was not running."""
+        code = stop_process(self.proc, 10)
         self.proc = None
+        self._join_drains()
+        return code
 
     def kill(self) -> None:
         if self.proc is not None:
             self.proc.kill()
             self.proc.wait(5)
         self.proc = None
+        self._join_drains()
+
+    def _join_drains(self) -> None:
+        for t in self._drains:  # the pipes end with the process: output() is complete
+            t.join(10)
+        self._drains = []
 
     def status_kb(self, field_name: str) -> int:
         """VmRSS (now) or VmHWM (peak) of the process, in KiB."""
@@ -179,6 +211,13 @@ class MitmdumpProcess:
             if line.startswith(field_name + ":"):
                 return int(line.split()[1])
         raise KeyError(field_name)
+
+
+def _drain(src: IO[bytes], dst: Path) -> None:
+    with src, dst.open("ab") as out:
+        while chunk := os.read(src.fileno(), 65536):
+            out.write(chunk)
+            out.flush()
 
 
 def mitmdump_proxy(
@@ -191,6 +230,7 @@ def mitmdump_proxy(
     extra: Sequence[str] = (),
     port: int | None = None,
     retry_max: int = 1,
+    pipes: bool = False,
 ) -> MitmdumpProcess:
     """mitmdump in reverse-proxy mode for `upstream`, with our addon reporting to `manager`."""
     port = port or free_port()
@@ -219,4 +259,4 @@ def mitmdump_proxy(
             f"cluster_retry_max={retry_max}",
         ]
     argv += list(extra)
-    return MitmdumpProcess(argv=argv, workdir=workdir, env=mitmdump_env(), port=port)
+    return MitmdumpProcess(argv=argv, workdir=workdir, env=mitmdump_env(), port=port, pipes=pipes)
