@@ -282,9 +282,7 @@ class PlexServerClient:
             "/:/unscrobble", token, {"identifier": LIBRARY_IDENTIFIER, "key": rating_key}
         )
 
-    async def set_resume(
-        self, token: str, rating_key: str, time_ms: int, duration_ms: int
-    ) -> None:
+    async def set_resume(self, token: str, rating_key: str, time_ms: int, duration_ms: int) -> None:
         """Resume point via a stopped timeline report: unlike /:/progress this works for
         shared users; Plex ignores it without the duration and a client identifier.
 

@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark in turn; each prints its own numbers.
 
-    python -m tests.bench [NAME ...]     # e.g. proxy sync; no name runs them all
+python -m tests.bench [NAME ...]     # e.g. proxy sync; no name runs them all
 """
 
 from __future__ import annotations

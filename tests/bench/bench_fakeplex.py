@@ -30,8 +30,16 @@ def main() -> None:
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    fixture = big_fixture(servers=args.servers, movies=args.movies, shows=args.shows,
-                          seasons=2, episodes=10, users=5, diverge=0.1, seed=1)
+    fixture = big_fixture(
+        servers=args.servers,
+        movies=args.movies,
+        shows=args.shows,
+        seasons=2,
+        episodes=10,
+        users=5,
+        diverge=0.1,
+        seed=1,
+    )
     t1 = time.perf_counter()
     cluster = start_cluster(fixture)
     t2 = time.perf_counter()
@@ -46,30 +54,44 @@ def main() -> None:
                     times = []
                     for start in range(0, 20 * args.page, args.page):
                         q = time.perf_counter()
-                        r = c.get("/library/sections/1/all",
-                                  params={"includeGuids": guids},
-                                  headers={"Accept": accept,
-                                           "X-Plex-Container-Start": str(start),
-                                           "X-Plex-Container-Size": str(args.page)})
+                        r = c.get(
+                            "/library/sections/1/all",
+                            params={"includeGuids": guids},
+                            headers={
+                                "Accept": accept,
+                                "X-Plex-Container-Start": str(start),
+                                "X-Plex-Container-Size": str(args.page),
+                            },
+                        )
                         r.raise_for_status()
                         times.append(time.perf_counter() - q)
-                    print(f"page of {args.page} {label} includeGuids={guids}  "
-                          f"median {_ms(statistics.median(times))}  max {_ms(max(times))}")
+                    print(
+                        f"page of {args.page} {label} includeGuids={guids}  "
+                        f"median {_ms(statistics.median(times))}  max {_ms(max(times))}"
+                    )
             q = time.perf_counter()
             start = 0
             while True:
-                r = c.get("/library/sections/1/all",
-                          params={"includeGuids": 1, "X-Plex-Container-Start": start,
-                                  "X-Plex-Container-Size": args.page},
-                          headers={"Accept": "application/json"})
+                r = c.get(
+                    "/library/sections/1/all",
+                    params={
+                        "includeGuids": 1,
+                        "X-Plex-Container-Start": start,
+                        "X-Plex-Container-Size": args.page,
+                    },
+                    headers={"Accept": "application/json"},
+                )
                 mc = r.json()["MediaContainer"]
                 start += args.page
                 if start >= mc["totalSize"]:
                     break
             print(f"all {mc['totalSize']} movies, JSON pages  {_ms(time.perf_counter() - q)}")
             q = time.perf_counter()
-            c.get("/library/sections/2/all", params={"type": 4, "unwatched": 1},
-                  headers={"X-Plex-Container-Start": "0", "X-Plex-Container-Size": "1000"})
+            c.get(
+                "/library/sections/2/all",
+                params={"type": 4, "unwatched": 1},
+                headers={"X-Plex-Container-Start": "0", "X-Plex-Container-Size": "1000"},
+            )
             print(f"episodes unwatched=1 page   {_ms(time.perf_counter() - q)}")
     finally:
         cluster.stop()

@@ -33,7 +33,11 @@ async def run(
         indexes = [
             LibraryIndex(
                 PlexServerClient(
-                    s["url"], http, "bench", name=s["name"], max_concurrency=concurrency,
+                    s["url"],
+                    http,
+                    "bench",
+                    name=s["name"],
+                    max_concurrency=concurrency,
                     prefer_json=json_wire,
                 ),
                 s["owner_token"],
@@ -52,11 +56,14 @@ async def run(
         held, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         items = sum(len(i) for i in indexes)
-        print(f"wire={'json' if json_wire else 'xml'} page_size={page_size} "
-              f"concurrency={concurrency}")
+        print(
+            f"wire={'json' if json_wire else 'xml'} page_size={page_size} concurrency={concurrency}"
+        )
         for i in indexes:
-            print(f"  {i.name}: {len(i)} entries {i.counts} requests={i.client.request_count} "
-                  f"build={i.build_seconds:.2f}s")
+            print(
+                f"  {i.name}: {len(i)} entries {i.counts} requests={i.client.request_count} "
+                f"build={i.build_seconds:.2f}s"
+            )
         print(f"  total: {items} entries in {wall:.2f}s wall = {items / wall:,.0f} items/s")
         source, peers = indexes[0], indexes[1:]
         started = time.perf_counter()
@@ -67,12 +74,16 @@ async def run(
                 looked += 1
                 found += peer.lookup(ident) is not None
         spent = time.perf_counter() - started
-        print(f"  lookups: {looked:,} (identity + lookup) in {spent:.2f}s = "
-              f"{looked / spent:,.0f}/s, {found:,} found")
+        print(
+            f"  lookups: {looked:,} (identity + lookup) in {spent:.2f}s = "
+            f"{looked / spent:,.0f}/s, {found:,} found"
+        )
         if memory:
-            print(f"  memory held by the indexes: {(held - base) / 2**20:.1f} MiB "
-                  f"({(held - base) / max(1, items):.0f} B/entry), peak during build "
-                  f"{(peak - base) / 2**20:.1f} MiB")
+            print(
+                f"  memory held by the indexes: {(held - base) / 2**20:.1f} MiB "
+                f"({(held - base) / max(1, items):.0f} B/entry), peak during build "
+                f"{(peak - base) / 2**20:.1f} MiB"
+            )
 
 
 def main() -> int:
@@ -86,15 +97,19 @@ def main() -> int:
     ap.add_argument("--xml", action="store_true", help="ask for XML instead of JSON")
     ap.add_argument("--memory", action="store_true", help="measure memory (slower)")
     args = ap.parse_args()
-    fixture = big_fixture(servers=3, movies=args.movies, shows=args.shows,
-                          seasons=args.seasons, episodes=args.episodes, users=5)
+    fixture = big_fixture(
+        servers=3,
+        movies=args.movies,
+        shows=args.shows,
+        seasons=args.seasons,
+        episodes=args.episodes,
+        users=5,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.yaml"
         path.write_text(yaml.safe_dump(fixture))
         with emulator_process(path) as describe:
-            asyncio.run(
-                run(describe, args.page_size, args.concurrency, not args.xml, args.memory)
-            )
+            asyncio.run(run(describe, args.page_size, args.concurrency, not args.xml, args.memory))
     return 0
 
 

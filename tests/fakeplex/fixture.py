@@ -298,8 +298,12 @@ def _parse_server(
         default_agent = NEW_MOVIE_AGENT if stype == "movie" else NEW_SHOW_AGENT
         refs: list[SectionItemRef] = []
         for ref in sec.get("items") or []:
-            r = SectionItemRef(key=ref) if isinstance(ref, str) else SectionItemRef(
-                key=str(ref["key"]), seasons=ref.get("seasons"), match=ref.get("match")
+            r = (
+                SectionItemRef(key=ref)
+                if isinstance(ref, str)
+                else SectionItemRef(
+                    key=str(ref["key"]), seasons=ref.get("seasons"), match=ref.get("match")
+                )
             )
             if r.match not in (None, "new", "legacy", "none"):
                 raise FixtureError(f"{where}: {r.key}: match must be new, legacy or none")

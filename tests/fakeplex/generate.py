@@ -39,8 +39,11 @@ def big_fixture(
         for i, k in enumerate(movie_keys)
     }
     cat_shows = {
-        k: {"title": f"Show {i:05d}", "year": 1990 + i % 35,
-            "seasons": {s: episodes for s in range(1, seasons + 1)}}
+        k: {
+            "title": f"Show {i:05d}",
+            "year": 1990 + i % 35,
+            "seasons": {s: episodes for s in range(1, seasons + 1)},
+        }
         for i, k in enumerate(show_keys)
     }
     srv: dict[str, Any] = {}

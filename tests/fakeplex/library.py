@@ -30,8 +30,15 @@ LEAF_TYPES = ("movie", "episode")
 
 
 _ESC_RE = re.compile(r'[&<>"\n\r\t]')
-_ESC_MAP = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;",
-            "\r": "&#13;", "\t": "&#9;"}
+_ESC_MAP = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    '"': "&quot;",
+    "\n": "&#10;",
+    "\r": "&#13;",
+    "\t": "&#9;",
+}
 
 
 def esc(value: object) -> str:

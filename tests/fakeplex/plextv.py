@@ -55,10 +55,15 @@ class FakePlexTV(Hosted):
             return self._route(req)
         except PlexTVError as e:
             if req.path.startswith("/api/v2/") and req.wants_json:
-                return _json({"errors": [{"code": e.code, "message": e.message,
-                                          "status": e.status}]}, e.status)
-            return _xml(f'<errors><error code="{e.code}" message="{e.message}" '
-                        f'status="{e.status}"/></errors>\n', e.status)
+                return _json(
+                    {"errors": [{"code": e.code, "message": e.message, "status": e.status}]},
+                    e.status,
+                )
+            return _xml(
+                f'<errors><error code="{e.code}" message="{e.message}" '
+                f'status="{e.status}"/></errors>\n',
+                e.status,
+            )
 
     def _auth(self, req: Request) -> AccountSpec:
         tok = req.token
@@ -136,16 +141,36 @@ class FakePlexTV(Hosted):
     # ------------------------------------------------------------------ endpoints
     def _v2_user(self, req: Request, acct: AccountSpec) -> Response:
         f = self._user_fields(acct)
-        sub = {"active": 1, "subscribedAt": "2020-01-01 00:00:00 UTC", "status": "Active",
-               "paymentService": "", "plan": "lifetime"}
-        profile = {"autoSelectAudio": 1, "defaultAudioLanguage": "en",
-                   "defaultSubtitleLanguage": "en", "autoSelectSubtitle": 0,
-                   "defaultSubtitleAccessibility": 0, "defaultSubtitleForces": 0}
+        sub = {
+            "active": 1,
+            "subscribedAt": "2020-01-01 00:00:00 UTC",
+            "status": "Active",
+            "paymentService": "",
+            "plan": "lifetime",
+        }
+        profile = {
+            "autoSelectAudio": 1,
+            "defaultAudioLanguage": "en",
+            "defaultSubtitleLanguage": "en",
+            "autoSelectSubtitle": 0,
+            "defaultSubtitleAccessibility": 0,
+            "defaultSubtitleForces": 0,
+        }
         if req.wants_json:
             js: dict[str, Any] = dict(f)
-            for k in ("confirmed", "emailOnlyAuth", "hasPassword", "protected",
-                      "mailingListActive", "restricted", "home", "guest", "homeAdmin",
-                      "twoFactorEnabled", "backupCodesCreated"):
+            for k in (
+                "confirmed",
+                "emailOnlyAuth",
+                "hasPassword",
+                "protected",
+                "mailingListActive",
+                "restricted",
+                "home",
+                "guest",
+                "homeAdmin",
+                "twoFactorEnabled",
+                "backupCodesCreated",
+            ):
                 js[k] = bool(js[k])
             js["subscription"] = {**sub, "active": True, "features": []}
             js["profile"] = profile
@@ -170,27 +195,47 @@ class FakePlexTV(Hosted):
         for uname in names:
             a = self.accounts[uname]
             uattrs = {
-                "id": a.id, "title": a.name, "username": "" if a.managed else a.name,
-                "email": a.email, "recommendationsPlaylistId": "",
+                "id": a.id,
+                "title": a.name,
+                "username": "" if a.managed else a.name,
+                "email": a.email,
+                "recommendationsPlaylistId": "",
                 "thumb": f"https://plex.invalid/users/{a.uuid}/avatar",
-                "protected": 1 if a.pin else 0, "home": 1 if a.managed else 0,
-                "allowTuners": 0, "allowSync": 0, "allowCameraUpload": 0, "allowChannels": 0,
-                "allowSubtitleAdmin": 0, "filterAll": "", "filterMovies": "", "filterMusic": "",
-                "filterPhotos": "", "filterTelevision": "", "restricted": 1 if a.managed else 0,
+                "protected": 1 if a.pin else 0,
+                "home": 1 if a.managed else 0,
+                "allowTuners": 0,
+                "allowSync": 0,
+                "allowCameraUpload": 0,
+                "allowChannels": 0,
+                "allowSubtitleAdmin": 0,
+                "filterAll": "",
+                "filterMovies": "",
+                "filterMusic": "",
+                "filterPhotos": "",
+                "filterTelevision": "",
+                "restricted": 1 if a.managed else 0,
             }
             servers = ""
             for srv in owned:
                 if uname not in srv.spec.users:
                     continue
                 allowed = srv.spec.users[uname]
-                servers += element("Server", {
-                    "id": _share_id(srv, a), "serverId": _server_id(srv),
-                    "machineIdentifier": srv.machine_identifier, "name": srv.friendly_name,
-                    "lastSeenAt": BASE_TIME,
-                    "numLibraries": len(allowed) if allowed is not None
-                    else len(srv.library.sections),
-                    "allLibraries": 1 if allowed is None else 0, "owned": 0, "pending": 0,
-                })
+                servers += element(
+                    "Server",
+                    {
+                        "id": _share_id(srv, a),
+                        "serverId": _server_id(srv),
+                        "machineIdentifier": srv.machine_identifier,
+                        "name": srv.friendly_name,
+                        "lastSeenAt": BASE_TIME,
+                        "numLibraries": len(allowed)
+                        if allowed is not None
+                        else len(srv.library.sections),
+                        "allLibraries": 1 if allowed is None else 0,
+                        "owned": 0,
+                        "pending": 0,
+                    },
+                )
             rows.append(element("User", uattrs, servers))
         attrs = {**MYPLEX, "totalSize": len(rows), "size": len(rows)}
         return _xml(f"<MediaContainer{xml_attrs(attrs)}>\n{''.join(rows)}</MediaContainer>\n")
@@ -208,31 +253,65 @@ class FakePlexTV(Hosted):
                 # Managed users get their server token via switch + resources (PROTOCOL §3).
                 continue
             sections = "".join(
-                element("Section", {"id": _section_share_id(srv, a, s.id), "key": s.id,
-                                    "title": s.title, "type": s.type,
-                                    "shared": 1 if allowed is None or s.id in allowed else 0})
+                element(
+                    "Section",
+                    {
+                        "id": _section_share_id(srv, a, s.id),
+                        "key": s.id,
+                        "title": s.title,
+                        "type": s.type,
+                        "shared": 1 if allowed is None or s.id in allowed else 0,
+                    },
+                )
                 for s in srv.library.sections.values()
             )
-            rows.append(element("SharedServer", {
-                "id": _share_id(srv, a), "username": a.name, "email": a.email,
-                "userID": a.id, "accessToken": srv.user_tokens[uname],
-                "name": srv.friendly_name, "acceptedAt": BASE_TIME, "invitedAt": BASE_TIME,
-                "allowSync": 0, "allowCameraUpload": 0, "allowChannels": 0, "allowTuners": 0,
-                "allowSubtitleAdmin": 0, "owned": 0, "allLibraries": 1 if allowed is None else 0,
-                "filterAll": "", "filterMovies": "", "filterMusic": "", "filterPhotos": "",
-                "filterTelevision": "",
-            }, sections))
+            rows.append(
+                element(
+                    "SharedServer",
+                    {
+                        "id": _share_id(srv, a),
+                        "username": a.name,
+                        "email": a.email,
+                        "userID": a.id,
+                        "accessToken": srv.user_tokens[uname],
+                        "name": srv.friendly_name,
+                        "acceptedAt": BASE_TIME,
+                        "invitedAt": BASE_TIME,
+                        "allowSync": 0,
+                        "allowCameraUpload": 0,
+                        "allowChannels": 0,
+                        "allowTuners": 0,
+                        "allowSubtitleAdmin": 0,
+                        "owned": 0,
+                        "allLibraries": 1 if allowed is None else 0,
+                        "filterAll": "",
+                        "filterMovies": "",
+                        "filterMusic": "",
+                        "filterPhotos": "",
+                        "filterTelevision": "",
+                    },
+                    sections,
+                )
+            )
         attrs = {**MYPLEX, "machineIdentifier": mid, "size": len(rows)}
         return _xml(f"<MediaContainer{xml_attrs(attrs)}>\n{''.join(rows)}</MediaContainer>\n")
 
     def _home_user_fields(self, a: AccountSpec, admin: AccountSpec) -> dict[str, Any]:
         return {
-            "id": a.id, "uuid": a.uuid, "title": a.name,
-            "username": "" if a.managed else a.name, "email": a.email,
-            "friendlyName": "", "thumb": f"https://plex.invalid/users/{a.uuid}/avatar",
-            "hasPassword": 0 if a.managed else 1, "restricted": 1 if a.managed else 0,
-            "updatedAt": BASE_TIME, "restrictionProfile": "little_kid" if a.managed else "",
-            "admin": 1 if a is admin else 0, "guest": 0, "protected": 1 if a.pin else 0,
+            "id": a.id,
+            "uuid": a.uuid,
+            "title": a.name,
+            "username": "" if a.managed else a.name,
+            "email": a.email,
+            "friendlyName": "",
+            "thumb": f"https://plex.invalid/users/{a.uuid}/avatar",
+            "hasPassword": 0 if a.managed else 1,
+            "restricted": 1 if a.managed else 0,
+            "updatedAt": BASE_TIME,
+            "restrictionProfile": "little_kid" if a.managed else "",
+            "admin": 1 if a is admin else 0,
+            "guest": 0,
+            "protected": 1 if a.pin else 0,
             "home": 1,
         }
 
@@ -250,8 +329,14 @@ class FakePlexTV(Hosted):
             for k in ("hasPassword", "restricted", "admin", "guest", "protected", "home"):
                 f[k] = bool(f[k])
             users.append(f)
-        home_attrs = {"id": home[0].id, "name": f"{home[0].name}'s home", "guestUserID": None,
-                      "guestUserUUID": None, "guestEnabled": False, "subscription": True}
+        home_attrs = {
+            "id": home[0].id,
+            "name": f"{home[0].name}'s home",
+            "guestUserID": None,
+            "guestUserUUID": None,
+            "guestEnabled": False,
+            "subscription": True,
+        }
         if req.wants_json:
             return _json({**home_attrs, "users": users})
         rows = "".join(element("user", {k: _xmlval(v) for k, v in u.items()}) for u in users)
@@ -279,34 +364,43 @@ class FakePlexTV(Hosted):
             owned = srv.owner.name == acct.name
             if not owned and acct.name not in srv.spec.users:
                 continue
-            conn = {"protocol": "http", "address": "127.0.0.1", "port": srv.port,
-                    "uri": srv.url, "local": True, "relay": False, "IPv6": False}
-            res.append({
-                "name": srv.friendly_name,
-                "product": "Plex Media Server",
-                "productVersion": srv.version,
-                "platform": "Linux",
-                "platformVersion": "6.1",
-                "device": "PC",
-                "clientIdentifier": srv.machine_identifier,
-                "createdAt": "2023-11-14T22:13:20Z",
-                "lastSeenAt": "2023-11-14T22:13:20Z",
-                "provides": "server",
-                "ownerId": None if owned else srv.owner.id,
-                "sourceTitle": None if owned else srv.owner.name,
-                "publicAddress": "127.0.0.1",
-                "accessToken": srv.user_tokens[acct.name],
-                "owned": owned,
-                "home": acct.managed,  # shared with you through a Plex Home
-                "synced": False,
-                "relay": True,
-                "presence": srv.host.up,
-                "httpsRequired": False,
-                "publicAddressMatches": True,
-                "dnsRebindingProtection": False,
-                "natLoopbackSupported": False,
-                "connections": [conn],
-            })
+            conn = {
+                "protocol": "http",
+                "address": "127.0.0.1",
+                "port": srv.port,
+                "uri": srv.url,
+                "local": True,
+                "relay": False,
+                "IPv6": False,
+            }
+            res.append(
+                {
+                    "name": srv.friendly_name,
+                    "product": "Plex Media Server",
+                    "productVersion": srv.version,
+                    "platform": "Linux",
+                    "platformVersion": "6.1",
+                    "device": "PC",
+                    "clientIdentifier": srv.machine_identifier,
+                    "createdAt": "2023-11-14T22:13:20Z",
+                    "lastSeenAt": "2023-11-14T22:13:20Z",
+                    "provides": "server",
+                    "ownerId": None if owned else srv.owner.id,
+                    "sourceTitle": None if owned else srv.owner.name,
+                    "publicAddress": "127.0.0.1",
+                    "accessToken": srv.user_tokens[acct.name],
+                    "owned": owned,
+                    "home": acct.managed,  # shared with you through a Plex Home
+                    "synced": False,
+                    "relay": True,
+                    "presence": srv.host.up,
+                    "httpsRequired": False,
+                    "publicAddressMatches": True,
+                    "dnsRebindingProtection": False,
+                    "natLoopbackSupported": False,
+                    "connections": [conn],
+                }
+            )
         if req.wants_json:
             return _json(res)
         parts = []

@@ -16,8 +16,12 @@ from .transport import Request
 LIBRARY_ID = "com.plexapp.plugins.library"
 PLAYBACK_STATES = ("playing", "paused", "buffering", "stopped")
 DEFAULT_SESSION_TIMEOUT = 90.0
-ALL_TITLES = {"movie": "All Movies", "show": "All Shows", "season": "All Seasons",
-              "episode": "All Episodes"}
+ALL_TITLES = {
+    "movie": "All Movies",
+    "show": "All Shows",
+    "season": "All Seasons",
+    "episode": "All Episodes",
+}
 DEFAULT_MIN_RESUME_OFFSET = 60_000
 
 RE_KEY_PATH = re.compile(r"^/library/metadata/(\d+)$")
@@ -57,7 +61,6 @@ def int_param(value: str | None, *, default: int | None = None) -> int | None:
         return int(value)
     except ValueError:
         raise HTTPError(400) from None
-
 
 
 class ServerBase:

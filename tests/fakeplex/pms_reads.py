@@ -36,8 +36,14 @@ class ReadsMixin(ServerBase):
         )
 
     def _root(self, req: Request, acct: AccountSpec) -> Response:
-        dirs = [("activities", "activities"), ("butler", "butler"), ("library", "library"),
-                ("playlists", "playlists"), ("status", "status"), ("system", "system")]
+        dirs = [
+            ("activities", "activities"),
+            ("butler", "butler"),
+            ("library", "library"),
+            ("playlists", "playlists"),
+            ("status", "status"),
+            ("system", "system"),
+        ]
         attrs = {
             "size": len(dirs),
             "allowCameraUpload": 0,
@@ -91,13 +97,24 @@ class ReadsMixin(ServerBase):
             {"key": "recentlyAdded", "title": "Recently Added Content"},
             {"key": "onDeck", "title": "On Deck Content"},
         ]
-        attrs = {"size": len(rows), "allowSync": 0, "art": "/:/resources/library-art.png",
-                 "content": "", "identifier": LIBRARY_ID,
-                 "mediaTagPrefix": "/system/bundle/media/flags/",
-                 "mediaTagVersion": 1700000000, "title1": "Plex Library", "title2": ""}
-        return container(req.wants_json, attrs,
-                         items_xml=[element("Directory", r) for r in rows],
-                         items_json=rows, json_key="Directory")
+        attrs = {
+            "size": len(rows),
+            "allowSync": 0,
+            "art": "/:/resources/library-art.png",
+            "content": "",
+            "identifier": LIBRARY_ID,
+            "mediaTagPrefix": "/system/bundle/media/flags/",
+            "mediaTagVersion": 1700000000,
+            "title1": "Plex Library",
+            "title2": "",
+        }
+        return container(
+            req.wants_json,
+            attrs,
+            items_xml=[element("Directory", r) for r in rows],
+            items_json=rows,
+            json_key="Directory",
+        )
 
     def _sections(self, req: Request, acct: AccountSpec) -> Response:
         secs = self._visible_sections(acct)
@@ -119,20 +136,31 @@ class ReadsMixin(ServerBase):
             "title1": sec.title,
         }
         if sub is None:
-            rows = [{"key": "all", "title": "All"}, {"key": "unwatched", "title": "Unplayed"},
-                    {"key": "allLeaves", "title": "All Episodes"}]
-            return container(req.wants_json, {"size": len(rows), **base},
-                             items_xml=[element("Directory", r) for r in rows],
-                             items_json=rows, json_key="Directory")
+            rows = [
+                {"key": "all", "title": "All"},
+                {"key": "unwatched", "title": "Unplayed"},
+                {"key": "allLeaves", "title": "All Episodes"},
+            ]
+            return container(
+                req.wants_json,
+                {"size": len(rows), **base},
+                items_xml=[element("Directory", r) for r in rows],
+                items_json=rows,
+                json_key="Directory",
+            )
         if sub == "collections":
             return self._page(req, acct, [], {**base, "title2": "Collections"}, include_guids=False)
         if sub == "allLeaves":
             if sec.type != "show":
                 raise HTTPError(400)
             items = sec.by_type["episode"]
-            return self._page(req, acct, items, {**base, "title2": "All Episodes",
-                                                 "viewGroup": "episode"},
-                              include_guids=req.query.get("includeGuids") == "1")
+            return self._page(
+                req,
+                acct,
+                items,
+                {**base, "title2": "All Episodes", "viewGroup": "episode"},
+                include_guids=req.query.get("includeGuids") == "1",
+            )
         return self._section_all(req, acct, sec, base)
 
     def _section_all(
@@ -159,8 +187,7 @@ class ReadsMixin(ServerBase):
                 req,
                 acct,
                 candidates,
-                {**base, "title2": ALL_TITLES[libtype], "viewGroup": libtype,
-                 "viewMode": 65592},
+                {**base, "title2": ALL_TITLES[libtype], "viewGroup": libtype, "viewMode": 65592},
                 include_guids=q.get("includeGuids") == "1",
                 meta=extra,
             )
@@ -262,8 +289,9 @@ class ReadsMixin(ServerBase):
             else:
                 children = parent.leaves if not parent.is_leaf else []
             attrs = self._container_for_parent(parent, sub)
-            return self._page(req, acct, children, attrs,
-                              include_guids=req.query.get("includeGuids") == "1")
+            return self._page(
+                req, acct, children, attrs, include_guids=req.query.get("includeGuids") == "1"
+            )
         found = []
         for rk in rks:
             item = self.library.items.get(rk)
@@ -291,15 +319,25 @@ class ReadsMixin(ServerBase):
             "title2": parent.title,
         }
         if parent.type == "show":
-            attrs.update({"parentIndex": 1, "parentTitle": parent.title,
-                          "parentYear": parent.attrs.get("year"),
-                          "viewGroup": "season" if sub == "children" else "episode"})
+            attrs.update(
+                {
+                    "parentIndex": 1,
+                    "parentTitle": parent.title,
+                    "parentYear": parent.attrs.get("year"),
+                    "viewGroup": "season" if sub == "children" else "episode",
+                }
+            )
         elif parent.type == "season":
             show = parent.parent
             assert show is not None
-            attrs.update({"grandparentRatingKey": show.rating_key,
-                          "grandparentTitle": show.title,
-                          "parentIndex": parent.attrs["index"], "viewGroup": "episode"})
+            attrs.update(
+                {
+                    "grandparentRatingKey": show.rating_key,
+                    "grandparentTitle": show.title,
+                    "parentIndex": parent.attrs["index"],
+                    "viewGroup": "episode",
+                }
+            )
         return attrs
 
 
@@ -318,8 +356,7 @@ def _filters(q: dict[str, str]) -> dict[str, str]:
 _FIELD_TYPES = {
     "boolean": [("=", "is true")],
     "string": [("=", "contains"), ("!=", "does not contain"), ("==", "is"), ("!==", "is not")],
-    "integer": [("=", "is"), ("!=", "is not"), (">>=", "is greater than"),
-                ("<<=", "is less than")],
+    "integer": [("=", "is"), ("!=", "is not"), (">>=", "is greater than"), ("<<=", "is less than")],
     "tag": [("=", "is"), ("!=", "is not")],
 }
 
@@ -327,19 +364,38 @@ _FIELD_TYPES = {
 def _meta(sec: Section) -> tuple[str, dict[str, Any]]:
     """The <Meta> block plexapi reads (includeMeta=1) to validate search filters."""
     types: list[tuple[str, str, list[tuple[str, str, str]]]] = []
-    base_fields = [("title", "Title", "string"), ("unwatched", "Unplayed", "boolean"),
-                   ("inProgress", "In Progress", "boolean"), ("year", "Year", "integer")]
+    base_fields = [
+        ("title", "Title", "string"),
+        ("unwatched", "Unplayed", "boolean"),
+        ("inProgress", "In Progress", "boolean"),
+        ("year", "Year", "integer"),
+    ]
     if sec.type == "movie":
         types.append(("movie", "Movies", base_fields))
     else:
-        types.append(("show", "TV Shows", [("show.title", "Show Title", "string"),
-                                           ("show.unwatchedLeaves", "Unplayed", "boolean"),
-                                           ("show.inProgress", "In Progress", "boolean"),
-                                           ("show.year", "Year", "integer")]))
-        types.append(("season", "Seasons", [("season.title", "Season Title", "string"),
-                                             ("season.unwatched", "Unplayed", "boolean")]))
-        types.append(("episode", "Episodes",
-                      [(f"episode.{k}", t, ft) for k, t, ft in base_fields]))
+        types.append(
+            (
+                "show",
+                "TV Shows",
+                [
+                    ("show.title", "Show Title", "string"),
+                    ("show.unwatchedLeaves", "Unplayed", "boolean"),
+                    ("show.inProgress", "In Progress", "boolean"),
+                    ("show.year", "Year", "integer"),
+                ],
+            )
+        )
+        types.append(
+            (
+                "season",
+                "Seasons",
+                [
+                    ("season.title", "Season Title", "string"),
+                    ("season.unwatched", "Unplayed", "boolean"),
+                ],
+            )
+        )
+        types.append(("episode", "Episodes", [(f"episode.{k}", t, ft) for k, t, ft in base_fields]))
     xml_types = []
     js_types = []
     for tname, title, fields in types:
@@ -352,8 +408,9 @@ def _meta(sec: Section) -> tuple[str, dict[str, Any]]:
     js_ft = []
     for ftype, ops in _FIELD_TYPES.items():
         oattrs = [{"key": k, "title": t} for k, t in ops]
-        xml_ft.append(element("FieldType", {"type": ftype},
-                              "".join(element("Operator", o) for o in oattrs)))
+        xml_ft.append(
+            element("FieldType", {"type": ftype}, "".join(element("Operator", o) for o in oattrs))
+        )
         js_ft.append({"type": ftype, "Operator": oattrs})
     xml = element("Meta", {}, "".join(xml_types) + "".join(xml_ft))
     return xml, {"Type": js_types, "FieldType": js_ft}

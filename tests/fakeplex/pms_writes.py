@@ -164,17 +164,29 @@ class WritesMixin(ServerBase):
         with self._lock:
             self._expire_sessions()
             for s in self._sessions.values():
-                user = {"id": str(self._pms_account_id(s.account)), "thumb": "",
-                        "title": s.account.name}
-                player = {"address": "127.0.0.1", "device": s.device,
-                          "machineIdentifier": s.client_id, "platform": s.platform,
-                          "product": s.product, "state": s.state, "title": s.device,
-                          "local": True, "relayed": False, "secure": False,
-                          "userID": int(user["id"])}
+                user = {
+                    "id": str(self._pms_account_id(s.account)),
+                    "thumb": "",
+                    "title": s.account.name,
+                }
+                player = {
+                    "address": "127.0.0.1",
+                    "device": s.device,
+                    "machineIdentifier": s.client_id,
+                    "platform": s.platform,
+                    "product": s.product,
+                    "state": s.state,
+                    "title": s.device,
+                    "local": True,
+                    "relayed": False,
+                    "secure": False,
+                    "userID": int(user["id"]),
+                }
                 session = {"id": s.session_id, "bandwidth": 10000, "location": "lan"}
                 dyn = {"sessionKey": str(s.session_key), "viewOffset": s.time}
-                extra = (element("User", user) + element("Player", player)
-                         + element("Session", session))
+                extra = (
+                    element("User", user) + element("Player", player) + element("Session", session)
+                )
                 xml.append(item_xml(s.item, dyn, False, extra))
                 d = item_json(s.item, dyn, False)
                 d.update({"User": user, "Player": player, "Session": session})
@@ -184,18 +196,39 @@ class WritesMixin(ServerBase):
     def _accounts(self, req: Request, acct: AccountSpec) -> Response:
         if self._kind(acct) != "owner":
             raise HTTPError(401)
-        rows = [{"id": 1, "key": "/accounts/1", "name": self.owner.name,
-                 "defaultAudioLanguage": "en", "autoSelectAudio": 1,
-                 "defaultSubtitleLanguage": "en", "subtitleMode": 0, "thumb": ""}]
+        rows = [
+            {
+                "id": 1,
+                "key": "/accounts/1",
+                "name": self.owner.name,
+                "defaultAudioLanguage": "en",
+                "autoSelectAudio": 1,
+                "defaultSubtitleLanguage": "en",
+                "subtitleMode": 0,
+                "thumb": "",
+            }
+        ]
         for uname in self.spec.users:
             a = self.accounts[uname]
-            rows.append({"id": a.id, "key": f"/accounts/{a.id}", "name": a.name,
-                         "defaultAudioLanguage": "en", "autoSelectAudio": 1,
-                         "defaultSubtitleLanguage": "en", "subtitleMode": 0, "thumb": ""})
-        return container(req.wants_json,
-                         {"size": len(rows), "identifier": "com.plexapp.system.accounts"},
-                         items_xml=[element("Account", r) for r in rows],
-                         items_json=rows, json_key="Account")
+            rows.append(
+                {
+                    "id": a.id,
+                    "key": f"/accounts/{a.id}",
+                    "name": a.name,
+                    "defaultAudioLanguage": "en",
+                    "autoSelectAudio": 1,
+                    "defaultSubtitleLanguage": "en",
+                    "subtitleMode": 0,
+                    "thumb": "",
+                }
+            )
+        return container(
+            req.wants_json,
+            {"size": len(rows), "identifier": "com.plexapp.system.accounts"},
+            items_xml=[element("Account", r) for r in rows],
+            items_json=rows,
+            json_key="Account",
+        )
 
     def _security_token(self, req: Request, acct: AccountSpec) -> Response:
         if req.query.get("type") != "delegation":

@@ -11,13 +11,36 @@ from .transport import Response
 XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 # Attributes PMS writes as 1/0 in XML but true/false in JSON.
-JSON_BOOLS = frozenset({
-    "allowCameraUpload", "allowChannelAccess", "allowMediaDeletion", "allowSharing", "allowSync",
-    "backgroundProcessing", "certificate", "claimed", "companionProxy", "content", "directory",
-    "eventStream", "filters", "hubSearch", "multiuser", "myPlex", "myPlexSubscription",
-    "nocache", "pluginHost", "refreshing", "requestParametersInCookie", "sync",
-    "transcoderAudio", "transcoderVideo", "updater", "voiceSearch",
-})
+JSON_BOOLS = frozenset(
+    {
+        "allowCameraUpload",
+        "allowChannelAccess",
+        "allowMediaDeletion",
+        "allowSharing",
+        "allowSync",
+        "backgroundProcessing",
+        "certificate",
+        "claimed",
+        "companionProxy",
+        "content",
+        "directory",
+        "eventStream",
+        "filters",
+        "hubSearch",
+        "multiuser",
+        "myPlex",
+        "myPlexSubscription",
+        "nocache",
+        "pluginHost",
+        "refreshing",
+        "requestParametersInCookie",
+        "sync",
+        "transcoderAudio",
+        "transcoderVideo",
+        "updater",
+        "voiceSearch",
+    }
+)
 
 
 def json_attrs(attrs: dict[str, Any]) -> dict[str, Any]:

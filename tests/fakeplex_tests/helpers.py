@@ -45,8 +45,12 @@ def movies_fixture(n: int) -> dict[str, Any]:
                 "owner": "owner",
                 "users": ["friend"],
                 "sections": [
-                    {"id": 1, "title": "Movies", "type": "movie",
-                     "items": [f"m{i:04d}" for i in range(n)]},
+                    {
+                        "id": 1,
+                        "title": "Movies",
+                        "type": "movie",
+                        "items": [f"m{i:04d}" for i in range(n)],
+                    },
                 ],
             }
         },

@@ -72,9 +72,11 @@ def test_failed_write_changes_nothing(demo_cluster: Cluster) -> None:
     alpha = demo_cluster.servers["alpha"]
     rk = alpha.find_key(title="Heat")
     alpha.fail_next(1)
-    r = httpx.get(alpha.url + "/:/scrobble",
-                  params={"key": rk, "identifier": "com.plexapp.plugins.library"},
-                  headers={"X-Plex-Token": alpha.owner_token})
+    r = httpx.get(
+        alpha.url + "/:/scrobble",
+        params={"key": rk, "identifier": "com.plexapp.plugins.library"},
+        headers={"X-Plex-Token": alpha.owner_token},
+    )
     assert r.status_code == 500
     assert alpha.state("admin", rk)["view_count"] == 0
 
@@ -93,9 +95,13 @@ def test_plextv_down(demo_cluster: Cluster) -> None:
     with pytest.raises(httpx.ConnectError):
         httpx.get(demo_cluster.plextv_url + "/api/v2/user")
     demo_cluster.plextv.come_up()
-    r = httpx.get(demo_cluster.plextv_url + "/api/v2/user",
-                  headers={"X-Plex-Token": demo_cluster.account_token("admin"),
-                           "X-Plex-Client-Identifier": "x"})
+    r = httpx.get(
+        demo_cluster.plextv_url + "/api/v2/user",
+        headers={
+            "X-Plex-Token": demo_cluster.account_token("admin"),
+            "X-Plex-Client-Identifier": "x",
+        },
+    )
     assert r.status_code == 200
 
 
@@ -113,13 +119,18 @@ def test_cli_prints_one_json_line_and_serves() -> None:
         alpha = info["servers"][0]
         assert set(alpha["tokens"]) == {"admin", "alice", "bob", "kid"}
         assert alpha["tokens"]["admin"] == alpha["owner_token"]
-        r = httpx.get(alpha["url"] + "/library/sections",
-                      headers={"X-Plex-Token": alpha["tokens"]["alice"]})
+        r = httpx.get(
+            alpha["url"] + "/library/sections", headers={"X-Plex-Token": alpha["tokens"]["alice"]}
+        )
         assert r.status_code == 200
-        r = httpx.get(info["plextv_url"] + "/api/v2/user",
-                      headers={"X-Plex-Token": info["users"]["bob"]["account_token"],
-                               "X-Plex-Client-Identifier": "cli-test",
-                               "Accept": "application/json"})
+        r = httpx.get(
+            info["plextv_url"] + "/api/v2/user",
+            headers={
+                "X-Plex-Token": info["users"]["bob"]["account_token"],
+                "X-Plex-Client-Identifier": "cli-test",
+                "Accept": "application/json",
+            },
+        )
         assert r.json()["username"] == "bob"
         assert info["servers"][2]["friendlyName"] == "Gamma"
         assert "bob" not in info["servers"][2]["tokens"]
@@ -131,8 +142,16 @@ def test_cli_prints_one_json_line_and_serves() -> None:
 def test_fixture_errors() -> None:
     with pytest.raises(FixtureError):
         start_cluster("no-such-fixture")
-    bad = {"accounts": {"o": {}}, "movies": {}, "servers": {"s": {"owner": "o", "sections": [
-        {"id": 1, "title": "M", "type": "movie", "items": ["ghost"]}]}}}
+    bad = {
+        "accounts": {"o": {}},
+        "movies": {},
+        "servers": {
+            "s": {
+                "owner": "o",
+                "sections": [{"id": 1, "title": "M", "type": "movie", "items": ["ghost"]}],
+            }
+        },
+    }
     with pytest.raises(FixtureError):
         start_cluster(bad)
 
@@ -156,42 +175,64 @@ def test_yaml_path_and_initial_state(tmp_path: Path) -> None:
     with start_cluster(path) as cl:
         one = cl.servers["one"]
         a = one.find_key(title="A")
-        assert one.state("f", a) == {"view_count": 0, "view_offset": 5000,
-                                     "last_viewed_at": 1700000000}
+        assert one.state("f", a) == {
+            "view_count": 0,
+            "view_offset": 5000,
+            "last_viewed_at": 1700000000,
+        }
         show = one.state("f", one.find_key(title="S"))
         assert show["viewed_leaf_count"] == show["leaf_count"] == 2
         assert one.state("o", a)["view_offset"] == 0
 
 
 def test_big_fixture_pages_and_diverges() -> None:
-    spec = big_fixture(servers=2, movies=3000, shows=20, seasons=2, episodes=5, users=2,
-                       diverge=0.1, seed=7)
+    spec = big_fixture(
+        servers=2, movies=3000, shows=20, seasons=2, episodes=5, users=2, diverge=0.1, seed=7
+    )
     with start_cluster(spec) as cl:
         s1, s2 = cl.servers["s1"], cl.servers["s2"]
         totals = []
         for srv in (s1, s2):
-            r = httpx.get(srv.url + "/library/sections/1/all",
-                          params={"X-Plex-Container-Start": 0, "X-Plex-Container-Size": 1000,
-                                  "includeGuids": 1},
-                          headers={"X-Plex-Token": srv.owner_token, "Accept": "application/json"})
+            r = httpx.get(
+                srv.url + "/library/sections/1/all",
+                params={
+                    "X-Plex-Container-Start": 0,
+                    "X-Plex-Container-Size": 1000,
+                    "includeGuids": 1,
+                },
+                headers={"X-Plex-Token": srv.owner_token, "Accept": "application/json"},
+            )
             mc = r.json()["MediaContainer"]
             assert mc["size"] == 1000 and len(mc["Metadata"]) == 1000
             assert all(m["Guid"] for m in mc["Metadata"])
             totals.append(mc["totalSize"])
         assert 2400 < totals[0] < 3000 and 2400 < totals[1] < 3000 and totals[0] != totals[1]
-        eps = httpx.get(s1.url + "/library/sections/2/all", params={"type": 4},
-                        headers={"X-Plex-Token": s1.owner_token,
-                                 "X-Plex-Container-Size": "0", "X-Plex-Container-Start": "0"})
+        eps = httpx.get(
+            s1.url + "/library/sections/2/all",
+            params={"type": 4},
+            headers={
+                "X-Plex-Token": s1.owner_token,
+                "X-Plex-Container-Size": "0",
+                "X-Plex-Container-Start": "0",
+            },
+        )
         assert int(eps.headers["X-Plex-Container-Total-Size"]) % 10 == 0
-        both = next(k for k in cl.spec.movies
-                    if k in s1.library.by_catalog and k in s2.library.by_catalog)
+        both = next(
+            k for k in cl.spec.movies if k in s1.library.by_catalog and k in s2.library.by_catalog
+        )
         guid = "imdb://" + str(cl.spec.movies[both].imdb)
         assert s1.find_key(None, guid=guid) != s2.find_key(None, guid=guid)
-        only = [k for k in cl.spec.movies if (k in s1.library.by_catalog)
-                != (k in s2.library.by_catalog)]
+        only = [
+            k
+            for k in cl.spec.movies
+            if (k in s1.library.by_catalog) != (k in s2.library.by_catalog)
+        ]
         assert only
-        watched = sum(1 for it in s1.library.items.values()
-                      if it.is_leaf and s1.state("user1", it.rating_key)["view_count"])
+        watched = sum(
+            1
+            for it in s1.library.items.values()
+            if it.is_leaf and s1.state("user1", it.rating_key)["view_count"]
+        )
         assert watched > 100
 
 
@@ -204,8 +245,10 @@ def test_expired_and_revoked_tokens(demo_cluster: Cluster) -> None:
     with httpx.Client(base_url=beta.url) as c:
         assert c.get("/library/sections", headers={"X-Plex-Token": alice}).status_code == 498
         assert c.get("/library/sections", headers={"X-Plex-Token": bob}).status_code == 401
-        assert c.get("/library/sections",
-                     headers={"X-Plex-Token": beta.owner_token}).status_code == 200
+        assert (
+            c.get("/library/sections", headers={"X-Plex-Token": beta.owner_token}).status_code
+            == 200
+        )
         assert c.get("/identity").status_code == 200
 
 
@@ -213,8 +256,15 @@ def test_add_and_remove_items(demo_cluster: Cluster) -> None:
     from tests.fakeplex import MovieSpec, ShowSpec
 
     gamma = demo_cluster.servers["gamma"]
-    new = MovieSpec(key="dune", title="Dune", year=2021, duration=9_360_000, plex="a" * 24,
-                    imdb="tt1160419", tmdb=438631)
+    new = MovieSpec(
+        key="dune",
+        title="Dune",
+        year=2021,
+        duration=9_360_000,
+        plex="a" * 24,
+        imdb="tt1160419",
+        tmdb=438631,
+    )
     rk = gamma.add_item(5, new)
     plex = PlexServer(gamma.url, gamma.owner_token)
     dune = plex.fetchItem(int(rk))
@@ -227,17 +277,28 @@ def test_add_and_remove_items(demo_cluster: Cluster) -> None:
     gamma.remove_item(season2)
     show = plex.fetchItem(int(office))
     assert show.leafCount == 6 and len(show.seasons()) == 1
-    spec = ShowSpec(key="x", title="X", year=2020, plex="b" * 24, season_plex={1: "c" * 24},
-                    imdb=None, tmdb=None, tvdb=1, episodes=[])
+    spec = ShowSpec(
+        key="x",
+        title="X",
+        year=2020,
+        plex="b" * 24,
+        season_plex={1: "c" * 24},
+        imdb=None,
+        tmdb=None,
+        tvdb=1,
+        episodes=[],
+    )
     assert gamma.add_item(6, spec)
 
 
 def test_cors_preflight_needs_no_token(demo_cluster: Cluster) -> None:
     alpha = demo_cluster.servers["alpha"]
-    r = httpx.request("OPTIONS", alpha.url + "/:/timeline",
-                      params={"ratingKey": "101", "state": "stopped", "time": 70000},
-                      headers={"Origin": "https://app.plex.tv",
-                               "Access-Control-Request-Method": "GET"})
+    r = httpx.request(
+        "OPTIONS",
+        alpha.url + "/:/timeline",
+        params={"ratingKey": "101", "state": "stopped", "time": 70000},
+        headers={"Origin": "https://app.plex.tv", "Access-Control-Request-Method": "GET"},
+    )
     assert r.status_code == 200
     assert r.headers["Access-Control-Allow-Origin"] == "https://app.plex.tv"
     assert alpha.state("admin", "101")["view_offset"] == 0

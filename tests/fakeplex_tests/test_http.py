@@ -91,15 +91,28 @@ def test_xml_shape_of_items(alpha: FakeServer) -> None:
         assert office.get("type") == "show" and office.get("leafCount") == "10"
         assert office.get("viewedLeafCount") == "0" and office.get("viewCount") is None
         assert [g.get("id") for g in office.findall("Guid")] == [
-            "imdb://tt0386676", "tmdb://2316", "tvdb://73244"]
+            "imdb://tt0386676",
+            "tmdb://2316",
+            "tvdb://73244",
+        ]
         eps = xml(c.get("/library/sections/2/all", params={"type": 4}))
         assert {e.tag for e in eps} == {"Video"}
         assert len(eps) == int(eps.get("size")) == 10 + 10 + 4
         assert not eps.findall("Video/Guid")  # only with includeGuids=1
         ep = eps[0]
-        for attr in ("ratingKey", "key", "guid", "parentRatingKey", "grandparentRatingKey",
-                     "grandparentGuid", "grandparentTitle", "index", "parentIndex", "duration",
-                     "addedAt"):
+        for attr in (
+            "ratingKey",
+            "key",
+            "guid",
+            "parentRatingKey",
+            "grandparentRatingKey",
+            "grandparentGuid",
+            "grandparentTitle",
+            "index",
+            "parentIndex",
+            "duration",
+            "addedAt",
+        ):
             assert ep.get(attr), attr
         seasons = xml(c.get("/library/sections/2/all", params={"type": 3}))
         assert {e.get("type") for e in seasons} == {"season"}
@@ -109,11 +122,21 @@ def test_xml_shape_of_items(alpha: FakeServer) -> None:
 def test_view_offset_only_while_in_progress(alpha: FakeServer) -> None:
     rk = alpha.find_key(title="Arrival")
     with owner(alpha) as c:
+
         def item() -> ET.Element:
             return xml(c.get(f"/library/metadata/{rk}"))[0]
+
         assert item().get("viewOffset") is None and item().get("viewCount") is None
-        c.get("/:/timeline", params={"ratingKey": rk, "key": f"/library/metadata/{rk}",
-                                     "state": "stopped", "time": 61_000, "duration": 6960000})
+        c.get(
+            "/:/timeline",
+            params={
+                "ratingKey": rk,
+                "key": f"/library/metadata/{rk}",
+                "state": "stopped",
+                "time": 61_000,
+                "duration": 6960000,
+            },
+        )
         assert item().get("viewOffset") == "61000" and item().get("viewCount") is None
         c.get("/:/scrobble", params={"key": rk, "identifier": "com.plexapp.plugins.library"})
         assert item().get("viewOffset") is None and item().get("viewCount") == "1"
@@ -121,13 +144,17 @@ def test_view_offset_only_while_in_progress(alpha: FakeServer) -> None:
 
 def test_paging_headers_query_and_size_zero(alpha: FakeServer) -> None:
     with owner(alpha) as c:
-        r = c.get("/library/sections/1/all",
-                  headers={"X-Plex-Container-Start": "2", "X-Plex-Container-Size": "3"})
+        r = c.get(
+            "/library/sections/1/all",
+            headers={"X-Plex-Container-Start": "2", "X-Plex-Container-Size": "3"},
+        )
         root = xml(r)
         assert (root.get("size"), root.get("totalSize"), root.get("offset")) == ("3", "7", "2")
         assert r.headers["X-Plex-Container-Total-Size"] == "7"
-        r2 = c.get("/library/sections/1/all",
-                   params={"X-Plex-Container-Start": 2, "X-Plex-Container-Size": 3})
+        r2 = c.get(
+            "/library/sections/1/all",
+            params={"X-Plex-Container-Start": 2, "X-Plex-Container-Size": 3},
+        )
         assert r2.content == r.content
         zero = c.get("/library/sections/1/all", params={"X-Plex-Container-Size": 0})
         z = xml(zero)
@@ -137,10 +164,14 @@ def test_paging_headers_query_and_size_zero(alpha: FakeServer) -> None:
         assert everything.get("size") == "7" and everything.get("totalSize") is None
         past = xml(c.get("/library/sections/1/all", params={"X-Plex-Container-Start": 50}))
         assert past.get("size") == "0" and past.get("totalSize") == "7"
-        assert c.get("/library/sections/1/all",
-                     params={"X-Plex-Container-Start": -1}).status_code == 400
-        assert c.get("/library/sections/1/all",
-                     params={"X-Plex-Container-Size": "ten"}).status_code == 400
+        assert (
+            c.get("/library/sections/1/all", params={"X-Plex-Container-Start": -1}).status_code
+            == 400
+        )
+        assert (
+            c.get("/library/sections/1/all", params={"X-Plex-Container-Size": "ten"}).status_code
+            == 400
+        )
 
 
 def test_status_codes(alpha: FakeServer) -> None:
@@ -158,16 +189,22 @@ def test_status_codes(alpha: FakeServer) -> None:
         assert c.get("/:/unscrobble", params={"key": "abc", "identifier": lib}).status_code == 400
         bad = {"ratingKey": rk, "state": "playing", "time": 11_000_000, "duration": 10_200_000}
         assert c.get("/:/timeline", params=bad).status_code == 400
-        assert c.get("/:/timeline", params={**bad, "state": "dancing",
-                                            "time": 1}).status_code == 400
-        assert c.get("/:/timeline", params={"state": "playing", "time": 1,
-                                            "duration": 5}).status_code == 400
-        assert c.get("/:/timeline", params={**bad, "ratingKey": "424242",
-                                            "time": 1}).status_code == 404
+        assert (
+            c.get("/:/timeline", params={**bad, "state": "dancing", "time": 1}).status_code == 400
+        )
+        assert (
+            c.get("/:/timeline", params={"state": "playing", "time": 1, "duration": 5}).status_code
+            == 400
+        )
+        assert (
+            c.get("/:/timeline", params={**bad, "ratingKey": "424242", "time": 1}).status_code
+            == 404
+        )
         assert c.get("/:/progress", params={"key": rk}).status_code == 400
         assert c.get("/:/progress", params={"key": "424242", "time": 5}).status_code == 404
-    r = httpx.get(alpha.url + "/library/metadata/424242",
-                  headers={"X-Plex-Token": alpha.owner_token})
+    r = httpx.get(
+        alpha.url + "/library/metadata/424242", headers={"X-Plex-Token": alpha.owner_token}
+    )
     assert r.status_code == 404 and "404 Not Found" in r.text
 
 
@@ -179,17 +216,25 @@ def test_scrobble_and_unscrobble_with_put(alpha: FakeServer) -> None:
         assert r.status_code == 200 and r.content == b""
         assert alpha.state("admin", rk)["view_count"] == 1
         assert c.put("/:/unscrobble", params=params).status_code == 200
-        assert alpha.state("admin", rk) == {"view_count": 0, "view_offset": 0,
-                                            "last_viewed_at": None}
+        assert alpha.state("admin", rk) == {
+            "view_count": 0,
+            "view_offset": 0,
+            "last_viewed_at": None,
+        }
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT"])
 @pytest.mark.parametrize("path", ["/:/timeline", "/:/timeline/"])
 def test_timeline_methods_and_trailing_slash(alpha: FakeServer, method: str, path: str) -> None:
     rk = alpha.find_key(title="Heat")
-    params = {"ratingKey": rk, "key": f"/library/metadata/{rk}", "state": "stopped",
-              "time": 777_000, "duration": 10_200_000,
-              "identifier": "com.plexapp.plugins.library"}
+    params = {
+        "ratingKey": rk,
+        "key": f"/library/metadata/{rk}",
+        "state": "stopped",
+        "time": 777_000,
+        "duration": 10_200_000,
+        "identifier": "com.plexapp.plugins.library",
+    }
     with owner(alpha) as c:
         r = c.request(method, path, params=params)
     root = xml(r)
@@ -208,9 +253,11 @@ def test_timeline_needs_duration_and_client_id(alpha: FakeServer) -> None:
     r = httpx.get(alpha.url + "/:/timeline", params=base, headers={**tok, **CID})
     assert r.status_code == 200
     assert alpha.state("admin", rk)["view_offset"] == 0  # both ignored
-    r = httpx.get(alpha.url + "/:/timeline",
-                  params={**base, "duration": 10_200_000, "X-Plex-Client-Identifier": "q"},
-                  headers=tok)
+    r = httpx.get(
+        alpha.url + "/:/timeline",
+        params={**base, "duration": 10_200_000, "X-Plex-Client-Identifier": "q"},
+        headers=tok,
+    )
     assert alpha.state("admin", rk)["view_offset"] == 65_000  # client id in the query is enough
 
 
@@ -219,9 +266,17 @@ def test_offline_timeline_needs_no_duration(alpha: FakeServer) -> None:
     check (plex-api.rs against a real PMS: 260 s on an 81 s movie stayed a resume point)."""
     rk = alpha.find_key(title="Heat")
     with owner(alpha) as c:
-        r = c.get("/:/timeline", params={"ratingKey": rk, "key": f"/library/metadata/{rk}",
-                                         "state": "playing", "time": 10_199_000, "offline": 1},
-                  headers={"Accept": "application/json"})
+        r = c.get(
+            "/:/timeline",
+            params={
+                "ratingKey": rk,
+                "key": f"/library/metadata/{rk}",
+                "state": "playing",
+                "time": 10_199_000,
+                "offline": 1,
+            },
+            headers={"Accept": "application/json"},
+        )
     mc = r.json()["MediaContainer"]
     assert mc["viewOffset"] == 10_199_000 and mc["viewCount"] == 0
     assert mc["playbackState"] == "progress" and mc["size"] == 0
@@ -233,8 +288,11 @@ def test_resume_points_of_a_minute_or_less_are_ignored(alpha: FakeServer) -> Non
     beat = {"ratingKey": rk, "state": "stopped", "duration": 10_200_000}
     with owner(alpha) as c:
         c.get("/:/timeline", params={**beat, "time": 60_000})
-        assert alpha.state("admin", rk) == {"view_count": 0, "view_offset": 0,
-                                            "last_viewed_at": None}
+        assert alpha.state("admin", rk) == {
+            "view_count": 0,
+            "view_offset": 0,
+            "last_viewed_at": None,
+        }
         c.get("/:/timeline", params={**beat, "time": 60_001})
         assert alpha.state("admin", rk)["view_offset"] == 60_001
         c.get("/:/timeline", params={**beat, "time": 30_000})  # ignored, not cleared
@@ -249,8 +307,10 @@ def test_resume_point_on_a_watched_item_keeps_view_count(alpha: FakeServer) -> N
     lib = "com.plexapp.plugins.library"
     with owner(alpha) as c:
         c.get("/:/scrobble", params={"key": rk, "identifier": lib})
-        r = c.get("/:/timeline", params={"ratingKey": rk, "state": "stopped",
-                                         "time": 120_000, "duration": 10_200_000})
+        r = c.get(
+            "/:/timeline",
+            params={"ratingKey": rk, "state": "stopped", "time": 120_000, "duration": 10_200_000},
+        )
         root = xml(r)
         assert root.get("viewCount") == "1" and root.get("viewOffset") == "120000"
     assert alpha.state("admin", rk)["view_count"] == 1
@@ -279,8 +339,10 @@ def test_threshold_is_a_setting(alpha: FakeServer) -> None:
     rk = alpha.find_key(title="The Matrix")
     alpha.played_threshold = 0.5
     with owner(alpha) as c:
-        c.get("/:/timeline", params={"ratingKey": rk, "state": "stopped",
-                                     "time": 4_100_000, "duration": 8_160_000})
+        c.get(
+            "/:/timeline",
+            params={"ratingKey": rk, "state": "stopped", "time": 4_100_000, "duration": 8_160_000},
+        )
     assert alpha.state("admin", rk)["view_count"] == 1
 
 
@@ -324,8 +386,12 @@ def test_sessions_expire_and_die_on_restart(demo_cluster: Cluster, alpha: FakeSe
 
 def test_progress_401_for_shared_user_only(demo_cluster: Cluster, alpha: FakeServer) -> None:
     rk = alpha.find_key(title="Heat")
-    params = {"key": rk, "identifier": "com.plexapp.plugins.library", "time": 90_000,
-              "state": "stopped"}
+    params = {
+        "key": rk,
+        "identifier": "com.plexapp.plugins.library",
+        "time": 90_000,
+        "state": "stopped",
+    }
     with as_user(demo_cluster, "bob", "alpha") as bob:
         assert bob.get("/:/progress", params=params).status_code == 401
         assert bob.get("/library/sections").status_code == 200
@@ -368,8 +434,12 @@ def test_filters_sort_and_meta(alpha: FakeServer) -> None:
         newest = xml(c.get("/library/sections/1/all", params={"sort": "addedAt:desc"}))
         added = [int(v.get("addedAt")) for v in newest]
         assert added == sorted(added, reverse=True)
-        meta = xml(c.get("/library/sections/2/all", params={"includeMeta": 1, "type": 4,
-                                                            "X-Plex-Container-Size": 0}))
+        meta = xml(
+            c.get(
+                "/library/sections/2/all",
+                params={"includeMeta": 1, "type": 4, "X-Plex-Container-Size": 0},
+            )
+        )
         types = [t.get("type") for t in meta.findall("Meta/Type")]
         assert types == ["show", "season", "episode"]
 
@@ -378,7 +448,11 @@ def test_accounts_owner_only(demo_cluster: Cluster, alpha: FakeServer) -> None:
     with owner(alpha) as c:
         accounts = xml(c.get("/accounts"))
         assert {a.get("name"): a.get("id") for a in accounts} == {
-            "admin": "1", "alice": "2002", "bob": "3003", "kid": "4004"}
+            "admin": "1",
+            "alice": "2002",
+            "bob": "3003",
+            "kid": "4004",
+        }
     with as_user(demo_cluster, "alice", "alpha") as alice:
         assert alice.get("/accounts").status_code == 401
 
@@ -390,9 +464,16 @@ def test_section_share_restrictions() -> None:
         "accounts": {"own": {}, "pal": {}},
         "movies": {"a": {"title": "A"}},
         "shows": {"s": {"title": "S", "seasons": {1: 2}}},
-        "servers": {"one": {"owner": "own", "users": {"pal": [2]}, "sections": [
-            {"id": 1, "title": "Movies", "type": "movie", "items": ["a"]},
-            {"id": 2, "title": "Shows", "type": "show", "items": ["s"]}]}},
+        "servers": {
+            "one": {
+                "owner": "own",
+                "users": {"pal": [2]},
+                "sections": [
+                    {"id": 1, "title": "Movies", "type": "movie", "items": ["a"]},
+                    {"id": 2, "title": "Shows", "type": "show", "items": ["s"]},
+                ],
+            }
+        },
     }
     with start_cluster(fixture) as cl:
         srv = cl.servers["one"]
@@ -408,25 +489,49 @@ def test_mixed_agents_and_unmatched_items_in_one_section() -> None:
 
     fixture = {
         "accounts": {"own": {}},
-        "movies": {"a": {"title": "A", "imdb": "tt0000001", "tmdb": 1},
-                   "b": {"title": "B", "imdb": "tt0000002", "tmdb": 2},
-                   "c": {"title": "C"}},
+        "movies": {
+            "a": {"title": "A", "imdb": "tt0000001", "tmdb": 1},
+            "b": {"title": "B", "imdb": "tt0000002", "tmdb": 2},
+            "c": {"title": "C"},
+        },
         "shows": {"s": {"title": "S", "tvdb": 99, "seasons": {1: 1}}},
-        "servers": {"one": {"owner": "own", "sections": [
-            {"id": 1, "title": "Movies", "type": "movie",
-             "items": ["a", {"key": "b", "match": "legacy"}, {"key": "c", "match": "none"}]},
-            {"id": 2, "title": "Shows", "type": "show",
-             "items": [{"key": "s", "match": "none"}]}]}},
+        "servers": {
+            "one": {
+                "owner": "own",
+                "sections": [
+                    {
+                        "id": 1,
+                        "title": "Movies",
+                        "type": "movie",
+                        "items": [
+                            "a",
+                            {"key": "b", "match": "legacy"},
+                            {"key": "c", "match": "none"},
+                        ],
+                    },
+                    {
+                        "id": 2,
+                        "title": "Shows",
+                        "type": "show",
+                        "items": [{"key": "s", "match": "none"}],
+                    },
+                ],
+            }
+        },
     }
     with start_cluster(fixture) as cl:
         srv = cl.servers["one"]
         with owner(srv) as c:
             movies = xml(c.get("/library/sections/1/all", params={"includeGuids": 1}))
-            got = {v.get("title"): (v.get("guid"), [g.get("id") for g in v.findall("Guid")])
-                   for v in movies}
+            got = {
+                v.get("title"): (v.get("guid"), [g.get("id") for g in v.findall("Guid")])
+                for v in movies
+            }
             eps = xml(c.get("/library/sections/2/all", params={"type": 4, "includeGuids": 1}))
         assert got["A"][0].startswith("plex://movie/") and got["A"][1] == [
-            "imdb://tt0000001", "tmdb://1"]
+            "imdb://tt0000001",
+            "tmdb://1",
+        ]
         assert got["B"] == ("com.plexapp.agents.imdb://tt0000002?lang=en", [])
         c_rk = srv.find_key(title="C")
         assert got["C"] == (f"local://{c_rk}", [])

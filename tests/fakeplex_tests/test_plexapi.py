@@ -91,8 +91,9 @@ def test_paging_through_more_than_100_items() -> None:
         movies = section.search()
         assert len(movies) == 250
         assert len({m.ratingKey for m in movies}) == 250
-        starts = [r.headers.get("X-Plex-Container-Start") for r in srv.requests
-                  if r.path.endswith("/all")]
+        starts = [
+            r.headers.get("X-Plex-Container-Start") for r in srv.requests if r.path.endswith("/all")
+        ]
         assert starts == ["0", "100", "200"]
         assert section.totalViewSize() == 250
         assert [m.title for m in section.search(maxresults=5)] == [
@@ -185,7 +186,9 @@ def test_per_user_state_owner_and_shared(demo_cluster: Cluster) -> None:
     assert st["view_count"] == 1 and st["view_offset"] == 600_000
     assert st["last_viewed_at"] == int(a_movie.reload().lastViewedAt.timestamp())
     assert demo_cluster.servers["beta"].state("bob", a_movie.ratingKey) == {
-        "view_count": 0, "view_offset": 0, "last_viewed_at": None,
+        "view_count": 0,
+        "view_offset": 0,
+        "last_viewed_at": None,
     }
 
 

@@ -29,19 +29,26 @@ def test_v2_user_xml_json_and_errors(demo_cluster: Cluster) -> None:
         assert js["home"] is False and js["restricted"] is False
         assert js["authToken"] == demo_cluster.account_token("alice")
     base = demo_cluster.plextv_url
-    r = httpx.get(base + "/api/v2/user", headers={"X-Plex-Token": "nope", **CID,
-                                                  "Accept": "application/json"})
+    r = httpx.get(
+        base + "/api/v2/user", headers={"X-Plex-Token": "nope", **CID, "Accept": "application/json"}
+    )
     assert r.status_code == 401 and r.json()["errors"][0]["code"] == 1001
-    r = httpx.get(base + "/api/v2/user",
-                  headers={"X-Plex-Token": demo_cluster.account_token("alice")})
+    r = httpx.get(
+        base + "/api/v2/user", headers={"X-Plex-Token": demo_cluster.account_token("alice")}
+    )
     assert r.status_code == 400  # no client identifier
     # query-string token and client id work too
-    r = httpx.get(base + "/api/v2/user", params={"X-Plex-Token": demo_cluster.account_token(
-        "bob"), "X-Plex-Client-Identifier": "q"}, headers={"Accept": "application/json"})
+    r = httpx.get(
+        base + "/api/v2/user",
+        params={"X-Plex-Token": demo_cluster.account_token("bob"), "X-Plex-Client-Identifier": "q"},
+        headers={"Accept": "application/json"},
+    )
     assert r.json()["username"] == "bob"
     # a per-server token is not a plex.tv token
-    r = httpx.get(base + "/api/v2/user",
-                  headers={"X-Plex-Token": demo_cluster.token_for("alice", "alpha"), **CID})
+    r = httpx.get(
+        base + "/api/v2/user",
+        headers={"X-Plex-Token": demo_cluster.token_for("alice", "alpha"), **CID},
+    )
     assert r.status_code == 401
 
 
@@ -56,8 +63,10 @@ def test_users_list(demo_cluster: Cluster) -> None:
     assert users["kid"].get("username") == "" and users["kid"].get("home") == "1"
     assert users["kid"].get("restricted") == "1" and users["kid"].get("id") == "4004"
     bob_servers = {s.get("machineIdentifier") for s in users["bob"].findall("Server")}
-    assert bob_servers == {demo_cluster.servers["alpha"].machine_identifier,
-                           demo_cluster.servers["beta"].machine_identifier}
+    assert bob_servers == {
+        demo_cluster.servers["alpha"].machine_identifier,
+        demo_cluster.servers["beta"].machine_identifier,
+    }
     with tv(demo_cluster, "alice") as c:
         assert ET.fromstring(c.get("/api/users").content).get("size") == "0"
 
@@ -69,16 +78,23 @@ def test_shared_servers_give_per_server_access_tokens(demo_cluster: Cluster) -> 
         assert r.status_code == 200
         root = ET.fromstring(r.content)
         assert root.get("machineIdentifier") == srv.machine_identifier
-        got = {s.get("username"): (s.get("userID"), s.get("accessToken"))
-               for s in root.findall("SharedServer")}
-        expected_users = {"alpha": {"alice", "bob"}, "beta": {"alice", "bob"},
-                          "gamma": {"alice"}}[name]
+        got = {
+            s.get("username"): (s.get("userID"), s.get("accessToken"))
+            for s in root.findall("SharedServer")
+        }
+        expected_users = {"alpha": {"alice", "bob"}, "beta": {"alice", "bob"}, "gamma": {"alice"}}[
+            name
+        ]
         assert set(got) == expected_users
         for user, (uid, token) in got.items():
             assert uid == str(demo_cluster.spec.accounts[user].id)
             assert token == demo_cluster.token_for(user, name)
-            assert httpx.get(srv.url + "/library/sections",
-                             headers={"X-Plex-Token": token}).status_code == 200
+            assert (
+                httpx.get(
+                    srv.url + "/library/sections", headers={"X-Plex-Token": token}
+                ).status_code
+                == 200
+            )
         sections = root.find("SharedServer").findall("Section")
         assert {s.get("shared") for s in sections} == {"1"}
     alpha = demo_cluster.servers["alpha"].machine_identifier
@@ -141,8 +157,13 @@ def test_switch_with_pin() -> None:
     fixture = {
         "accounts": {"boss": {}, "tot": {"managed": True, "home": "boss", "pin": "1234"}},
         "movies": {"a": {}},
-        "servers": {"one": {"owner": "boss", "users": ["tot"], "sections": [
-            {"id": 1, "title": "Movies", "type": "movie", "items": ["a"]}]}},
+        "servers": {
+            "one": {
+                "owner": "boss",
+                "users": ["tot"],
+                "sections": [{"id": 1, "title": "Movies", "type": "movie", "items": ["a"]}],
+            }
+        },
     }
     with start_cluster(fixture) as cl, tv(cl, "boss") as c:
         uid = cl.spec.accounts["tot"].id

@@ -87,7 +87,9 @@ def test_new_agent_movie_identity_and_key() -> None:
     assert identity_key(ident) == "movie:imdb://tt0113277"
     legacy = identity_of(
         PlexItem(
-            rating_key="99", type="movie", title="Heat",
+            rating_key="99",
+            type="movie",
+            title="Heat",
             guid="com.plexapp.agents.imdb://tt0113277?lang=en",
         )
     )
@@ -97,19 +99,30 @@ def test_new_agent_movie_identity_and_key() -> None:
 
 def test_episode_identity_with_show_and_legacy_agree() -> None:
     show = PlexItem(
-        rating_key="1", type="show", title="Lost",
-        guid="plex://show/abc", guids=("tvdb://73739", "imdb://tt0411008"),
+        rating_key="1",
+        type="show",
+        title="Lost",
+        guid="plex://show/abc",
+        guids=("tvdb://73739", "imdb://tt0411008"),
     )
     new_ep = PlexItem(
-        rating_key="5", type="episode", title="Pilot", guid="plex://episode/def",
-        guids=("tvdb://127131",), show_guid="plex://show/abc", season_index=1, episode_index=1,
+        rating_key="5",
+        type="episode",
+        title="Pilot",
+        guid="plex://episode/def",
+        guids=("tvdb://127131",),
+        show_guid="plex://show/abc",
+        season_index=1,
+        episode_index=1,
         grandparent_rating_key="1",
     )
     ident = identity_of(new_ep, show)
     assert ident.show_ids == {"plex://show/abc", "tvdb://73739", "imdb://tt0411008"}
     assert (ident.season, ident.episode) == (1, 1)
     legacy_ep = PlexItem(
-        rating_key="77", type="episode", title="Pilot",
+        rating_key="77",
+        type="episode",
+        title="Pilot",
         guid="com.plexapp.agents.thetvdb://73739/1/1?lang=en",
     )
     legacy = identity_of(legacy_ep)
@@ -119,13 +132,16 @@ def test_episode_identity_with_show_and_legacy_agree() -> None:
     assert identity_key(legacy) == identity_key(ident) == "episode:tvdb://73739/s1e1"
     assert "episode:plex://episode/def" in identity_keys(ident)
     assert show_identity(ident) == ItemIdentity(
-        kind="show", plex_guid="plex://show/abc",
+        kind="show",
+        plex_guid="plex://show/abc",
         external_ids=frozenset({"tvdb://73739", "imdb://tt0411008"}),
     )
 
 
 def test_local_item_has_no_identity() -> None:
-    ident = identity_of(PlexItem(rating_key="3", type="movie", title="Home video", guid="local://3"))
+    ident = identity_of(
+        PlexItem(rating_key="3", type="movie", title="Home video", guid="local://3")
+    )
     assert ident.is_empty
     assert identity_keys(ident) == []
     with pytest.raises(ValueError, match="no guid"):
@@ -134,8 +150,13 @@ def test_local_item_has_no_identity() -> None:
 
 def test_season_identity() -> None:
     season = PlexItem(
-        rating_key="2", type="season", title="Season 2", guid="plex://season/s2",
-        show_guid="plex://show/abc", season_index=2, parent_rating_key="1",
+        rating_key="2",
+        type="season",
+        title="Season 2",
+        guid="plex://season/s2",
+        show_guid="plex://show/abc",
+        season_index=2,
+        parent_rating_key="1",
     )
     ident = identity_of(season)
     assert ident.kind == "season" and ident.season == 2 and not ident.is_empty

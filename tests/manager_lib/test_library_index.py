@@ -85,7 +85,8 @@ async def test_episodes_by_guid_and_by_show_plus_numbers(cluster: Cluster) -> No
             cluster.servers["beta"].owner_token, "2", TYPE_EPISODE
         )
     office_s1e2 = next(
-        e for e in alpha_eps
+        e
+        for e in alpha_eps
         if e.show_title == "The Office (US)" and (e.season_index, e.episode_index) == (1, 2)
     )
     ident = indexes["alpha"].identity(office_s1e2)
@@ -148,13 +149,26 @@ async def test_find_refreshes_on_miss_at_most_every_interval(cluster: Cluster) -
         )
         # Never built: the first miss builds it.
         alpha_rk = cluster.servers["alpha"].find_key(title="Heat")
-        heat = indexes["alpha"].identity(await server_clients(cluster, http)["alpha"].item(
-            cluster.servers["alpha"].owner_token, alpha_rk))
+        heat = indexes["alpha"].identity(
+            await server_clients(cluster, http)["alpha"].item(
+                cluster.servers["alpha"].owner_token, alpha_rk
+            )
+        )
         assert await index.find(heat) is None
         assert len(index) == 33
         # Heat arrives on beta: a lookup misses, find() would refresh but the interval holds.
-        beta.add_movie(1, MovieSpec(key="heat2", title="Heat", year=1995, duration=10200000,
-                                    plex="0f0f0f0f", imdb="tt0113277", tmdb=949))
+        beta.add_movie(
+            1,
+            MovieSpec(
+                key="heat2",
+                title="Heat",
+                year=1995,
+                duration=10200000,
+                plex="0f0f0f0f",
+                imdb="tt0113277",
+                tmdb=949,
+            ),
+        )
         before = len(beta.requests)
         assert await index.find(heat) is None
         assert len(beta.requests) == before  # no rebuild inside the interval

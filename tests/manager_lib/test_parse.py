@@ -98,18 +98,21 @@ def test_sections_identity_sessions_both_shapes() -> None:
     xml = b"""<MediaContainer size="2">
       <Directory key="1" type="movie" title="Movies" uuid="u1" agent="tv.plex.agents.movie"/>
       <Directory key="2" type="show" title="TV Shows" uuid="u2"/></MediaContainer>"""
-    js = {"MediaContainer": {"Directory": [
-        {"key": "1", "type": "movie", "title": "Movies", "uuid": "u1"},
-        {"key": "2", "type": "show", "title": "TV Shows", "uuid": "u2"},
-    ]}}
+    js = {
+        "MediaContainer": {
+            "Directory": [
+                {"key": "1", "type": "movie", "title": "Movies", "uuid": "u1"},
+                {"key": "2", "type": "show", "title": "TV Shows", "uuid": "u2"},
+            ]
+        }
+    }
     from_json = parse.sections(parse.decode(json.dumps(js).encode()))
     assert parse.sections(parse.decode(xml)) == from_json
     assert [s.title for s in parse.sections(parse.decode(xml))] == ["Movies", "TV Shows"]
 
     ident_xml = b'<MediaContainer machineIdentifier="m1" version="1.40" friendlyName="alpha"/>'
     ident_js = (
-        b'{"MediaContainer":{"machineIdentifier":"m1","version":"1.40",'
-        b'"friendlyName":"alpha"}}'
+        b'{"MediaContainer":{"machineIdentifier":"m1","version":"1.40","friendlyName":"alpha"}}'
     )
     assert parse.identity(parse.decode(ident_xml)) == parse.identity(parse.decode(ident_js))
 

@@ -176,10 +176,17 @@ async def test_sessions_show_who_plays_what(cluster: Cluster) -> None:
         # alice's player reports playback, as a client does.
         await http.get(
             f"{srv.url}/:/timeline",
-            params={"ratingKey": rk, "key": f"/library/metadata/{rk}", "state": "playing",
-                    "time": "60000", "duration": "10200000"},
-            headers={"X-Plex-Token": cluster.token_for("alice", "alpha"),
-                     "X-Plex-Client-Identifier": "alices-tv"},
+            params={
+                "ratingKey": rk,
+                "key": f"/library/metadata/{rk}",
+                "state": "playing",
+                "time": "60000",
+                "duration": "10200000",
+            },
+            headers={
+                "X-Plex-Token": cluster.token_for("alice", "alpha"),
+                "X-Plex-Client-Identifier": "alices-tv",
+            },
         )
         client = server_clients(cluster, http)["alpha"]
         sessions = await client.sessions(srv.owner_token)

@@ -111,8 +111,13 @@ async def test_transient_token_known_by_session_and_dies_with_restart(cluster: C
         # alice's player, with a transient token, is playing Inception on alpha.
         await http.get(
             f"{alpha.url}/:/timeline",
-            params={"ratingKey": rk, "key": f"/library/metadata/{rk}", "state": "playing",
-                    "time": "1000", "duration": "8880000"},
+            params={
+                "ratingKey": rk,
+                "key": f"/library/metadata/{rk}",
+                "state": "playing",
+                "time": "1000",
+                "duration": "8880000",
+            },
             headers={"X-Plex-Token": transient, "X-Plex-Client-Identifier": "alice-phone"},
         )
         found = await users.user_for_token(
@@ -196,8 +201,9 @@ async def test_one_bad_server_does_not_blind_the_others(cluster: Cluster) -> Non
         users, _, clients = directory(cluster, http)
         gamma, beta = cluster.servers["gamma"], cluster.servers["beta"]
         # gamma configured with a wrong admin token, beta not reached yet (no machine id).
-        users.update_server(ServerRef("gamma", gamma.machine_identifier, "wrong-token-123",
-                                      clients["gamma"]))
+        users.update_server(
+            ServerRef("gamma", gamma.machine_identifier, "wrong-token-123", clients["gamma"])
+        )
         users.update_server(ServerRef("beta", "", beta.owner_token, clients["beta"]))
         await users.refresh()
         assert [u.name for u in users.users("alpha")] == ["admin", "alice", "bob", "kid"]
@@ -206,8 +212,9 @@ async def test_one_bad_server_does_not_blind_the_others(cluster: Cluster) -> Non
         assert alice is not None
         assert await users.token_for(alice, "gamma") is None
         # beta's identity becomes known: it joins on the next refresh.
-        users.update_server(ServerRef("beta", beta.machine_identifier, beta.owner_token,
-                                      clients["beta"]))
+        users.update_server(
+            ServerRef("beta", beta.machine_identifier, beta.owner_token, clients["beta"])
+        )
         await users.refresh()
         assert await users.token_for(alice, "beta") == cluster.token_for("alice", "beta")
 
