@@ -113,6 +113,20 @@ def _lease_acquire(owner: str, ttl: float) -> str | None:
     return "another process (just now)"
 
 
+def lease_holder() -> str | None:
+    """Who holds the lease now (None: free); a peek, for callers that would rather wait."""
+    row = Meta.get_or_none(Meta.key == LEASE_KEY)
+    if row is None:
+        return None
+    try:
+        held = json.loads(row.value)
+    except ValueError:
+        return None
+    if float(held.get("until", 0)) <= time.time():
+        return None
+    return f"{held.get('host')}:{held.get('pid')}"
+
+
 def _lease_release(owner: str) -> None:
     row = Meta.get_or_none(Meta.key == LEASE_KEY)
     if row is not None and json.loads(row.value).get("owner") == owner:
@@ -700,14 +714,25 @@ def run_cli(config: Config, args: argparse.Namespace, out: TextIO | None = None)
     return 0 if report.ok else 1
 
 
-async def run_in_service(service: Any, reason: str) -> SyncReport | None:
-    """One sync inside `serve`, sharing its database, outbox, clients and users."""
+async def run_in_service(
+    service: Any,
+    reason: str,
+    servers: Sequence[str] = (),
+    users: Sequence[str] = (),
+) -> SyncReport | None:
+    """One sync inside `serve`, sharing its database, outbox, clients and users; `servers`
+    and `users` limit it like `sync --server` / `--user`. None: another sync is running."""
     if service.users is not None:
         try:
             await service.users.refresh()
         except PlexError as exc:
             log.warning("sync_users_refresh_failed", error=str(exc))
-    options = SyncOptions(concurrency=service.config.sync.concurrency, reason=reason)
+    options = SyncOptions(
+        concurrency=service.config.sync.concurrency,
+        reason=reason,
+        servers=tuple(servers),
+        users=tuple(users),
+    )
     sync = FullSync(
         service.config,
         service.runner,

@@ -10,7 +10,9 @@
    `heartbeat_interval` per user and item, a position past `played_threshold` → played;
 5. the ledger refuses a change older than the one it knows;
 6. each peer: find the same item in its LibraryIndex (optionally only in a library of the
-   same name) and queue the write; a peer without the item is skipped with one info line.
+   same name) and queue the write; a peer without the item is skipped with one info line;
+   a peer whose index cannot be read (down) is skipped too, but the user is remembered in
+   its `catch_up_users`: the service runs a full sync for it when it answers again.
 
 `Pipeline.deliver(delivery)` is the outbox's deliverer: the user's token on the peer,
 skip when the user is playing that item there right now, then the write (marked as a
@@ -67,6 +69,9 @@ class ServerRuntime:
     reachable: bool | None = None
     last_error: str | None = None
     last_ok_at: float | None = None
+    # Users whose events skipped this server because its index could not be read (it was
+    # down); the service brings them up to date from the ledger once it answers again.
+    catch_up_users: set[str] = field(default_factory=set)
     _sessions: tuple[float, list[Session]] | None = field(default=None, repr=False)
 
     @property
@@ -275,7 +280,20 @@ class Pipeline:
             if not self._may_use(user, peer):
                 log.info("no_access_on_peer", peer=peer.name, user=user.name, title=_title(item))
                 continue
-            found = await self._lookup(peer, identity, library)
+            found, unavailable = await self._lookup(peer, identity, library)
+            if unavailable is not None:
+                # The ledger already holds this change: a catch-up sync delivers it later.
+                missing.append(peer.name)
+                peer.catch_up_users.add(str(user.id))
+                log.info(
+                    "peer_catch_up_pending",
+                    peer=peer.name,
+                    user=user.name,
+                    title=_title(item),
+                    why=unavailable,
+                    note="will catch up when the peer answers",
+                )
+                continue
             if found is None:
                 missing.append(peer.name)
                 log.info("not_on_peer", peer=peer.name, user=user.name, title=_title(item), key=key)
@@ -341,16 +359,18 @@ class Pipeline:
 
     async def _lookup(
         self, peer: ServerRuntime, identity: ItemIdentity, library: str | None
-    ) -> PlexItem | None:
+    ) -> tuple[PlexItem | None, str | None]:
+        """(the peer's item or None, why the peer's index could not be consulted or None)."""
         if peer.index is None:
-            return None
+            return None, "no library index"
         try:
             # find() rebuilds the index on a miss, at most every few minutes.
             found: PlexItem | None = await peer.index.find(identity, library)
-            return found
         except PlexError as exc:
-            log.info("peer_index_unavailable", peer=peer.name, error=str(exc))
-            return None
+            return None, str(exc)
+        if found is None and peer.index.built_at is None:
+            return None, "library index not built yet"
+        return found, None
 
     # -- outbox → peer -------------------------------------------------------------------
     def _server(self, name: str) -> ServerRuntime | None:

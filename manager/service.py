@@ -3,7 +3,10 @@
 Start-up order: open the database, start listening (events are stored durably from the
 first second), learn each server's machineIdentifier, load the user directory, build the
 library indexes, then start processing events and delivering the outbox. A server that is
-down at start is retried in the background; its peers keep syncing meanwhile.
+down at start is retried in the background; its peers keep syncing meanwhile. Events that
+had to skip a server because its library index could not be read mark it
+(`ServerRuntime.catch_up_users`); once it answers and its index is built, a full sync
+limited to writes on it and to those users brings it up to date from the ledger.
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ PROBE_INTERVAL_DOWN = 5.0  # while some server is down (or was down at start)
 # Library indexes are rebuilt this often (seconds) so re-matched items get their new ids;
 # a miss rebuilds sooner (LibraryIndex.find).
 INDEX_MAX_AGE = 6 * 3600.0
+# A catch-up sync that could not finish (the peer failed again, a write was refused) is
+# tried again after this many seconds, not on every probe tick.
+CATCH_UP_RETRY = 60.0
 
 
 def server_ref(server: ServerRuntime) -> Any:
@@ -83,6 +89,9 @@ class Service:
         self._inflight_events: set[str] = set()
         self._event_tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._catch_up: asyncio.Task[None] | None = None
+        self._catch_up_not_before: dict[str, float] = {}
+        self.catch_up_waiting = False  # a catch-up is due but another sync holds the lease
         self.client_id = ""
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -127,6 +136,9 @@ class Service:
             await self.receiver.stop()
         for task in self._tasks:
             task.cancel()
+        if self._catch_up is not None:
+            self._catch_up.cancel()
+            self._tasks.append(self._catch_up)
         if self._event_tasks:
             # Events being processed finish (their writes reach the outbox) before we stop.
             await asyncio.wait(list(self._event_tasks), timeout=5)
@@ -224,11 +236,74 @@ class Service:
                         await self.users.refresh()
                     except PlexError as exc:
                         log.warning("users_refresh_failed", error=str(exc))
+            self._start_catch_up()
             if time.time() - last_prune > 3600 and self.runner is not None:
                 last_prune = time.time()
                 pruned = await self.runner.run(db.prune_events, time.time() - EVENT_RETENTION)
                 if pruned:
                     log.info("events_pruned", count=pruned)
+
+    # -- catching up a server that events had to skip --------------------------------------
+    def _start_catch_up(self) -> None:
+        """One catch-up at a time, for a marked server that answers and has its index."""
+        if self._catch_up is not None and not self._catch_up.done():
+            return
+        now = time.monotonic()
+        for server in self.servers:
+            built = server.index is not None and server.index.built_at is not None
+            if (
+                server.catch_up_users
+                and server.reachable
+                and built
+                and now >= self._catch_up_not_before.get(server.name, 0.0)
+            ):
+                self._catch_up = asyncio.create_task(
+                    self._run_catch_up(server), name=f"catch-up-{server.name}"
+                )
+                return
+
+    async def _run_catch_up(self, server: ServerRuntime) -> None:
+        from manager.fullsync import lease_holder, run_in_service
+
+        assert self.runner is not None
+        holder = await self.runner.run(lease_holder)
+        if holder is not None:
+            # Another sync (scheduled, CLI) is running: the next probe tick tries again.
+            if not self.catch_up_waiting:
+                log.info("catch_up_waiting", server=server.name, sync_running=holder)
+            self.catch_up_waiting = True
+            return
+        self.catch_up_waiting = False
+        user_ids = sorted(server.catch_up_users)
+        names = [self._user_name(u) for u in user_ids]
+        log.info("catch_up_started", server=server.name, users=",".join(names))
+        report = await run_in_service(self, "catch_up", servers=(server.name,), users=user_ids)
+        if report is None:
+            return  # another sync took the lease first: the next tick tries again
+        summary = report.server(server.name)
+        done = report.error is None and not summary.failed
+        if done:
+            server.catch_up_users.difference_update(user_ids)
+        else:
+            self._catch_up_not_before[server.name] = time.monotonic() + CATCH_UP_RETRY
+        took = (report.finished_at or time.time()) - report.started_at
+        log.info(
+            "catch_up_finished",
+            server=server.name,
+            ok=done,
+            users=",".join(names),
+            seconds=round(took, 2),
+            watched=summary.watched,
+            unwatched=summary.unwatched,
+            resume=summary.resume,
+            failed=summary.failed,
+            error=report.error or "; ".join(summary.errors[:3]) or None,
+            retry_in_s=None if done else CATCH_UP_RETRY,
+        )
+
+    def _user_name(self, user_id: str) -> str:
+        user = self.users.user(user_id) if self.users is not None else None
+        return user.name if user is not None else user_id
 
     # -- events ------------------------------------------------------------------------
     async def accept(self, events: list[PlaybackEvent]) -> Accepted:
