@@ -22,7 +22,7 @@ import yaml
 
 from manager.library_index import LibraryIndex
 from manager.plex import PlexServerClient
-from tests.fakeplex.generate import big_fixture
+from tests.fakeplex.generate import add_size_arguments, big_fixture, sizes_from
 from tests.support.processes import emulator_process
 
 
@@ -88,23 +88,13 @@ async def run(
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--movies", type=int, default=10_000)
-    ap.add_argument("--shows", type=int, default=100)
-    ap.add_argument("--seasons", type=int, default=2)
-    ap.add_argument("--episodes", type=int, default=50)
+    add_size_arguments(ap)
     ap.add_argument("--page-size", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--xml", action="store_true", help="ask for XML instead of JSON")
     ap.add_argument("--memory", action="store_true", help="measure memory (slower)")
     args = ap.parse_args()
-    fixture = big_fixture(
-        servers=3,
-        movies=args.movies,
-        shows=args.shows,
-        seasons=args.seasons,
-        episodes=args.episodes,
-        users=5,
-    )
+    fixture = big_fixture(servers=3, users=5, **sizes_from(args))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.yaml"
         path.write_text(yaml.safe_dump(fixture))

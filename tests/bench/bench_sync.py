@@ -31,7 +31,7 @@ configure_logging("text", "WARNING")
 from manager.config import parse_config  # noqa: E402
 from manager.fullsync import SyncOptions, run_standalone  # noqa: E402
 from manager.sync_report import Progress, SyncReport  # noqa: E402
-from tests.fakeplex.generate import big_fixture  # noqa: E402
+from tests.fakeplex.generate import add_size_arguments, big_fixture, sizes_from  # noqa: E402
 from tests.support.processes import emulator_process  # noqa: E402
 
 
@@ -73,10 +73,7 @@ def print_report(
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--movies", type=int, default=10_000)
-    ap.add_argument("--shows", type=int, default=100)
-    ap.add_argument("--seasons", type=int, default=2)
-    ap.add_argument("--episodes", type=int, default=50)
+    add_size_arguments(ap)
     ap.add_argument("--users", type=int, default=5)
     ap.add_argument("--diverge", type=float, default=0.1)
     ap.add_argument("--concurrency", type=int, default=2, help="page requests per server")
@@ -84,15 +81,7 @@ def main() -> int:
     ap.add_argument("--memory", action="store_true", help="tracemalloc peak (slower)")
     ap.add_argument("--no-second", action="store_true")
     args = ap.parse_args()
-    fixture = big_fixture(
-        servers=3,
-        movies=args.movies,
-        shows=args.shows,
-        seasons=args.seasons,
-        episodes=args.episodes,
-        users=args.users,
-        diverge=args.diverge,
-    )
+    fixture = big_fixture(servers=3, users=args.users, diverge=args.diverge, **sizes_from(args))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.yaml"
         path.write_text(yaml.safe_dump(fixture))

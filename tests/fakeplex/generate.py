@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import random
 from typing import Any
 
@@ -86,4 +87,22 @@ def big_fixture(
         "movies": cat_movies,
         "shows": cat_shows,
         "servers": srv,
+    }
+
+
+def add_size_arguments(parser: argparse.ArgumentParser) -> None:
+    """The library-size flags the benchmarks share (defaults: ~20 000 items per server)."""
+    parser.add_argument("--movies", type=int, default=10_000)
+    parser.add_argument("--shows", type=int, default=100)
+    parser.add_argument("--seasons", type=int, default=2)
+    parser.add_argument("--episodes", type=int, default=50)
+
+
+def sizes_from(args: argparse.Namespace) -> dict[str, int]:
+    """`big_fixture` keyword arguments from flags made by `add_size_arguments`."""
+    return {
+        "movies": args.movies,
+        "shows": args.shows,
+        "seasons": args.seasons,
+        "episodes": args.episodes,
     }
