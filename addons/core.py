@@ -23,10 +23,10 @@ from addons import config, forwarded, redacting_output, streaming
 from addons.backlog import RETRY_S, Backlog
 from addons.delivery import Delivery
 from addons.spool import PutResult, Spool
-from manager import playback_request as playback
 from manager.event import PlaybackEvent
 from manager.logs import configure_logging, get_logger
 from manager.redaction import redact
+from manager.servers.plex import requests as playback
 
 log = get_logger("plex_cluster.proxy")
 

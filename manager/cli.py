@@ -1,4 +1,9 @@
-"""`plex-cluster-manager serve|sync` (also `python -m manager`)."""
+"""`plex-cluster-manager serve|sync` (also `python -m manager`).
+
+`serve` runs the service (manager.app); `sync` runs one full sync on the same runtime and
+prints its summary: exit 0 all synced, 1 something failed (the summary says what), 2 bad
+arguments, 4 another sync is running.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from collections.abc import Sequence
 
 from manager.config import ConfigError, default_config_path, load_config
 from manager.logs import LOG_FORMATS, configure_logging, get_logger
+from manager.model import ONLY
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sync.add_argument(
         "--only",
-        choices=("watched", "progress"),
+        choices=tuple(ONLY),
         default=None,
         help="only watched/unwatched marks, or only resume points",
     )
@@ -70,7 +76,7 @@ def _serve(config_path: str, log_format: str | None) -> int:
     _warn_if_readable_by_others(config_path)
     for warning in config.warnings:
         get_logger("manager.cli").warning("config_warning", detail=warning)
-    from manager.service import serve
+    from manager.app.service import serve
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -84,7 +90,7 @@ def _serve(config_path: str, log_format: str | None) -> int:
 
 
 def _sync(args: argparse.Namespace, config_path: str) -> int:
-    from manager.fullsync import run_cli
+    from manager.sync_command import run_sync_command
 
     config = load_config(config_path)
     # On a terminal the progress bar and the summary say what happens; a line per write
@@ -92,7 +98,7 @@ def _sync(args: argparse.Namespace, config_path: str) -> int:
     quiet = sys.stderr.isatty() and not config.debug
     level = "DEBUG" if config.debug else "WARNING" if quiet else "INFO"
     configure_logging(args.log_format or config.log_format, level)
-    return int(run_cli(config, args))
+    return int(run_sync_command(config, args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from manager.config_reader import ConfigError, Reader
+
 DEFAULT_PORT = 3400  # what the original manager listened on; old proxies point at it
 DEFAULT_PLEXTV = "https://plex.tv"
 DEFAULT_DATABASE = "sqlite:///plex-cluster.db"
@@ -32,13 +34,11 @@ ENV_LISTEN = "PLEX_CLUSTER_LISTEN"
 ENV_PLEXTV = "PLEX_CLUSTER_PLEXTV_URL"
 ENV_CONFIG = "PLEX_CLUSTER_CONFIG"
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class ConfigError(ValueError):
-    """One line: `<file>: <key>: <problem>`."""
+# The kinds of media server the manager can talk to (manager.servers.kinds builds each).
+KINDS = ("plex",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,7 @@ class ServerConfig:
     url: str  # scheme://host:port, no trailing slash
     token: str  # the server owner's (admin) token
     aliases: tuple[str, ...] = ()  # extra host[:port] forms proxies may report (legacy payload)
+    kind: str = "plex"
 
     @property
     def netloc(self) -> str:
@@ -111,73 +112,13 @@ _TOP_KEYS = {
     "delivery",
     "sync",
 }
-_SERVER_KEYS = {"name", "url", "host", "port", "scheme", "token", "aliases", "log"}
+_SERVER_KEYS = {"name", "kind", "url", "host", "port", "scheme", "token", "aliases", "log"}
 _DELIVERY_KEYS = {"concurrency", "per_peer", "max_backoff", "base_backoff", "timeout"}
 _SYNC_KEYS = {"schedule", "on_start", "users", "concurrency"}
 _USERS_KEYS = {"allow", "deny"}
 
 
-class _Reader:
-    """Carries the file name so every error names it."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.warnings: list[str] = []
-
-    def fail(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.path}: {key}: {problem}")
-
-    def mapping(self, value: Any, key: str, allowed: set[str]) -> Mapping[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            raise self.fail(key, f"must be a mapping, not {type(value).__name__}")
-        for name in value:
-            if name not in allowed:
-                where = f"{key}.{name}" if key else str(name)
-                raise self.fail(where, f"unknown key (known: {', '.join(sorted(allowed))})")
-        return value
-
-    def string(self, value: Any, key: str) -> str:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise self.fail(key, f"must be a string, not {type(value).__name__}")
-        return str(value).strip()
-
-    def boolean(self, value: Any, key: str) -> bool:
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise self.fail(key, f"must be true or false, not {value!r}")
-
-    def number(
-        self, value: Any, key: str, *, minimum: float, maximum: float | None = None
-    ) -> float:
-        if isinstance(value, bool):
-            raise self.fail(key, f"must be a number, not {value!r}")
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise self.fail(key, f"must be a number, not {value!r}") from None
-        if number < minimum or (maximum is not None and number > maximum):
-            upper = f" and at most {maximum:g}" if maximum is not None else ""
-            raise self.fail(key, f"must be at least {minimum:g}{upper}, not {value!r}")
-        return number
-
-    def names(self, value: Any, key: str) -> tuple[str, ...]:
-        if value is None:
-            return ()
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list):
-            raise self.fail(key, "must be a list of names")
-        return tuple(self.string(v, f"{key}[{i}]") for i, v in enumerate(value))
-
-
-def _check_url(reader: _Reader, url: str, key: str) -> str:
+def _check_url(reader: Reader, url: str, key: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise reader.fail(key, f"bad URL {url!r}: scheme must be http or https")
@@ -192,7 +133,7 @@ def _check_url(reader: _Reader, url: str, key: str) -> str:
     return url.rstrip("/")
 
 
-def _server(reader: _Reader, raw: Any, key: str, index: int) -> ServerConfig:
+def _server(reader: Reader, raw: Any, key: str, index: int) -> ServerConfig:
     where = f"{key}[{index}]"
     entry = reader.mapping(raw, where, _SERVER_KEYS)
     if not entry:
@@ -231,10 +172,13 @@ def _server(reader: _Reader, raw: Any, key: str, index: int) -> ServerConfig:
             f"{reader.path}: {where}.log: ignored (the original tailed a local log; "
             "proxies report to the manager instead)"
         )
-    return ServerConfig(name=name, url=url, token=token, aliases=aliases)
+    kind = reader.string(entry.get("kind", "plex"), f"{where}.kind").lower()
+    if kind not in KINDS:
+        raise reader.fail(f"{where}.kind", f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
+    return ServerConfig(name=name, url=url, token=token, aliases=aliases, kind=kind)
 
 
-def _listen(reader: _Reader, text: str, key: str) -> tuple[str, int]:
+def _listen(reader: Reader, text: str, key: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep:
         host, port = text, str(DEFAULT_PORT)
@@ -248,7 +192,7 @@ def _listen(reader: _Reader, text: str, key: str) -> tuple[str, int]:
     return host, number
 
 
-def _database(reader: _Reader, dsn: str, key: str) -> str:
+def _database(reader: Reader, dsn: str, key: str) -> str:
     scheme = dsn.split(":", 1)[0].lower() if ":" in dsn else ""
     if scheme not in ("sqlite", "postgres", "postgresql", "postgresext", "postgresqlext"):
         raise reader.fail(
@@ -260,7 +204,7 @@ def _database(reader: _Reader, dsn: str, key: str) -> str:
 def parse_config(data: Any, path: str, env: Mapping[str, str] | None = None) -> Config:
     """Validate an already-parsed YAML document; `env` overrides (defaults to os.environ)."""
     env = os.environ if env is None else env
-    reader = _Reader(path)
+    reader = Reader(path)
     if data is None:
         data = {}
     top = reader.mapping(data, "", _TOP_KEYS)

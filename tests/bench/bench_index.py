@@ -20,8 +20,10 @@ from pathlib import Path
 import httpx
 import yaml
 
-from manager.library_index import LibraryIndex
-from manager.plex import PlexServerClient
+from manager.servers.index import LibraryIndex
+from manager.servers.models import Credential
+from manager.servers.plex.client import PlexServerClient
+from manager.servers.plex.server import PlexMediaServer
 from tests.fakeplex.generate import add_size_arguments, big_fixture, sizes_from
 from tests.support.processes import emulator_process
 
@@ -32,15 +34,17 @@ async def run(
     async with httpx.AsyncClient(timeout=120.0) as http:
         indexes = [
             LibraryIndex(
-                PlexServerClient(
-                    s["url"],
-                    http,
-                    "bench",
-                    name=s["name"],
-                    max_concurrency=concurrency,
-                    prefer_json=json_wire,
+                PlexMediaServer(
+                    PlexServerClient(
+                        s["url"],
+                        http,
+                        "bench",
+                        name=s["name"],
+                        max_concurrency=concurrency,
+                        prefer_json=json_wire,
+                    )
                 ),
-                s["owner_token"],
+                Credential(s["owner_token"]),
                 page_size=page_size,
             )
             for s in describe["servers"]

@@ -29,8 +29,9 @@ from manager.logs import configure_logging
 configure_logging("text", "WARNING")
 
 from manager.config import parse_config  # noqa: E402
-from manager.fullsync import SyncOptions, run_standalone  # noqa: E402
-from manager.sync_report import Progress, SyncReport  # noqa: E402
+from manager.fullsync.engine import SyncOptions  # noqa: E402
+from manager.fullsync.report import Progress, SyncReport  # noqa: E402
+from manager.sync_command import run_standalone  # noqa: E402
 from tests.fakeplex.generate import add_size_arguments, big_fixture, sizes_from  # noqa: E402
 from tests.support.processes import emulator_process  # noqa: E402
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from manager.db import MODELS, DbRunner
+from manager.store.db import MODELS, DbRunner
 from tests.manager import pg
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from plexapi.server import PlexServer
 
-from manager import fullsync
-from manager import service as service_module
-from manager.service import Service
+from manager.app import watch as watch_module
+from manager.app.service import Service
+from manager.store import lease
 from tests.fakeplex import Cluster, start_cluster
 from tests.manager.harness import (
     PROXY_READY_TIMEOUT,
@@ -114,32 +114,32 @@ def test_catch_up_waits_for_a_running_sync(
 ) -> None:
     """In-process (real emulator, real SQLite): while another process holds the full-sync
     lease, the catch-up waits; it runs once the lease is released."""
-    monkeypatch.setattr(service_module, "PROBE_INTERVAL_DOWN", 0.2)
+    monkeypatch.setattr(watch_module, "PROBE_INTERVAL_DOWN", 0.2)
     gamma = demo_cluster.servers["gamma"]
     gamma.go_down()
     cfg = config_for(demo_cluster, tmp_path)
     other_sync = "another-process"
 
     async def main() -> None:
-        svc = Service(cfg)
+        svc = await Service.open(cfg)
         await svc.start()
         try:
             await svc.ready.wait()
-            assert svc.runner is not None
-            peer = next(s for s in svc.servers if s.name == "gamma")
+            runner = svc.runtime.runner
+            peer = next(s for s in svc.runtime.servers if s.name == "gamma")
             await svc.accept([scrobble(demo_cluster, "alice", "matrix")])
             await until(lambda: played(demo_cluster, "beta", "alice", "matrix"))
             assert peer.catch_up_users == {"2002"}
-            assert await svc.runner.run(fullsync._lease_acquire, other_sync, 600.0) is None
+            assert await runner.run(lease.acquire, other_sync, 600.0) is None
             gamma.come_up()
-            await until(lambda: svc.catch_up_waiting)
-            assert peer.index is not None and peer.index.built_at is not None
+            await until(lambda: svc.watch.catch_up_waiting)
+            assert peer.index.built_at is not None
             assert not played(demo_cluster, "gamma", "alice", "matrix")
             assert peer.catch_up_users == {"2002"}
-            await svc.runner.run(fullsync._lease_release, other_sync)
+            await runner.run(lease.release, other_sync)
             await until(lambda: played(demo_cluster, "gamma", "alice", "matrix"))
             await until(lambda: not peer.catch_up_users)
-            assert not svc.catch_up_waiting
+            assert not svc.watch.catch_up_waiting
             assert not played(demo_cluster, "gamma", "kid", "matrix")
             assert not played(demo_cluster, "gamma", "admin", "matrix")
         finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from manager.event import PlaybackEvent
-from manager.pipeline import decide
+from manager.realtime.interpret import decide
 
 
 def ev(

@@ -17,7 +17,7 @@ import pytest
 from plexapi.server import PlexServer
 
 from manager.event import PlaybackEvent
-from manager.pipeline import SESSIONS_TTL
+from manager.realtime.writer import SESSIONS_TTL
 from tests.fakeplex import Cluster, start_cluster
 from tests.manager.harness import (
     MANAGER_TOKEN,

@@ -5,18 +5,19 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from manager import ledger
-from manager.db import DbRunner
-from manager.ledger import Observation
+from manager.model import Change, ItemKey, UserId
+from manager.store import ledger
+from manager.store.db import DbRunner
+from manager.store.ledger import Observation
 
 
 def obs(
     change: str, at: float, offset: int | None = None, key: str = "movie:imdb://tt1"
 ) -> Observation:
     return Observation(
-        user_id="7",
-        identity_key=key,
-        change=change,  # type: ignore[arg-type]
+        user_id=UserId("7"),
+        identity_key=ItemKey(key),
+        change=Change(change),
         observed_at=at,
         source_server="alpha",
         offset_ms=offset,
@@ -69,7 +70,7 @@ def test_found_under_any_of_its_keys(runner: DbRunner) -> None:
     first = Observation(
         user_id="7",
         identity_key="movie:imdb://tt1",
-        change="played",
+        change=Change.PLAYED,
         observed_at=200.0,
         source_server="alpha",
         aliases=("movie:tmdb://9",),
@@ -78,7 +79,7 @@ def test_found_under_any_of_its_keys(runner: DbRunner) -> None:
     late = Observation(
         user_id="7",
         identity_key="movie:tmdb://9",
-        change="resume",
+        change=Change.RESUME,
         observed_at=100.0,
         source_server="gamma",
         offset_ms=5,
@@ -89,7 +90,7 @@ def test_found_under_any_of_its_keys(runner: DbRunner) -> None:
     newer = Observation(
         user_id="7",
         identity_key="movie:tmdb://9",
-        change="unplayed",
+        change=Change.UNPLAYED,
         observed_at=300.0,
         source_server="gamma",
         aliases=("movie:imdb://tt1",),

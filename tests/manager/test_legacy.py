@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from manager.event import EventError
-from manager.legacy import from_legacy
+from manager.servers.plex.legacy import from_legacy
 
 BASE = {
     "remote_addr": "203.0.113.9",

@@ -5,19 +5,22 @@ from __future__ import annotations
 import asyncio
 
 from manager.config import DeliveryConfig
-from manager.db import DbRunner
-from manager.outbox import Delivery, Outbox, Result, Verdict, Write
+from manager.model import Change, ItemKey, UserId
+from manager.store.db import DbRunner
+from manager.store.outbox import Attempt, Outbox, Result, Verdict, Write
 
 FAST = DeliveryConfig(concurrency=3, per_peer=2, base_backoff=0.01, max_backoff=0.05, timeout=1)
 
 
-def write(key: str, at: float, action: str = "scrobble", peer: str = "beta", **kw: object) -> Write:
+def write(
+    key: str, at: float, change: Change = Change.PLAYED, peer: str = "beta", **kw: object
+) -> Write:
     return Write(
         peer=peer,
-        user_id="1",
-        identity_key=key,
-        action=action,
-        rating_key=key.rsplit("/", 1)[-1],
+        user_id=UserId("1"),
+        identity_key=ItemKey(key),
+        change=change,
+        item_id=key.rsplit("/", 1)[-1],
         observed_at=at,
         user_name="admin",
         **kw,  # type: ignore[arg-type]
@@ -30,11 +33,11 @@ class Peer:
     def __init__(self, script: list[Result] | None = None, delay: float = 0.0) -> None:
         self.script = list(script or [])
         self.delay = delay
-        self.seen: list[Delivery] = []
+        self.seen: list[Attempt] = []
         self.active = 0
         self.max_active = 0
 
-    async def __call__(self, d: Delivery) -> Result:
+    async def __call__(self, d: Attempt) -> Result:
         self.active += 1
         self.max_active = max(self.max_active, self.active)
         try:
@@ -56,14 +59,14 @@ def test_coalesces_to_newest_and_refuses_older(runner: DbRunner) -> None:
 
     async def main() -> None:
         outbox = Outbox(runner, peer, FAST)
-        await outbox.enqueue([write("m/1", 10.0, "resume", time_ms=1000, duration_ms=9000)])
-        await outbox.enqueue([write("m/1", 30.0, "scrobble")])
-        await outbox.enqueue([write("m/1", 20.0, "resume", time_ms=5000, duration_ms=9000)])
+        await outbox.enqueue([write("m/1", 10.0, Change.RESUME, time_ms=1000, duration_ms=9000)])
+        await outbox.enqueue([write("m/1", 30.0, Change.PLAYED)])
+        await outbox.enqueue([write("m/1", 20.0, Change.RESUME, time_ms=5000, duration_ms=9000)])
         assert await outbox.depth() == 1
         await run_until_idle(outbox)
 
     asyncio.run(main())
-    assert [(d.write.action, d.write.observed_at) for d in peer.seen] == [("scrobble", 30.0)]
+    assert [(d.write.change, d.write.observed_at) for d in peer.seen] == [(Change.PLAYED, 30.0)]
 
 
 def test_bounded_concurrency_and_per_peer_limit(runner: DbRunner) -> None:
@@ -113,16 +116,16 @@ def test_newer_state_arriving_during_delivery_is_not_lost(runner: DbRunner) -> N
 
     async def main() -> None:
         outbox = Outbox(runner, peer, FAST)
-        await outbox.enqueue([write("m/1", 1.0, "scrobble")])
+        await outbox.enqueue([write("m/1", 1.0, Change.PLAYED)])
         outbox.start()
         while not peer.active:
             await asyncio.sleep(0.01)
-        await outbox.enqueue([write("m/1", 2.0, "unscrobble")])
+        await outbox.enqueue([write("m/1", 2.0, Change.UNPLAYED)])
         assert await outbox.wait_idle(timeout=20)
         await outbox.stop()
 
     asyncio.run(main())
-    assert [d.write.action for d in peer.seen] == ["scrobble", "unscrobble"]
+    assert [d.write.change for d in peer.seen] == [Change.PLAYED, Change.UNPLAYED]
 
 
 def test_queued_writes_survive_a_restart(dsn: str) -> None:
@@ -141,7 +144,7 @@ def test_queued_writes_survive_a_restart(dsn: str) -> None:
         asyncio.run(run_until_idle(Outbox(second, peer, FAST)))
     finally:
         second.close()
-    assert sorted((d.write.peer, d.write.rating_key) for d in peer.seen) == [
+    assert sorted((d.write.peer, d.write.item_id) for d in peer.seen) == [
         ("beta", "1"),
         ("gamma", "2"),
     ]

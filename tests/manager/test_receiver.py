@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
+from manager.app.receiver import Accepted, Receiver
 from manager.event import PlaybackEvent
-from manager.receiver import Accepted, Receiver
 
 TOKEN = "s3cret-manager-token"
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from manager import service as service_module
+from manager.app import watch as watch_module
+from manager.app.service import Service
 from manager.config import Config, parse_config
 from manager.event import PlaybackEvent
-from manager.service import Service
 from tests.fakeplex import Cluster
 
 
@@ -66,15 +66,14 @@ def test_same_library_name_only_keeps_the_original_rule(
     cfg = config_for(demo_cluster, tmp_path, same_library_name_only=True)
 
     async def main() -> None:
-        svc = Service(cfg)
+        svc = await Service.open(cfg)
         await svc.start()
         try:
             await svc.ready.wait()
-            assert svc.pipeline is not None and svc.outbox is not None
-            outcome = await svc.pipeline.handle(scrobble(demo_cluster, "admin", "matrix"))
+            outcome = await svc.runtime.handler.handle(scrobble(demo_cluster, "admin", "matrix"))
             assert outcome == "queued"
             await until(lambda: played(demo_cluster, "beta", "admin", "matrix"))
-            assert await svc.outbox.wait_idle(10)
+            assert await svc.runtime.outbox.wait_idle(10)
         finally:
             await svc.stop()
 
@@ -86,13 +85,13 @@ def test_same_library_name_only_keeps_the_original_rule(
 def test_server_down_at_start_joins_when_it_comes_up(
     demo_cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(service_module, "PROBE_INTERVAL_DOWN", 0.2)
+    monkeypatch.setattr(watch_module, "PROBE_INTERVAL_DOWN", 0.2)
     gamma = demo_cluster.servers["gamma"]
     gamma.go_down()
     cfg = config_for(demo_cluster, tmp_path)
 
     async def main() -> None:
-        svc = Service(cfg)
+        svc = await Service.open(cfg)
         await svc.start()
         try:
             await svc.ready.wait()
@@ -101,7 +100,8 @@ def test_server_down_at_start_joins_when_it_comes_up(
             await svc.accept([scrobble(demo_cluster, "alice", "inception")])
             await until(lambda: played(demo_cluster, "beta", "alice", "inception"))
             gamma.come_up()
-            await until(lambda: bool(svc.servers[2].reachable and svc.servers[2].index.built_at))
+            gamma_server = svc.runtime.servers[2]
+            await until(lambda: bool(gamma_server.reachable and gamma_server.index.built_at))
             await svc.accept([scrobble(demo_cluster, "alice", "matrix")])
             await until(lambda: played(demo_cluster, "gamma", "alice", "matrix"))
             status = await svc.status()
@@ -117,19 +117,18 @@ def test_writes_for_a_peer_go_out_as_soon_as_it_is_back(
 ) -> None:
     # Backoff far longer than the wait below: only the probe noticing beta is back can
     # deliver the write in time.
-    monkeypatch.setattr(service_module, "PROBE_INTERVAL_DOWN", 0.2)
+    monkeypatch.setattr(watch_module, "PROBE_INTERVAL_DOWN", 0.2)
     cfg = config_for(demo_cluster, tmp_path, delivery={"base_backoff": 60, "max_backoff": 120})
     beta = demo_cluster.servers["beta"]
 
     async def main() -> None:
-        svc = Service(cfg)
+        svc = await Service.open(cfg)
         await svc.start()
         try:
             await svc.ready.wait()
-            assert svc.outbox is not None
             beta.go_down()
             await svc.accept([scrobble(demo_cluster, "bob", "amelie")])
-            await until(lambda: svc.servers[1].reachable is False)
+            await until(lambda: svc.runtime.servers[1].reachable is False)
             beta.come_up()
             await until(lambda: played(demo_cluster, "beta", "bob", "amelie"), timeout=20)
         finally:
@@ -144,7 +143,7 @@ def test_service_on_postgresql(
     cfg = config_for(demo_cluster, tmp_path, database=clean_postgres_dsn)
 
     async def main() -> None:
-        svc = Service(cfg)
+        svc = await Service.open(cfg)
         await svc.start()
         try:
             await svc.ready.wait()

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import httpx
 
-from manager.plex import PlexServerClient, PlexTvClient
-from manager.users import ServerRef, UserDirectory
+from manager.config import ServerConfig
+from manager.servers.index import LibraryIndex
+from manager.servers.models import Credential
+from manager.servers.plex.client import PlexServerClient
+from manager.servers.plex.plextv import PlexTvClient
+from manager.servers.plex.server import PlexMediaServer
+from manager.servers.plex.users import PlexUserDirectory
+from manager.servers.server import Server
 from tests.fakeplex import Cluster
 
 CLIENT_ID = "plex-cluster-tests-lib"
@@ -25,13 +31,20 @@ def plextv_client(cluster: Cluster, http: httpx.AsyncClient) -> PlexTvClient:
     return PlexTvClient(cluster.plextv_url, http, CLIENT_ID, backoff_base=0.01, backoff_max=0.05)
 
 
+def server(name: str, client: PlexServerClient, token: str, server_id: str | None) -> Server:
+    """A configured server as the runtime holds it, with its id already learned."""
+    api = PlexMediaServer(client)
+    config = ServerConfig(name=name, url=client.base_url, token=token)
+    return Server(config, api, LibraryIndex(api, Credential(token)), server_id=server_id or None)
+
+
 def directory(
     cluster: Cluster, http: httpx.AsyncClient, **kwargs: object
-) -> tuple[UserDirectory, PlexTvClient, dict[str, PlexServerClient]]:
+) -> tuple[PlexUserDirectory, PlexTvClient, dict[str, PlexServerClient]]:
     plextv = plextv_client(cluster, http)
     clients = server_clients(cluster, http)
-    refs = [
-        ServerRef(name, srv.machine_identifier, srv.owner_token, clients[name])
+    servers = [
+        server(name, clients[name], srv.owner_token, srv.machine_identifier)
         for name, srv in cluster.servers.items()
     ]
-    return UserDirectory(plextv, refs, **kwargs), plextv, clients  # type: ignore[arg-type]
+    return PlexUserDirectory(plextv, servers, **kwargs), plextv, clients  # type: ignore[arg-type]

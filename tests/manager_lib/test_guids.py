@@ -1,19 +1,35 @@
-"""GUID parsing and identity keys: new-agent, legacy-agent and no-identity items."""
+"""GUID parsing and identity keys: new-agent, legacy-agent and no-identity Plex items.
+
+Items are built as Plex sends them (JSON attributes and <Guid> children) and parsed the
+way every answer is, so what is checked is what the cluster sees of a Plex item.
+"""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
-from manager.guids import (
+from manager.servers.identity import (
     ItemIdentity,
     identity_key,
     identity_keys,
     identity_of,
     normalize_guid,
-    parse_legacy_guid,
     show_identity,
 )
-from manager.plex.models import PlexItem
+from manager.servers.models import MediaItem
+from manager.servers.plex import parse
+from manager.servers.plex.guids import parse_legacy_guid
+
+
+def plex_item(guids: tuple[str, ...] = (), **attrs: Any) -> MediaItem:
+    """One item as a Plex server's JSON answer carries it, parsed."""
+    entry = {**attrs, "Guid": [{"id": g} for g in guids]}
+    body = json.dumps({"MediaContainer": {"Metadata": [entry]}}).encode()
+    (item,) = parse.items(parse.decode(body))
+    return item
 
 
 @pytest.mark.parametrize(
@@ -73,54 +89,54 @@ def test_no_legacy_identity(guid: str | None) -> None:
 
 
 def test_new_agent_movie_identity_and_key() -> None:
-    item = PlexItem(
-        rating_key="10",
+    item = plex_item(
+        ratingKey="10",
         type="movie",
         title="Heat",
         guid="plex://movie/5d77",
         guids=("tmdb://949", "imdb://tt0113277", "tvdb://1"),
     )
     ident = identity_of(item)
-    assert ident.plex_guid == "plex://movie/5d77"
+    assert ident.guid == "plex://movie/5d77"
     assert ident.external_ids == {"tmdb://949", "imdb://tt0113277", "tvdb://1"}
     # imdb first for movies: what a legacy IMDb-agent server of the same film also has.
     assert identity_key(ident) == "movie:imdb://tt0113277"
     legacy = identity_of(
-        PlexItem(
-            rating_key="99",
+        plex_item(
+            ratingKey="99",
             type="movie",
             title="Heat",
             guid="com.plexapp.agents.imdb://tt0113277?lang=en",
         )
     )
-    assert legacy.plex_guid is None
+    assert legacy.guid is None
     assert identity_key(legacy) == identity_key(ident)
 
 
 def test_episode_identity_with_show_and_legacy_agree() -> None:
-    show = PlexItem(
-        rating_key="1",
+    show = plex_item(
+        ratingKey="1",
         type="show",
         title="Lost",
         guid="plex://show/abc",
         guids=("tvdb://73739", "imdb://tt0411008"),
     )
-    new_ep = PlexItem(
-        rating_key="5",
+    new_ep = plex_item(
+        ratingKey="5",
         type="episode",
         title="Pilot",
         guid="plex://episode/def",
         guids=("tvdb://127131",),
-        show_guid="plex://show/abc",
-        season_index=1,
-        episode_index=1,
-        grandparent_rating_key="1",
+        grandparentGuid="plex://show/abc",
+        parentIndex=1,
+        index=1,
+        grandparentRatingKey="1",
     )
     ident = identity_of(new_ep, show)
     assert ident.show_ids == {"plex://show/abc", "tvdb://73739", "imdb://tt0411008"}
     assert (ident.season, ident.episode) == (1, 1)
-    legacy_ep = PlexItem(
-        rating_key="77",
+    legacy_ep = plex_item(
+        ratingKey="77",
         type="episode",
         title="Pilot",
         guid="com.plexapp.agents.thetvdb://73739/1/1?lang=en",
@@ -133,14 +149,14 @@ def test_episode_identity_with_show_and_legacy_agree() -> None:
     assert "episode:plex://episode/def" in identity_keys(ident)
     assert show_identity(ident) == ItemIdentity(
         kind="show",
-        plex_guid="plex://show/abc",
+        guid="plex://show/abc",
         external_ids=frozenset({"tvdb://73739", "imdb://tt0411008"}),
     )
 
 
 def test_local_item_has_no_identity() -> None:
     ident = identity_of(
-        PlexItem(rating_key="3", type="movie", title="Home video", guid="local://3")
+        plex_item(ratingKey="3", type="movie", title="Home video", guid="local://3")
     )
     assert ident.is_empty
     assert identity_keys(ident) == []
@@ -149,14 +165,14 @@ def test_local_item_has_no_identity() -> None:
 
 
 def test_season_identity() -> None:
-    season = PlexItem(
-        rating_key="2",
+    season = plex_item(
+        ratingKey="2",
         type="season",
         title="Season 2",
         guid="plex://season/s2",
-        show_guid="plex://show/abc",
-        season_index=2,
-        parent_rating_key="1",
+        parentGuid="plex://show/abc",
+        index=2,
+        parentRatingKey="1",
     )
     ident = identity_of(season)
     assert ident.kind == "season" and ident.season == 2 and not ident.is_empty

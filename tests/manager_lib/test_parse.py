@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from manager.plex import parse
-from manager.plex.models import PlexItem
+from manager.servers.models import MediaItem
+from manager.servers.plex import parse
 
 XML_EPISODES = b"""<?xml version="1.0" encoding="UTF-8"?>
 <MediaContainer size="2" totalSize="7" offset="0" librarySectionID="2"
@@ -70,28 +70,31 @@ def test_items_xml_and_json_agree(raw: bytes) -> None:
     body = parse.decode(raw)
     assert parse.total_size(body, None) == 7
     first, second = parse.items(body)
-    assert first == PlexItem(
-        rating_key="501",
-        type="episode",
+    assert first == MediaItem(
+        id="501",
+        kind="episode",
         title="Pilot",
         guid="plex://episode/aaa",
-        guids=("imdb://tt0636289", "tvdb://127131"),
+        external_ids=("imdb://tt0636289", "tvdb://127131"),
         duration_ms=2580000,
-        section_id="2",
-        section_title="TV Shows",
-        parent_rating_key="450",
-        grandparent_rating_key="400",
-        show_guid="plex://show/sss",
+        library_id="2",
+        library="TV Shows",
+        season_id="450",
+        show_id="400",
+        show_ids=("plex://show/sss",),
         show_title="Lost",
-        season_index=1,
-        episode_index=1,
-        view_count=2,
-        view_offset_ms=60000,
-        last_viewed_at=1700000000,
+        season_number=1,
+        episode_number=1,
+        played=True,
+        play_count=2,
+        resume_ms=60000,
+        last_played_at=1700000000,
     )
-    assert first.is_played and first.show_rating_key == "400"
-    assert second.view_count == 0 and second.view_offset_ms == 0 and second.last_viewed_at is None
-    assert not second.is_played
+    assert second.play_count == 0 and second.resume_ms == 0 and second.last_played_at is None
+    assert not second.played
+    # A legacy agent's episode guid names the show and the numbers: no id of its own.
+    assert (second.guid, second.external_ids, second.show_ids) == (None, (), ("tvdb://73739",))
+    assert (second.season_number, second.episode_number, second.show_id) == (1, 2, "400")
 
 
 def test_sections_identity_sessions_both_shapes() -> None:
@@ -125,7 +128,7 @@ def test_sections_identity_sessions_both_shapes() -> None:
     )
     a = parse.sessions(parse.decode(sess_xml))
     assert a == parse.sessions(parse.decode(sess_js))
-    got = (a[0].rating_key, a[0].user_id, a[0].username, a[0].state, a[0].client_id)
+    got = (a[0].item_id, a[0].user_id, a[0].username, a[0].state, a[0].client_id)
     assert got == ("9", "1", "admin", "paused", "c1")
 
 
@@ -138,5 +141,5 @@ def test_garbage_is_a_parse_error() -> None:
 
 def test_interner_shares_repeated_strings() -> None:
     items = parse.items(parse.decode(XML_EPISODES))
-    assert items[0].type is items[1].type
-    assert items[0].section_title is items[1].section_title
+    assert items[0].kind is items[1].kind
+    assert items[0].library is items[1].library

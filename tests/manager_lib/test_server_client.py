@@ -8,16 +8,9 @@ import httpx
 import pytest
 
 from manager.event import REPLAY_HEADER
-from manager.plex import (
-    TYPE_EPISODE,
-    TYPE_MOVIE,
-    BadRequest,
-    NotFound,
-    PlexServerClient,
-    ServerError,
-    Unauthorized,
-    Unreachable,
-)
+from manager.servers.errors import BadRequest, NotFound, ServerFault, Unauthorized, Unreachable
+from manager.servers.plex.client import PlexServerClient
+from manager.servers.plex.models import TYPE_EPISODE, TYPE_MOVIE
 from tests.fakeplex import Cluster
 from tests.manager_lib.helpers import CLIENT_ID, server_clients
 
@@ -33,17 +26,17 @@ async def test_identity_and_differently_named_sections(cluster: Cluster) -> None
         for name, client in server_clients(cluster, http).items():
             srv = cluster.servers[name]
             anonymous = await client.identity()
-            assert anonymous.machine_identifier == srv.machine_identifier
+            assert anonymous.id == srv.machine_identifier
             full = await client.identity(srv.owner_token)
-            assert full.machine_identifier == srv.machine_identifier
-            assert full.friendly_name == srv.friendly_name
+            assert full.id == srv.machine_identifier
+            assert full.name == srv.friendly_name
             assert full.version
         clients = server_clients(cluster, http)
         alpha = await clients["alpha"].sections(cluster.servers["alpha"].owner_token)
         gamma = await clients["gamma"].sections(cluster.servers["gamma"].owner_token)
-    assert [(s.type, s.title) for s in alpha] == [("movie", "Movies"), ("show", "TV Shows")]
-    assert [(s.type, s.title) for s in gamma] == [("movie", "Films"), ("show", "Series")]
-    assert all(s.id and s.uuid for s in alpha + gamma)
+    assert [(s.kind, s.title) for s in alpha] == [("movie", "Movies"), ("show", "TV Shows")]
+    assert [(s.kind, s.title) for s in gamma] == [("movie", "Films"), ("show", "Series")]
+    assert all(s.id for s in alpha + gamma)
 
 
 async def test_requests_carry_replay_marker_and_token_only_as_header(cluster: Cluster) -> None:
@@ -78,17 +71,17 @@ async def test_paging_across_pages_matches_one_big_page(
         pages = [page async for page in client.iter_items(token, "2", TYPE_EPISODE, page_size=5)]
     assert len(whole) == count == 24  # Office 6+4, Breaking Bad 7+3, Dark 4
     assert [len(p) for p in pages] == [5, 5, 5, 5, 4]
-    assert [i.rating_key for p in pages for i in p] == [i.rating_key for i in whole]
+    assert [i.id for p in pages for i in p] == [i.id for i in whole]
     listing = [r for r in srv.requests if r.path == "/library/sections/2/all"]
     assert len(listing) == 5  # one request per page, none per item
     starts = sorted(int(_header(r.headers, "X-Plex-Container-Start")) for r in listing)
     assert starts == [0, 5, 10, 15, 20]
     assert all(r.query.get("includeGuids") == "1" for r in listing)
     first = whole[0]
-    assert first.type == "episode" and first.section_title == "TV Shows"
+    assert first.kind == "episode" and first.library == "TV Shows"
     assert first.guid and first.guid.startswith("plex://episode/")
-    assert any(g.startswith("tvdb://") for g in first.guids)
-    assert first.show_guid and first.grandparent_rating_key and first.season_index is not None
+    assert any(g.startswith("tvdb://") for g in first.external_ids)
+    assert first.show_ids and first.show_id and first.season_number is not None
 
 
 async def test_xml_and_json_reads_agree(cluster: Cluster) -> None:
@@ -112,13 +105,13 @@ async def test_metadata_children_and_leaves(cluster: Cluster) -> None:
     async with httpx.AsyncClient() as http:
         client = server_clients(cluster, http)["alpha"]
         both = await client.metadata(token, [matrix, show, "99999"])
-        assert {i.rating_key for i in both} == {matrix, show}
-        assert (await client.item(token, matrix)).guids  # metadata carries <Guid>s
+        assert {i.id for i in both} == {matrix, show}
+        assert (await client.item(token, matrix)).external_ids  # metadata carries <Guid>s
         seasons = await client.children(token, show)
-        assert [s.season_index for s in seasons] == [1, 2]
-        assert all(s.type == "season" and s.parent_rating_key == show for s in seasons)
+        assert [s.season_number for s in seasons] == [1, 2]
+        assert all(s.kind == "season" and s.show_id == show for s in seasons)
         leaves = await client.all_leaves(token, show)
-        assert len(leaves) == 10 and {e.grandparent_rating_key for e in leaves} == {show}
+        assert len(leaves) == 10 and {e.show_id for e in leaves} == {show}
         with pytest.raises(NotFound):
             await client.metadata(token, ["99999"])
 
@@ -131,19 +124,19 @@ async def test_writes_are_visible_to_that_user_only(cluster: Cluster) -> None:
     async with httpx.AsyncClient() as http:
         client = server_clients(cluster, http)["beta"]
         item = await client.item(alice, rk)
-        assert item.view_count == 0 and item.duration_ms
+        assert item.play_count == 0 and item.duration_ms
         await client.scrobble(alice, rk)
-        assert (await client.item(alice, rk)).view_count == 1
+        assert (await client.item(alice, rk)).play_count == 1
         assert srv.state("alice", rk)["view_count"] == 1
-        assert (await client.item(bob, rk)).view_count == 0
+        assert (await client.item(bob, rk)).play_count == 0
 
         await client.unscrobble(alice, rk)
-        assert (await client.item(alice, rk)).view_count == 0
+        assert (await client.item(alice, rk)).play_count == 0
 
         await client.set_resume(alice, rk, 1_200_000, item.duration_ms)
         again = await client.item(alice, rk)
-        assert again.view_offset_ms == 1_200_000 and again.view_count == 0
-        assert (await client.item(bob, rk)).view_offset_ms == 0
+        assert again.resume_ms == 1_200_000 and again.play_count == 0
+        assert (await client.item(bob, rk)).resume_ms == 0
         # No session is left behind: the write is a finished (stopped) report.
         assert not [s for s in srv.sessions() if s["rating_key"] == rk]
         # A source position a little past this copy's end: clamped, which marks it played.
@@ -163,10 +156,10 @@ async def test_managed_user_writes_and_show_level_scrobble(cluster: Cluster) -> 
         client = server_clients(cluster, http)["gamma"]
         await client.scrobble(kid, show)
         read = await client.item(kid, show)
-        assert read.leaf_count == read.viewed_leaf_count == 4 and read.is_played
-        assert not (await client.item(srv.owner_token, show)).is_played
+        assert read.played  # every one of its episodes (leafCount == viewedLeafCount)
+        assert not (await client.item(srv.owner_token, show)).played
         episodes = await client.all_leaves(kid, show)
-        assert all(e.view_count == 1 for e in episodes)
+        assert all(e.play_count == 1 for e in episodes)
 
 
 async def test_sessions_show_who_plays_what(cluster: Cluster) -> None:
@@ -190,7 +183,7 @@ async def test_sessions_show_who_plays_what(cluster: Cluster) -> None:
         )
         client = server_clients(cluster, http)["alpha"]
         sessions = await client.sessions(srv.owner_token)
-    assert [(s.rating_key, s.username, s.state, s.client_id) for s in sessions] == [
+    assert [(s.item_id, s.username, s.state, s.client_id) for s in sessions] == [
         (rk, "alice", "playing", "alices-tv")
     ]
     assert sessions[0].user_id == "2002"
@@ -213,13 +206,13 @@ async def test_errors_are_classified_and_redacted(cluster: Cluster) -> None:
             await client.set_resume(token, srv.find_key(title="Heat"), 1000, 0)
 
         srv.fail_next(1, 500)
-        with pytest.raises(ServerError) as server_error:
+        with pytest.raises(ServerFault) as server_error:
             await client.sections(token)
         assert server_error.value.status == 500 and "alpha" in str(server_error.value)
         assert await client.sections(token)  # only the next request failed
 
         srv.fail_next(1, 503)
-        with pytest.raises(ServerError):
+        with pytest.raises(ServerFault):
             await client.scrobble(token, srv.find_key(title="Heat"))
 
         srv.go_down()
@@ -229,7 +222,7 @@ async def test_errors_are_classified_and_redacted(cluster: Cluster) -> None:
             assert unreachable.value.status is None
         finally:
             srv.come_up()
-        assert (await client.identity()).machine_identifier == srv.machine_identifier
+        assert (await client.identity()).id == srv.machine_identifier
 
 
 async def test_per_user_pass_reads_only_what_the_user_has_state_for(cluster: Cluster) -> None:
@@ -252,7 +245,7 @@ async def test_per_user_pass_reads_only_what_the_user_has_state_for(cluster: Clu
         watched = await read(include_guids=False, extra_params={"unwatched": "0"})
         in_progress = await read(include_guids=False, extra_params={"inProgress": "1"})
         everything = await read()
-    assert sorted(i.rating_key for i in watched) == sorted([heat, matrix])
-    assert all(i.view_count == 1 and i.guids == () for i in watched)
-    assert [(i.rating_key, i.view_offset_ms) for i in in_progress] == [(arrival, 600_000)]
-    assert len(everything) == 7 and all(i.guids for i in everything)
+    assert sorted(i.id for i in watched) == sorted([heat, matrix])
+    assert all(i.play_count == 1 and i.external_ids == () for i in watched)
+    assert [(i.id, i.resume_ms) for i in in_progress] == [(arrival, 600_000)]
+    assert len(everything) == 7 and all(i.external_ids for i in everything)

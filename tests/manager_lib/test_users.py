@@ -7,10 +7,18 @@ import asyncio
 import httpx
 import pytest
 
-from manager.plex import RateLimited, Unauthorized
-from manager.users import ServerRef
+from manager.model import ClusterUser, UserId
+from manager.servers.errors import RateLimited, Unauthorized
+from manager.servers.plex.users import PlexUserDirectory
 from tests.fakeplex import Cluster
-from tests.manager_lib.helpers import directory, plextv_client
+from tests.manager_lib.helpers import directory, plextv_client, server
+
+
+async def secret_for(users: PlexUserDirectory, user: ClusterUser, name: str) -> str | None:
+    """The secret of the user's credential on that server, or None."""
+    credential = await users.credential_for(user, name)
+    return credential.secret if credential is not None else None
+
 
 pytestmark = pytest.mark.anyio
 
@@ -24,8 +32,8 @@ async def test_who_can_use_each_server(cluster: Cluster) -> None:
     assert [u.name for u in users.users("alpha")] == ["admin", "alice", "bob", "kid"]
     assert [u.name for u in users.users("gamma")] == ["admin", "alice", "kid"]  # bob: no gamma
     assert users.owner_of("beta") == users.user_by_name("admin")
-    assert users.user(2002) == users.user("2002") == users.user_by_name("ALICE")
-    assert users.user("nobody") is None
+    assert users.user(UserId("2002")) == users.user_by_name("ALICE")
+    assert users.user(UserId("nobody")) is None
 
 
 async def test_tokens_per_user_and_server(cluster: Cluster) -> None:
@@ -34,20 +42,20 @@ async def test_tokens_per_user_and_server(cluster: Cluster) -> None:
         await users.refresh()
         for server in cluster.servers:
             for user in users.users(server):
-                token = await users.token_for(user, server)
-                assert token == cluster.token_for(user.name, server), (user.name, server)
+                secret = await secret_for(users, user, server)
+                assert secret == cluster.token_for(user.name, server), (user.name, server)
                 # The token works there, as that user.
-                assert await clients[server].sections(token)
+                assert secret is not None and await clients[server].sections(secret)
         bob = users.user_by_name("bob")
         assert bob is not None
-        assert await users.token_for(bob, "gamma") is None
+        assert await secret_for(users, bob, "gamma") is None
         admin = users.user_by_name("admin")
         assert admin is not None
-        assert await users.token_for(admin, "alpha") == cluster.servers["alpha"].owner_token
+        assert await secret_for(users, admin, "alpha") == cluster.servers["alpha"].owner_token
         # A shared user's server tokens differ per server: never reuse one elsewhere.
         alice = users.user_by_name("alice")
         assert alice is not None
-        assert await users.token_for(alice, "alpha") != await users.token_for(alice, "beta")
+        assert await secret_for(users, alice, "alpha") != await secret_for(users, alice, "beta")
 
 
 async def test_identifying_tokens_costs_no_plextv_call_once_known(cluster: Cluster) -> None:
@@ -120,31 +128,29 @@ async def test_transient_token_known_by_session_and_dies_with_restart(cluster: C
             },
             headers={"X-Plex-Token": transient, "X-Plex-Client-Identifier": "alice-phone"},
         )
-        found = await users.user_for_token(
-            "alpha", transient, client_id="alice-phone", rating_key=rk
-        )
+        found = await users.user_for_token("alpha", transient, client_id="alice-phone", item_id=rk)
         assert found is not None and found.name == "alice"
         # The directory's own token for alice is not the transient one.
-        assert await users.token_for(found, "alpha") == cluster.token_for("alice", "alpha")
+        assert await secret_for(users, found, "alpha") == cluster.token_for("alice", "alpha")
         assert await users.user_for_token("beta", transient) is None
 
         alpha.restart()
         with pytest.raises(Unauthorized):
             await clients["alpha"].sections(transient)
-        # A 401 on a token we handed out: invalidate, and the next token_for refetches.
+        # A 401 on a token we handed out: invalidate, and the next credential_for refetches.
         kid = users.user_by_name("kid")
         assert kid is not None
         before = len(cluster.plextv.requests)
         users.invalidate(kid, "alpha")
-        token = await users.token_for(kid, "alpha")
-        assert token == cluster.token_for("kid", "alpha")
-        assert await clients["alpha"].sections(token)
+        secret = await secret_for(users, kid, "alpha")
+        assert secret == cluster.token_for("kid", "alpha")
+        assert secret is not None and await clients["alpha"].sections(secret)
         paths = [r.path for r in cluster.plextv.requests[before:]]
         assert any(p.endswith("/switch") for p in paths) and "/api/v2/resources" in paths
         # Invalidated again at once: no second plex.tv round inside refetch_min_interval.
         users.invalidate(kid, "alpha")
         before = len(cluster.plextv.requests)
-        assert await users.token_for(kid, "alpha") is None
+        assert await secret_for(users, kid, "alpha") is None
         assert len(cluster.plextv.requests) == before
 
 
@@ -202,26 +208,26 @@ async def test_one_bad_server_does_not_blind_the_others(cluster: Cluster) -> Non
         gamma, beta = cluster.servers["gamma"], cluster.servers["beta"]
         # gamma configured with a wrong admin token, beta not reached yet (no machine id).
         users.update_server(
-            ServerRef("gamma", gamma.machine_identifier, "wrong-token-123", clients["gamma"])
+            server("gamma", clients["gamma"], "wrong-token-123", gamma.machine_identifier)
         )
-        users.update_server(ServerRef("beta", "", beta.owner_token, clients["beta"]))
+        users.update_server(server("beta", clients["beta"], beta.owner_token, ""))
         await users.refresh()
         assert [u.name for u in users.users("alpha")] == ["admin", "alice", "bob", "kid"]
         assert users.users("gamma") == [] and users.users("beta") == []
         alice = users.user_by_name("alice")
         assert alice is not None
-        assert await users.token_for(alice, "gamma") is None
+        assert await secret_for(users, alice, "gamma") is None
         # beta's identity becomes known: it joins on the next refresh.
         users.update_server(
-            ServerRef("beta", beta.machine_identifier, beta.owner_token, clients["beta"])
+            server("beta", clients["beta"], beta.owner_token, beta.machine_identifier)
         )
         await users.refresh()
-        assert await users.token_for(alice, "beta") == cluster.token_for("alice", "beta")
+        assert await secret_for(users, alice, "beta") == cluster.token_for("alice", "beta")
 
         # Every admin token wrong: refresh fails loudly, keeping nothing invented.
         only_bad, _, _ = directory(cluster, http)
         for name, srv in cluster.servers.items():
-            only_bad.update_server(ServerRef(name, srv.machine_identifier, "bad", clients[name]))
+            only_bad.update_server(server(name, clients[name], "bad", srv.machine_identifier))
         with pytest.raises(Unauthorized):
             await only_bad.refresh()
 

@@ -16,8 +16,8 @@ from addons.config import OPTIONS
 from addons.delivery import Outcome, classify
 from addons.redacting_output import redact_line
 from addons.spool import Spool
-from manager import playback_request as playback
 from manager.event import PlaybackEvent
+from manager.servers.plex import requests as playback
 
 UP = "http://127.0.0.1:32400"
 LIB = "com.plexapp.plugins.library"

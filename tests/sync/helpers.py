@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from manager.config import Config, load_config
-from manager.db import DbRunner
-from manager.fullsync import SyncOptions, run_standalone
-from manager.sync_plan import Change
-from manager.sync_report import Progress, SyncReport
+from manager.fullsync.engine import SyncOptions
+from manager.fullsync.plan import PlannedWrite
+from manager.fullsync.report import Progress, SyncReport
+from manager.store.db import DbRunner
+from manager.sync_command import run_standalone
 from tests.fakeplex import Cluster
 from tests.manager.harness import write_config
 from tests.support.processes import free_port
@@ -35,7 +36,7 @@ def db_call[T](config: Config, fn: Callable[..., T], *args: Any) -> T:
 
 def run_sync(
     config: Config, progress: Progress | None = None, **options: Any
-) -> tuple[SyncReport, list[tuple[str, Change]]]:
+) -> tuple[SyncReport, list[tuple[str, PlannedWrite]]]:
     opts = SyncOptions(concurrency=config.sync.concurrency, **options)
     return asyncio.run(run_standalone(config, opts, progress))
 

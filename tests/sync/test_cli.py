@@ -13,7 +13,9 @@ from tests.support.processes import ROOT, clean_env, free_port
 from tests.sync.helpers import clear_requests, recorded_writes
 from tests.sync.test_fullsync import assert_expected, diverge
 
-PLAN = re.compile(r"^plan: (\S+): (\S+): (scrobble|unscrobble|resume)\b.*\[(\d+)\]$")
+PLAN = re.compile(r"^plan: (\S+): (\S+): (played|unplayed|resume)\b.*\[(\d+)\]$")
+# The request a planned change becomes on a Plex server (what the emulator records).
+REQUEST = {"played": "scrobble", "unplayed": "unscrobble", "resume": "resume"}
 
 
 def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -34,7 +36,12 @@ def test_cli_dry_run_lists_what_the_real_run_writes(demo_cluster: Cluster, tmp_p
     dry = cli(config, "--dry-run")
     assert dry.returncode == 0, dry.stderr[-2000:]
     assert recorded_writes(demo_cluster) == []
-    planned = {m.groups() for line in dry.stdout.splitlines() if (m := PLAN.match(line))}
+    planned = {
+        (server, user, REQUEST[change], key)
+        for line in dry.stdout.splitlines()
+        if (m := PLAN.match(line))
+        for server, user, change, key in [m.groups()]
+    }
     assert len(planned) >= 8, dry.stdout
     assert "dry run: nothing written" in dry.stdout
     assert "token" not in dry.stdout.lower()

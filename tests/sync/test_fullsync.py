@@ -10,10 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from manager import fullsync, ledger
-from manager.db import DbRunner
-from manager.fullsync import SyncBusy, _lease_acquire, _lease_release
-from manager.sync_report import Progress
+from manager.fullsync import engine as fullsync
+from manager.fullsync.engine import SyncBusy
+from manager.fullsync.report import Progress
+from manager.model import Change
+from manager.store import ledger
+from manager.store.db import DbRunner
+from manager.store.lease import acquire as _lease_acquire
+from manager.store.lease import release as _lease_release
 from tests.fakeplex import Cluster
 from tests.sync.helpers import (
     T0,
@@ -137,7 +141,7 @@ def test_ledger_proven_unwatch_spreads(demo_cluster: Cluster, tmp_path: Path) ->
         ledger.Observation(
             user_id="2002",
             identity_key="movie:imdb://tt0133093",
-            change="unplayed",
+            change=Change.UNPLAYED,
             observed_at=T2,
             source_server="beta",
         ),
@@ -242,13 +246,13 @@ def test_only_user_server_filters_and_dry_run(demo_cluster: Cluster, tmp_path: P
     config = sync_config(demo_cluster, tmp_path)
     _, planned = run_sync(config, dry_run=True, users=("alice",), only="progress")
     assert recorded_writes(demo_cluster) == []
-    assert {(u, c.action, c.server) for u, c in planned} == {
-        ("alice", "resume", "alpha"),
-        ("alice", "resume", "beta"),
+    assert {(u, c.change, c.server) for u, c in planned} == {
+        ("alice", Change.RESUME, "alpha"),
+        ("alice", Change.RESUME, "beta"),
     }
     _, planned = run_sync(config, dry_run=True, servers=("alpha",), only="watched")
     assert {c.server for _, c in planned} == {"alpha"}
-    assert {c.action for _, c in planned} == {"scrobble"}
+    assert {c.change for _, c in planned} == {Change.PLAYED}
     assert recorded_writes(demo_cluster) == []
 
 
@@ -291,7 +295,7 @@ def test_show_level_unwatch_in_the_ledger_spreads_to_every_episode(
         ledger.Observation(
             user_id="4004",
             identity_key="show:tvdb://334824",
-            change="unplayed",
+            change=Change.UNPLAYED,
             observed_at=T2,
             source_server="alpha",
             kind="show",

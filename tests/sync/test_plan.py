@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from manager import ledger
-from manager.reconcile import LedgerState
-from manager.sync_plan import UserView, best_ledger, build_groups, ledger_evidence, plan_user
-from manager.sync_reader import ADMIN_BIT, CatalogItem, ServerCatalog, UserState
+from manager.fullsync.group import build_groups
+from manager.fullsync.plan import UserView, best_ledger, ledger_evidence, plan_user
+from manager.fullsync.read import ADMIN_BIT, Catalog, CatalogItem, UserState
+from manager.fullsync.reconcile import LedgerEvidence
+from manager.model import Change, ItemKey, UserId
+from manager.store import ledger
 
 T1, T2 = 1_700_000_100.0, 1_700_000_200.0
 
 
-def catalog(name: str, *items: tuple[str, tuple[str, ...]]) -> ServerCatalog:
-    c = ServerCatalog(name)
+def catalog(name: str, *items: tuple[str, tuple[str, ...]]) -> Catalog:
+    c = Catalog(name)
     for rk, keys in items:
-        c.items[rk] = CatalogItem(rk, "movie", f"m{rk}", 6_000_000, keys, mask=ADMIN_BIT)
+        item_keys = tuple(ItemKey(k) for k in keys)
+        c.items[rk] = CatalogItem(rk, "movie", f"m{rk}", 6_000_000, item_keys, mask=ADMIN_BIT)
     return c
 
 
@@ -34,23 +37,29 @@ def test_items_sharing_any_key_are_one_item_transitively() -> None:
 
 def _row(
     key: str, played: bool | None, offset: int | None, at: float, change: str
-) -> ledger.LedgerState:
-    return ledger.LedgerState("u", key, played, offset, None, at, "alpha", change, "movie", "t")
+) -> ledger.LedgerEntry:
+    return ledger.LedgerEntry(
+        UserId("u"), ItemKey(key), played, offset, None, at, "alpha", Change(change), "movie", "t"
+    )
 
 
 def test_ledger_rows_as_evidence() -> None:
-    assert ledger_evidence(_row("k", True, None, T1, "played")) == LedgerState(True, None, T1)
-    assert ledger_evidence(_row("k", True, 900_000, T1, "resume")) == LedgerState(True, None, T1)
-    assert ledger_evidence(_row("k", False, None, T1, "unplayed")) == LedgerState(False, None, T1)
-    assert ledger_evidence(_row("k", None, 900_000, T1, "resume")) == LedgerState(
+    assert ledger_evidence(_row("k", True, None, T1, "played")) == LedgerEvidence(True, None, T1)
+    assert ledger_evidence(_row("k", True, 900_000, T1, "resume")) == LedgerEvidence(True, None, T1)
+    assert ledger_evidence(_row("k", False, None, T1, "unplayed")) == LedgerEvidence(
+        False, None, T1
+    )
+    assert ledger_evidence(_row("k", None, 900_000, T1, "resume")) == LedgerEvidence(
         False, 900_000, T1
     )
-    assert ledger_evidence(_row("k", False, 900_000, T1, "resume")) == LedgerState(
+    assert ledger_evidence(_row("k", False, 900_000, T1, "resume")) == LedgerEvidence(
         False, 900_000, T1
     )
     # A minute or less is no resume point (Plex ignores it); without "unplayed" no proof.
     assert ledger_evidence(_row("k", None, 30_000, T1, "resume")) is None
-    assert ledger_evidence(_row("k", False, 30_000, T1, "resume")) == LedgerState(False, None, T1)
+    assert ledger_evidence(_row("k", False, 30_000, T1, "resume")) == LedgerEvidence(
+        False, None, T1
+    )
 
 
 def test_newest_ledger_row_by_any_key_and_our_own_write_dated_by_the_ledger() -> None:
@@ -67,13 +76,13 @@ def test_newest_ledger_row_by_any_key_and_our_own_write_dated_by_the_ledger() ->
     # 20 min is a real change made after the ledger's T2 but before that stamp. The ledger's
     # time dates b, so a's 20 min wins instead of being overwritten.
     view = UserView(
-        "u",
+        UserId("u"),
         "u",
         [ADMIN_BIT, ADMIN_BIT],
         [{"1": UserState(False, 1_200_000, T2 + 500)}, {"10": UserState(False, 600_000, T2 + 999)}],
     )
     plan = plan_user(view, [a, b], groups, best)
-    assert [(c.server, c.action, c.time_ms) for c in plan.changes] == [("b", "resume", 1_200_000)]
+    assert [(c.server, c.change, c.time_ms) for c in plan.writes] == [("b", "resume", 1_200_000)]
     assert [r.observation.change for r in plan.records] == ["unplayed", "resume"]
     assert plan.records[-1].observation.observed_at == T2 + 500
     assert plan.records[-1].observation.identity_key == "movie:tmdb://1"  # the row it updates

@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import re
 
-from manager.sync_report import BarProgress, LogProgress, SyncReport, progress_for
+from manager.fullsync.report import BarProgress, LogProgress, SyncReport, progress_for
+from manager.model import Change
 
 
 class _Tty(io.StringIO):
@@ -17,8 +18,8 @@ def test_summary_table_names_failures() -> None:
     report = SyncReport(dry_run=False, started_at=0.0, finished_at=2.5)
     report.users = ["admin", "alice"]
     report.server("alpha").compared = 120
-    report.server("alpha").count("scrobble", 4)
-    report.server("alpha").count("resume", 1)
+    report.server("alpha").count(Change.PLAYED, 4)
+    report.server("alpha").count(Change.RESUME, 1)
     beta = report.server("beta")
     beta.failed = 1
     beta.error("not read: beta GET /library/sections: ConnectError")

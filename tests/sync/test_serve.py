@@ -9,10 +9,11 @@ from pathlib import Path
 
 import httpx
 
-from manager.db import Meta
+from manager.app.service import Service
+from manager.app.syncs import run_sync
 from manager.event import PlaybackEvent
-from manager.fullsync import LEASE_KEY, run_in_service
-from manager.service import Service
+from manager.store.db import MetaRow
+from manager.store.lease import LEASE_KEY
 from tests.fakeplex import Cluster
 from tests.manager.harness import MANAGER_TOKEN, ManagerProcess, write_config
 from tests.support.processes import free_port, wait_for
@@ -61,20 +62,19 @@ def test_one_sync_at_a_time_and_events_flow_during_a_sync(
     alpha = demo_cluster.servers["alpha"]
 
     async def main() -> None:
-        service = Service(config)
+        service = await Service.open(config)
         await service.start()
         try:
             await asyncio.wait_for(service.ready.wait(), 30)
             # beta answers slowly: the sync takes several seconds to read it.
             demo_cluster.servers["beta"].set_delay(1.0)
-            first = asyncio.create_task(run_in_service(service, "one"))
-            assert service.runner is not None
+            first = asyncio.create_task(run_sync(service.runtime, "one"))
             for _ in range(1500):
-                if await service.runner.run(Meta.get_or_none, Meta.key == LEASE_KEY):
+                if await service.runtime.runner.run(MetaRow.get_or_none, MetaRow.key == LEASE_KEY):
                     break
                 await asyncio.sleep(0.02)
             # A second sync while the first runs is refused, not queued.
-            assert await run_in_service(service, "two") is None
+            assert await run_sync(service.runtime, "two") is None
             assert not first.done()
             event = PlaybackEvent(
                 kind="scrobble",

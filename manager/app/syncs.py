@@ -1,0 +1,35 @@
+"""Full syncs inside `serve`: scheduled, at start, or a catch-up limited to one peer.
+
+They share the service's database, outbox, servers and user directory; `servers` and
+`users` limit a run as `sync --server` / `--user` do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from manager.fullsync.engine import SyncBusy, SyncOptions
+from manager.fullsync.report import LogProgress, SyncReport
+from manager.logs import get_logger
+from manager.runtime import Runtime
+
+log = get_logger("manager.fullsync")
+
+
+async def run_sync(
+    runtime: Runtime, reason: str, servers: Sequence[str] = (), users: Sequence[str] = ()
+) -> SyncReport | None:
+    """One sync; None when another sync holds the lease."""
+    await runtime.refresh_users("sync_users_refresh_failed")
+    options = SyncOptions(
+        concurrency=runtime.config.sync.concurrency,
+        reason=reason,
+        servers=tuple(servers),
+        users=tuple(users),
+    )
+    sync = runtime.full_sync(options, LogProgress())
+    try:
+        return await sync.run()
+    except SyncBusy as exc:
+        log.info("sync_skipped", reason=reason, why=str(exc))
+        return None

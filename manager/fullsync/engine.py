@@ -1,0 +1,306 @@
+"""Full sync: every user's watched state and resume points, reconciled across all servers.
+
+One run:
+1. per server, the owner's listing builds the catalogue (and is the owner's state);
+2. items are grouped across servers by shared identity keys (group.py);
+3. per user (everyone who can use a server, from the user directory, filtered by the
+   config's allow/deny list and `--user`): their listing on every server they can use,
+   their ledger rows, the decision (reconcile), the decided state recorded in the ledger,
+   the writes queued in the outbox (`origin="sync"`); the next user's listings are read
+   meanwhile;
+4. wait until the outbox has delivered them (or their peer is down) and report.
+
+Reads are paged (1 000, with ids) with `sync.concurrency` requests per server at most; no
+per-item reads. Writes go through the same outbox as real-time sync, so an interrupted run
+resumes from the database. A lease row in the database keeps two syncs (scheduled, on
+start, a catch-up, or from the CLI) from running at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from manager.config import Config
+from manager.fullsync.group import Groups, build_groups
+from manager.fullsync.plan import PlannedWrite, Record, UserView, best_ledger, plan_user
+from manager.fullsync.read import Catalog, RunReader, UserRead
+from manager.fullsync.report import Progress, SyncReport
+from manager.fullsync.tracker import Tracker
+from manager.logs import get_logger
+from manager.model import ClusterUser, ItemKey, UserId
+from manager.servers.interface import DEFAULT_PAGE_SIZE, MediaServer, UserDirectory
+from manager.servers.server import Server
+from manager.store import lease, ledger
+from manager.store.db import DbRunner
+from manager.store.ledger import LedgerEntry
+from manager.store.outbox import Outbox, Write
+
+log = get_logger("manager.fullsync")
+
+LEASE_TTL = 120.0
+CHUNK = 500  # ledger records per database call: real-time work interleaves
+# Sync writes share the outbox with real-time ones, which queue behind whatever is due
+# first: the sync keeps at most MAX_AHEAD of its writes queued, adding FEED at a time.
+FEED = 250
+MAX_AHEAD = 1000
+
+
+@dataclass
+class SyncOptions:
+    dry_run: bool = False
+    users: tuple[str, ...] = ()  # names (or cluster user ids); empty: everyone allowed
+    servers: tuple[str, ...] = ()  # write only to these; empty: every server
+    only: str | None = None  # "watched" | "progress"
+    page_size: int = DEFAULT_PAGE_SIZE
+    concurrency: int = 2  # page requests in flight per server
+    wait_timeout: float | None = 3600.0  # for delivery; None: until done
+    reason: str = "cli"
+
+
+class SyncBusy(RuntimeError):
+    """Another full sync holds the lease."""
+
+
+def _ledger_rows(user_id: UserId) -> list[LedgerEntry]:
+    return list(ledger.for_user(user_id))
+
+
+def _commit(user_id: UserId, since: float, records: list[Record], groups: Groups) -> set[int]:
+    """Record decided states, except for items a real-time change touched since `since`
+    (returned: their writes are dropped, the real-time path owns them). One call on the
+    database thread, so no real-time change slips in between the check and the records."""
+    touched: set[int] = set()
+    for key in ledger.changed_since(user_id, since):
+        gi = groups.by_key.get(key)
+        if gi is not None:
+            touched.add(gi)
+        touched.update(groups.by_parent.get(key, ()))
+    ledger.record_all([rec.observation for rec in records if rec.group not in touched])
+    return touched
+
+
+class FullSync:
+    def __init__(
+        self,
+        config: Config,
+        runner: DbRunner,
+        servers: Sequence[Server],
+        directory: UserDirectory,
+        outbox: Outbox | None,
+        readers: Sequence[MediaServer],
+        options: SyncOptions | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.config = config
+        self.runner = runner
+        self.servers = list(servers)
+        self.outbox = outbox
+        self.options = options or SyncOptions(concurrency=config.sync.concurrency)
+        self.progress = progress or Progress()
+        self.report = SyncReport(dry_run=self.options.dry_run, started_at=time.time())
+        self.reads = RunReader(
+            self.servers, readers, directory, self.report, self.progress, self.options.page_size
+        )
+        self.groups: Groups | None = None
+        # (user name, write): what a dry run would have written.
+        self.planned: list[tuple[str, PlannedWrite]] = []
+        self._lease_owner = uuid.uuid4().hex
+
+    @property
+    def catalogs(self) -> list[Catalog]:
+        return self.reads.catalogs
+
+    async def run(self) -> SyncReport:
+        opts = self.options
+        for s in self.servers:
+            self.report.server(s.name)
+        if not opts.dry_run:
+            holder = await self.runner.run(lease.acquire, self._lease_owner, LEASE_TTL)
+            if holder is not None:
+                raise SyncBusy(f"another full sync is running ({holder})")
+        run_id = None
+        renew = None
+        try:
+            if not opts.dry_run:
+                run_id = await self.runner.run(
+                    lease.run_started, self.report.started_at, opts.reason
+                )
+                renew = asyncio.create_task(self._renew_lease())
+            log.info(
+                "sync_started",
+                reason=opts.reason,
+                dry_run=opts.dry_run or None,
+                users=",".join(opts.users) or None,
+                servers=",".join(opts.servers) or None,
+                only=opts.only,
+            )
+            try:
+                await self._run()
+            except asyncio.CancelledError:
+                self.report.error = "cancelled"
+                raise
+            except Exception as exc:
+                log.exception("sync_crashed")
+                self.report.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.report.finished_at = time.time()
+            for reader, s in zip(self.reads.readers, self.servers, strict=True):
+                self.report.server(s.name).read_requests = reader.request_count
+            if renew is not None:
+                renew.cancel()
+            if run_id is not None:
+                with contextlib.suppress(Exception):
+                    await self.runner.run(
+                        lease.run_finished,
+                        run_id,
+                        self.report.finished_at,
+                        self.report.ok,
+                        json.dumps(self.report.as_dict()),
+                    )
+            if not opts.dry_run:
+                with contextlib.suppress(Exception):
+                    await self.runner.run(lease.release, self._lease_owner)
+        log.info(
+            "sync_finished",
+            ok=self.report.ok,
+            seconds=round(self.report.finished_at - self.report.started_at, 2),
+            changes=self.report.changes,
+            undelivered=self.report.undelivered or None,
+            **{
+                name: f"compared={s.compared} watched={s.watched} unwatched={s.unwatched} "
+                f"resume={s.resume} skipped={s.skipped} failed={s.failed}"
+                for name, s in self.report.servers.items()
+            },
+        )
+        return self.report
+
+    async def _renew_lease(self) -> None:
+        while True:
+            await asyncio.sleep(LEASE_TTL / 3)
+            with contextlib.suppress(Exception):
+                await self.runner.run(lease.acquire, self._lease_owner, LEASE_TTL)
+
+    async def _run(self) -> None:
+        opts = self.options
+        reads = self.reads
+        self.progress.start("catalogue", len(self.servers))
+        await asyncio.gather(*(reads.read_catalog(i) for i in range(len(self.servers))))
+        self.progress.finish()
+        if not reads.readable():
+            self.report.error = "no server could be read"
+            return
+        groups = self.groups = build_groups(reads.catalogs_read())
+        self.report.groups = len(groups.groups)
+        cfg = self.config.sync
+        users = reads.select_users(cfg.allow_users, cfg.deny_users, opts.users)
+        self.report.users = [u.name for u in users]
+        write_servers = frozenset(opts.servers) if opts.servers else None
+
+        tracker: Tracker | None = None
+        if not opts.dry_run and self.outbox is not None:
+            tracker = Tracker(self.report, self.outbox, self.progress)
+            self.outbox.add_listener(tracker.listener)
+        try:
+            self.progress.start("users", len(users))
+            pending: list[asyncio.Task[UserRead] | None] = []
+            for n, user in enumerate(users):
+                while len(pending) <= min(n + 1, len(users) - 1):  # read one user ahead
+                    nxt = users[len(pending)]
+                    pending.append(asyncio.create_task(reads.read_user(nxt, len(pending))))
+                task = pending[n]
+                assert task is not None
+                read = await task
+                pending[n] = None  # free the states
+                await self._plan_and_queue(read, groups, write_servers, tracker)
+                self.progress.advance(1, detail=user.name)
+            self.progress.finish()
+            if tracker is not None and tracker.pending:
+                self.progress.start("writing", len(tracker.pending))
+                await tracker.wait(opts.wait_timeout)
+                self.progress.finish()
+        finally:
+            if tracker is not None and self.outbox is not None:
+                self.outbox.remove_listener(tracker.listener)
+
+    async def _plan_and_queue(
+        self,
+        read: UserRead,
+        groups: Groups,
+        write_servers: frozenset[str] | None,
+        tracker: Tracker | None,
+    ) -> None:
+        user = read.user
+        view = UserView(user.id, user.name, read.bits, read.states)
+        rows = await self.runner.run(_ledger_rows, user.id)
+        await asyncio.sleep(0)
+        best = best_ledger(rows, groups)
+        plan = plan_user(
+            view,
+            self.reads.catalogs,
+            groups,
+            best,
+            write_servers=write_servers,
+            only=self.options.only,
+            played_keys=frozenset(ItemKey(r.identity_key) for r in rows if r.played),
+        )
+        await asyncio.sleep(0)
+        for server, n in plan.skipped.items():
+            self.report.server(server).skipped += n
+        writes = plan.writes
+        if not self.options.dry_run:
+            touched: set[int] = set()
+            for start in range(0, max(len(plan.records), 1), CHUNK):
+                touched |= await self.runner.run(
+                    _commit, user.id, read.started, plan.records[start : start + CHUNK], groups
+                )
+            if touched:
+                writes = [
+                    w
+                    for w, g in zip(plan.writes, plan.write_groups, strict=True)
+                    if g not in touched
+                ]
+                log.info("sync_yielded_to_events", user=user.name, items=len(touched))
+        self.report.changes += len(writes)
+        if self.options.dry_run or self.outbox is None:
+            for write in writes:
+                self.planned.append((user.name, write))
+                self.report.server(write.server).count(write.change, write.items)
+        else:
+            for start in range(0, len(writes), FEED):
+                batch = writes[start : start + FEED]
+                if tracker is not None:
+                    await tracker.wait(self.options.wait_timeout, below=MAX_AHEAD - FEED)
+                    for write in batch:
+                        tracker.expect(user.id, write)
+                await self.outbox.enqueue([_outbox_write(user, w) for w in batch])
+        log.info(
+            "sync_user",
+            user=user.name,
+            items=plan.groups_decided,
+            changes=len(writes),
+            ledger_records=len(plan.records) if not self.options.dry_run else None,
+        )
+
+
+def _outbox_write(user: ClusterUser, planned: PlannedWrite) -> Write:
+    return Write(
+        peer=planned.server,
+        user_id=user.id,
+        identity_key=planned.identity_key,
+        change=planned.change,
+        item_id=planned.item_id,
+        observed_at=planned.observed_at,
+        user_name=user.name,
+        user_kind=user.kind,
+        time_ms=planned.time_ms,
+        duration_ms=planned.duration_ms,
+        title=planned.title,
+        origin="sync",
+        unscrobble_first=planned.unscrobble_first,
+    )

@@ -1,0 +1,344 @@
+"""Full sync, reading: one server's catalogue and each user's watch state, in pages.
+
+Per server the owner's listing (shows first, then movies and episodes, with their ids,
+pages of 1 000) builds the catalogue: every item's identity keys, duration, show and
+season. Every other user's listing of the same libraries only adds that user's state. No
+per-item request is made: a request count that grows with pages, not items.
+
+Kept small on purpose: one slotted `CatalogItem` per server item (identity keys are
+dropped once grouped), and per (server, user) only the items that carry some state.
+Which users can see an item is a bit mask on the item (bit 0: the server's owner).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from manager.fullsync.report import Progress, SyncReport
+from manager.logs import get_logger
+from manager.model import ClusterUser, ItemKey, UserId
+from manager.servers.errors import MediaServerError
+from manager.servers.identity import identity_keys, identity_of
+from manager.servers.interface import DEFAULT_PAGE_SIZE, MediaServer, UserDirectory
+from manager.servers.models import EPISODE, MOVIE, SHOW, Credential, Library, MediaItem
+from manager.servers.server import Server
+
+log = get_logger("manager.fullsync")
+
+# Plex ignores resume points of a minute or less (Jellyfin and Emby drop positions under
+# 5 %): treating them as state would make the sync write them again on every run.
+MIN_RESUME_MS = 60_000
+ADMIN_BIT = 1
+
+
+class UserState(NamedTuple):
+    watched: bool
+    view_offset_ms: int | None
+    last_viewed_at: float | None
+
+
+@dataclass(slots=True)
+class CatalogItem:
+    item_id: str
+    kind: str  # movie | episode
+    title: str
+    duration_ms: int | None
+    keys: tuple[ItemKey, ...]  # identity keys, best first; () when the item has no identity
+    show_id: str | None = None
+    season_id: str | None = None
+    season: int | None = None
+    group: int = -1
+    mask: int = 0  # who can see it: one bit per user of this run (see ADMIN_BIT)
+
+
+@dataclass(slots=True)
+class ShowEntry:
+    item_id: str
+    title: str
+    keys: tuple[ItemKey, ...]
+    item: MediaItem  # kept for the identity of its episodes
+    episodes: list[str] = field(default_factory=list)
+    seasons: dict[str, list[str]] = field(default_factory=dict)  # season id → episode ids
+
+
+@dataclass
+class Catalog:
+    """One server's items for one full sync, by the server's item id."""
+
+    name: str
+    level_marks: bool = True  # the server marks a whole show or season in one request
+    items: dict[str, CatalogItem] = field(default_factory=dict)
+    shows: dict[str, ShowEntry] = field(default_factory=dict)
+    error: str | None = None
+    without_identity: int = 0
+
+    def add(self, item: MediaItem) -> CatalogItem:
+        show = self.shows.get(item.show_id or "") if item.kind == EPISODE else None
+        identity = identity_of(item, show.item if show else None)
+        keys = tuple(identity_keys(identity)) if not identity.is_empty else ()
+        if not keys:
+            self.without_identity += 1
+        if item.kind == EPISODE:
+            title = (
+                f"{item.show_title or (show.title if show else '?')} "
+                f"S{item.season_number or 0:02d}E{item.episode_number or 0:02d}"
+            )
+        else:
+            title = item.title
+        entry = CatalogItem(
+            item_id=item.id,
+            kind=item.kind,
+            title=title,
+            duration_ms=item.duration_ms,
+            keys=keys,
+            show_id=item.show_id if item.kind == EPISODE else None,
+            season_id=item.season_id if item.kind == EPISODE else None,
+            season=item.season_number,
+        )
+        self.items[item.id] = entry
+        if show is not None:
+            show.episodes.append(item.id)
+            if entry.season_id:
+                show.seasons.setdefault(entry.season_id, []).append(item.id)
+        return entry
+
+    def add_show(self, item: MediaItem) -> None:
+        identity = identity_of(item)
+        keys = tuple(identity_keys(identity)) if not identity.is_empty else ()
+        self.shows[item.id] = ShowEntry(item.id, item.title, keys, item)
+
+
+def state_of(item: MediaItem) -> UserState | None:
+    """The user state a listed item carries, or None when it carries none."""
+    offset = item.resume_ms if item.resume_ms > MIN_RESUME_MS else None
+    if not item.played and offset is None:
+        return None
+    lva = float(item.last_played_at) if item.last_played_at else None
+    return UserState(item.played, offset, lva)
+
+
+@dataclass
+class Listing:
+    states: dict[str, UserState] = field(default_factory=dict)
+    compared: int = 0
+    pages: int = 0
+
+
+PageHook = Callable[[int], None]
+
+
+async def _scan(
+    server: MediaServer,
+    credential: Credential,
+    library: Library,
+    kind: str,
+    page_size: int,
+    on_page: Callable[[list[MediaItem]], None],
+) -> int:
+    pages = 0
+    async for page in server.items(credential, library, kind, page_size):
+        pages += 1
+        on_page(page)
+        await asyncio.sleep(0)  # let real-time events in between pages
+    return pages
+
+
+async def read_listing(
+    server: MediaServer,
+    credential: Credential,
+    catalog: Catalog,
+    bit: int,
+    *,
+    build: bool = False,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    on_items: PageHook | None = None,
+) -> Listing:
+    """Every movie and episode the credential's user sees, with their state.
+
+    `build=True` (the owner's read) fills the catalogue, shows first so that episodes get
+    their show's ids. Other users' reads only add state and visibility.
+    """
+    listing = Listing()
+    libraries = await server.libraries(credential)
+    movie_libraries = [s for s in libraries if s.kind == MOVIE]
+    show_libraries = [s for s in libraries if s.kind == SHOW]
+
+    if build:
+        for library in show_libraries:
+            listing.pages += await _scan(
+                server,
+                credential,
+                library,
+                SHOW,
+                page_size,
+                lambda page: [catalog.add_show(i) for i in page if i.kind == SHOW],
+            )
+
+    def take(page: list[MediaItem]) -> None:
+        items = catalog.items
+        states = listing.states
+        for item in page:
+            if item.kind not in (MOVIE, EPISODE):
+                continue
+            entry = items.get(item.id)
+            if entry is None:
+                entry = catalog.add(item)
+            entry.mask |= bit
+            state = state_of(item)
+            if state is not None:
+                states[item.id] = state
+        listing.compared += len(page)
+        if on_items is not None:
+            on_items(len(page))
+
+    scans = [(s, MOVIE) for s in movie_libraries] + [(s, EPISODE) for s in show_libraries]
+    counts = await asyncio.gather(
+        *(_scan(server, credential, s, k, page_size, take) for s, k in scans)
+    )
+    listing.pages += sum(counts) + 1
+    return listing
+
+
+@dataclass
+class UserRead:
+    """One user's states on every server of a run (`bits[i]` 0: not read there)."""
+
+    user: ClusterUser
+    started: float
+    bits: list[int]
+    states: list[dict[str, UserState]]
+
+
+def matches(user: ClusterUser, names: Sequence[str]) -> bool:
+    """A user named (case-insensitively) or given by id in `names`."""
+    wanted = {n.casefold() for n in names}
+    return user.name.casefold() in wanted or user.id in wanted
+
+
+class RunReader:
+    """What one full sync reads: each server's catalogue (the owner's listing), who may be
+    synced, and each user's listing on the servers they can use."""
+
+    def __init__(
+        self,
+        servers: Sequence[Server],
+        readers: Sequence[MediaServer],
+        directory: UserDirectory,
+        report: SyncReport,
+        progress: Progress,
+        page_size: int,
+    ) -> None:
+        self.servers = list(servers)
+        self.readers = list(readers)
+        self.directory = directory
+        self.report = report
+        self.progress = progress
+        self.page_size = page_size
+        self.catalogs = [
+            Catalog(s.name, level_marks=r.level_marks)
+            for s, r in zip(self.servers, self.readers, strict=True)
+        ]
+        self._owner_states: list[Listing | None] = [None] * len(self.servers)
+        self._access: dict[UserId, set[int]] = {}  # user id → servers they can use
+
+    def readable(self) -> list[int]:
+        return [i for i, c in enumerate(self.catalogs) if c.error is None]
+
+    def catalogs_read(self) -> list[Catalog]:
+        """Every catalogue, an unreadable one as empty."""
+        return [c if c.error is None else Catalog(c.name) for c in self.catalogs]
+
+    async def read_catalog(self, i: int) -> None:
+        server, catalog = self.servers[i], self.catalogs[i]
+        summary = self.report.server(server.name)
+        try:
+            listing = await read_listing(
+                self.readers[i], server.admin, catalog, ADMIN_BIT, build=True,
+                page_size=self.page_size,
+            )  # fmt: skip
+        except MediaServerError as exc:
+            catalog.error = str(exc)
+            catalog.items.clear()
+            summary.failed += 1
+            summary.error(f"not read: {exc}")
+            log.warning("sync_server_unreadable", server=server.name, error=str(exc))
+        else:
+            self._owner_states[i] = listing
+            summary.skipped += catalog.without_identity
+            log.info(
+                "sync_catalogue",
+                server=server.name,
+                items=len(catalog.items),
+                shows=len(catalog.shows),
+                without_identity=catalog.without_identity or None,
+                requests=self.readers[i].request_count,
+            )
+        self.progress.advance(1, detail=server.name)
+
+    def select_users(
+        self, allow: Sequence[str], deny: Sequence[str], only: Sequence[str]
+    ) -> list[ClusterUser]:
+        """Everyone who can use a readable server, by the config's allow/deny lists and
+        `--user`; owners first (their state is already read), then by name."""
+        found: dict[UserId, ClusterUser] = {}
+        self._access.clear()
+        for i in self.readable():
+            for user in self.directory.users(self.servers[i].name):
+                if allow and not matches(user, allow):
+                    continue
+                if deny and matches(user, deny):
+                    continue
+                if only and not matches(user, only):
+                    continue
+                found.setdefault(user.id, user)
+                self._access.setdefault(user.id, set()).add(i)
+        return sorted(found.values(), key=lambda u: (u.kind != "owner", u.name.casefold()))
+
+    def _is_owner(self, user: ClusterUser, i: int) -> bool:
+        owner = self.directory.owner_of(self.servers[i].name)
+        return owner is not None and owner.id == user.id
+
+    async def read_user(self, user: ClusterUser, n: int) -> UserRead:
+        """The user's listing on every server they can use; `n`: their place in the run."""
+        count = len(self.servers)
+        read = UserRead(user, time.time(), [0] * count, [{} for _ in range(count)])
+
+        async def one(i: int) -> None:
+            server = self.servers[i]
+            summary = self.report.server(server.name)
+            if self._is_owner(user, i):
+                listing = self._owner_states[i]
+                assert listing is not None
+                read.bits[i], read.states[i] = ADMIN_BIT, listing.states
+                summary.compared += listing.compared
+                return
+            try:
+                credential = await self.directory.credential_for(user, server.name)
+            except MediaServerError as exc:
+                summary.error(f"no token for {user.name}: {exc}")
+                summary.failed += 1
+                return
+            if credential is None:
+                return  # cannot use this server
+            bit = 1 << (n + 1)
+            try:
+                listing = await read_listing(
+                    self.readers[i], credential, self.catalogs[i], bit, page_size=self.page_size
+                )
+            except MediaServerError as exc:
+                summary.error(f"{user.name} not read: {exc}")
+                summary.failed += 1
+                log.warning(
+                    "sync_user_unreadable", server=server.name, user=user.name, error=str(exc)
+                )
+                return
+            read.bits[i], read.states[i] = bit, listing.states
+            summary.compared += listing.compared
+
+        usable = self._access.get(user.id, set())
+        await asyncio.gather(*(one(i) for i in self.readable() if i in usable))
+        return read

@@ -1,0 +1,261 @@
+"""From a proxy's event to writes in the outbox.
+
+`RealtimeHandler.handle(event)`:
+1. source server (interpret.source_of);
+2. user: whose credential it was (the UserDirectory, cached; no account-service call per
+   event);
+3. item: the source item's ids (and its show's, for episodes and seasons);
+4. what changed (interpret.decide); heartbeats and repeated positions are throttled;
+5. the ledger refuses a change older than the one it knows;
+6. each peer: find the same item in its library index (optionally only in a library of the
+   same name) and queue the write; a peer without the item is skipped with one info line;
+   a peer whose index cannot be read (down) is skipped too, but the user is remembered in
+   its `catch_up_users`: the service runs a full sync for it when it answers again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from manager.config import Config
+from manager.event import PlaybackEvent
+from manager.logs import get_logger
+from manager.model import Change, ClusterUser, Outcome
+from manager.realtime.interpret import decide, source_of
+from manager.realtime.throttle import Throttle
+from manager.servers.errors import MediaServerError, NotFound
+from manager.servers.identity import ItemIdentity, identity_keys, identity_of
+from manager.servers.interface import UserDirectory
+from manager.servers.models import MediaItem
+from manager.servers.server import Server
+from manager.store import ledger
+from manager.store.db import DbRunner
+from manager.store.ledger import Observation
+from manager.store.outbox import Outbox, Write
+
+log = get_logger("manager.realtime")
+SHOW_CACHE_TTL = 600.0
+_SHOW_CACHE_MAX = 10_000
+
+
+class RealtimeHandler:
+    def __init__(
+        self,
+        config: Config,
+        servers: Sequence[Server],
+        directory: UserDirectory,
+        runner: DbRunner,
+        outbox: Outbox,
+    ) -> None:
+        self.config = config
+        self.servers = list(servers)
+        self.directory = directory
+        self.runner = runner
+        self.outbox = outbox
+        self.throttle = Throttle(config.heartbeat_interval)
+        self._show_cache: dict[tuple[str, str], tuple[float, MediaItem]] = {}
+        self.events_handled = 0
+
+    async def handle(self, event: PlaybackEvent) -> Outcome:
+        started = time.monotonic()
+        info: dict[str, Any] = {"event_id": event.id, "kind": event.kind, "state": event.state}
+        outcome = await self._handle(event, info)
+        self.events_handled += 1
+        info["latency_ms"] = round((time.monotonic() - started) * 1000, 1)
+        info["age_ms"] = round((time.time() - event.seen_at) * 1000, 1)
+        level = "info" if outcome.routine else "warning"
+        getattr(log, level)("event", outcome=outcome.value, **info)
+        return outcome
+
+    async def _handle(self, event: PlaybackEvent, info: dict[str, Any]) -> Outcome:
+        source = source_of(event, self.servers)
+        if source is None:
+            info["upstream"] = event.upstream_url
+            info["machine_identifier"] = event.machine_identifier
+            if not event.machine_identifier:
+                info["hint"] = "add this host[:port] to the server's aliases in the config"
+            return Outcome.UNKNOWN_SOURCE
+        info["source"] = source.name
+        if event.upstream_status >= 400:
+            info["upstream_status"] = event.upstream_status
+            return Outcome.IGNORED
+
+        try:
+            # The player's id lets the directory recognise a short-lived token by session.
+            user = await self.directory.user_for_token(
+                source.name, event.token, client_id=event.client_id, item_id=event.rating_key
+            )
+        except MediaServerError as exc:
+            info["error"] = str(exc)
+            return Outcome.USER_LOOKUP_FAILED
+        if user is None:
+            return Outcome.UNKNOWN_USER
+        info["user"] = user.name
+
+        try:
+            # The source's library index already holds the item's ids; the server is asked
+            # only for items added since it was built.
+            item = source.index.item(event.rating_key) or await source.api.item(
+                source.admin, event.rating_key
+            )
+        except NotFound:
+            info["rating_key"] = event.rating_key
+            return Outcome.UNKNOWN_ITEM
+        except MediaServerError as exc:
+            info["error"] = str(exc)
+            return Outcome.SOURCE_UNREADABLE
+        info["title"] = item.label
+        show = await self._show_of(source, item)
+        identity = identity_of(item, show)
+        keys = identity_keys(identity)
+        if not keys:
+            return Outcome.NO_IDENTITY
+        key = keys[0]
+
+        decision = decide(event, item.duration_ms, self.config.played_threshold)
+        if decision.change is None:
+            info["reason"] = decision.reason
+            return Outcome.IGNORED
+        info["change"] = decision.change.value
+        obs = Observation(
+            user_id=user.id,
+            identity_key=key,
+            change=decision.change,
+            observed_at=event.seen_at,
+            source_server=source.name,
+            offset_ms=decision.time_ms,
+            duration_ms=event.duration_ms or item.duration_ms,
+            user_name=user.name,
+            kind=item.kind,
+            title=item.label,
+            event_id=event.id,
+            aliases=tuple(keys[1:]),
+        )
+        if decision.change is Change.PLAYED and event.kind in ("timeline", "progress"):
+            # Past the threshold every later report says "played" again; Plex counts each
+            # scrobble as one more view, so only the first one of a viewing goes out.
+            known = await self.runner.run(ledger.get, user.id, key, *keys[1:])
+            if known is not None and known.played and known.change is Change.PLAYED:
+                return Outcome.ALREADY_PLAYED
+        if not await self.runner.run(ledger.record, obs):
+            return Outcome.STALE
+        if decision.heartbeat and decision.change is Change.RESUME:
+            if not self.throttle.heartbeat_due(user.id, key):
+                return Outcome.THROTTLED
+        else:
+            self.throttle.not_heartbeat(user.id, key)
+        if decision.change is Change.RESUME:
+            if not self.throttle.position_new(user.id, key, decision.time_ms):
+                return Outcome.UNCHANGED
+        else:
+            self.throttle.not_position(user.id, key)
+
+        writes, missing = await self._fan_out(event, source, user, item, identity, obs)
+        info["peers"] = ",".join(w.peer for w in writes) or None
+        if missing:
+            info["not_on"] = ",".join(missing)
+        if not writes:
+            return Outcome.NO_PEERS
+        await self.outbox.enqueue(writes)
+        return Outcome.QUEUED
+
+    async def _fan_out(
+        self,
+        event: PlaybackEvent,
+        source: Server,
+        user: ClusterUser,
+        item: MediaItem,
+        identity: ItemIdentity,
+        obs: Observation,
+    ) -> tuple[list[Write], list[str]]:
+        """A write for every peer that has the item; the peers that were skipped."""
+        library = item.library if self.config.same_library_name_only else None
+        writes: list[Write] = []
+        missing: list[str] = []
+        for peer in self.servers:
+            if peer is source:
+                continue
+            if not self._may_use(user, peer):
+                log.info("no_access_on_peer", peer=peer.name, user=user.name, title=item.label)
+                continue
+            found, unavailable = await self._lookup(peer, identity, library)
+            if unavailable is not None:
+                # The ledger already holds this change: a catch-up sync delivers it later.
+                missing.append(peer.name)
+                peer.catch_up_users.add(user.id)
+                log.info(
+                    "peer_catch_up_pending",
+                    peer=peer.name,
+                    user=user.name,
+                    title=item.label,
+                    why=unavailable,
+                    note="will catch up when the peer answers",
+                )
+                continue
+            if found is None:
+                missing.append(peer.name)
+                log.info(
+                    "not_on_peer",
+                    peer=peer.name,
+                    user=user.name,
+                    title=item.label,
+                    key=obs.identity_key,
+                )
+                continue
+            writes.append(
+                Write(
+                    peer=peer.name,
+                    user_id=user.id,
+                    identity_key=obs.identity_key,
+                    change=obs.change,
+                    item_id=found.id,
+                    observed_at=event.seen_at,
+                    user_name=user.name,
+                    user_kind=user.kind,
+                    time_ms=obs.offset_ms,
+                    duration_ms=found.duration_ms or event.duration_ms or item.duration_ms,
+                    title=item.label,
+                    origin="event",
+                    event_id=event.id,
+                )
+            )
+        return writes, missing
+
+    def _may_use(self, user: ClusterUser, peer: Server) -> bool:
+        """False when the directory knows who can use the peer and this user is not one."""
+        allowed = self.directory.users(peer.name)
+        return not allowed or any(u.id == user.id for u in allowed)
+
+    async def _show_of(self, source: Server, item: MediaItem) -> MediaItem | None:
+        if not item.show_id:
+            return None
+        indexed = source.index.show(item.show_id)
+        if indexed is not None:
+            return indexed
+        cache_key = (source.name, item.show_id)
+        cached = self._show_cache.get(cache_key)
+        if cached is not None and time.monotonic() - cached[0] < SHOW_CACHE_TTL:
+            return cached[1]
+        try:
+            show = await source.api.item(source.admin, item.show_id)
+        except MediaServerError:
+            return None
+        if len(self._show_cache) > _SHOW_CACHE_MAX:
+            self._show_cache.clear()
+        self._show_cache[cache_key] = (time.monotonic(), show)
+        return show
+
+    async def _lookup(
+        self, peer: Server, identity: ItemIdentity, library: str | None
+    ) -> tuple[MediaItem | None, str | None]:
+        """(the peer's item or None, why the peer's index could not be consulted or None)."""
+        try:
+            # find() rebuilds the index on a miss, at most every few minutes.
+            found = await peer.index.find(identity, library)
+        except MediaServerError as exc:
+            return None, str(exc)
+        if found is None and peer.index.built_at is None:
+            return None, "library index not built yet"
+        return found, None

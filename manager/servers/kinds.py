@@ -1,0 +1,41 @@
+"""The kinds of media server the cluster can talk to, and how to build each one's parts.
+
+A new kind adds its folder beside `plex/` with a `kind.py` offering the same two builders,
+and one line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import httpx
+
+from manager.config import KINDS, Config, ServerConfig
+from manager.servers.interface import MediaServer, UserDirectory
+from manager.servers.plex import kind as plex
+from manager.servers.server import Server
+
+_BUILDERS = {"plex": plex}
+assert set(_BUILDERS) == set(KINDS), "every kind the config accepts must be buildable"
+
+
+def media_server(
+    config: ServerConfig,
+    http: httpx.AsyncClient,
+    client_id: str,
+    *,
+    max_concurrency: int = 4,
+    timeout: float | None = 30.0,
+) -> MediaServer:
+    return _BUILDERS[config.kind].media_server(
+        config, http, client_id, max_concurrency=max_concurrency, timeout=timeout
+    )
+
+
+def directory(
+    servers: Sequence[Server], http: httpx.AsyncClient, client_id: str, config: Config
+) -> UserDirectory:
+    kinds = {s.config.kind for s in servers}
+    if len(kinds) != 1:
+        raise ValueError(f"one kind of server per cluster for now, not {sorted(kinds)}")
+    return _BUILDERS[kinds.pop()].directory(servers, http, client_id, config)

@@ -1,0 +1,229 @@
+"""Durable state: peewee models on SQLite (WAL, default) or PostgreSQL (by DSN).
+
+All database work runs on one dedicated thread (`DbRunner`), so the asyncio loop never
+blocks on disk and SQLite sees a single connection. The tables, one module each for the
+work on them:
+
+- `MetaRow`: small key/value facts (the manager's stable client identifier, the full-sync
+  lease: lease.py).
+- `EventRow`: every event id ever accepted, with its payload until processed: the
+  idempotency table and the inbox that survives a restart (inbox.py).
+- `LedgerRow` and `LedgerAliasRow`: per (user, item) the newest known state and when it was
+  observed at its source (ledger.py).
+- `OutboxRow`: writes still to deliver, one row per (peer, user, item) (outbox_rows.py).
+- `SyncRunRow`: one row per full sync, for status and for the scheduler (lease.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import peewee
+from playhouse.db_url import connect
+
+database_proxy = peewee.DatabaseProxy()
+T = TypeVar("T")
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database_proxy
+
+
+class MetaRow(BaseModel):
+    key = peewee.CharField(primary_key=True, max_length=64)
+    value = peewee.TextField()
+
+    class Meta:
+        table_name = "meta"
+
+
+class EventRow(BaseModel):
+    id = peewee.CharField(primary_key=True, max_length=128)
+    # The raw event until it is processed; cleared afterwards (it holds a user's token).
+    payload = peewee.TextField(null=True)
+    status = peewee.CharField(max_length=16, default="pending", index=True)
+    received_at = peewee.DoubleField(index=True)
+    processed_at = peewee.DoubleField(null=True)
+    outcome = peewee.CharField(max_length=32, null=True)
+
+    class Meta:
+        table_name = "event"
+
+
+class LedgerRow(BaseModel):
+    user_id = peewee.CharField(max_length=64)
+    user_name = peewee.CharField(max_length=255, default="")
+    identity_key = peewee.CharField(max_length=512)
+    kind = peewee.CharField(max_length=16, default="")  # movie, episode, show, season
+    title = peewee.CharField(max_length=512, default="")
+    played = peewee.BooleanField(null=True)  # None: not known, only a position was seen
+    view_offset_ms = peewee.BigIntegerField(null=True)
+    duration_ms = peewee.BigIntegerField(null=True)
+    observed_at = peewee.DoubleField()  # when the change happened at its source (epoch s)
+    source_server = peewee.CharField(max_length=64)
+    event_id = peewee.CharField(max_length=128, null=True)
+    change = peewee.CharField(max_length=16)  # played, unplayed, resume
+    updated_at = peewee.DoubleField()
+
+    class Meta:
+        table_name = "ledger"
+        indexes = ((("user_id", "identity_key"), True),)
+
+
+class LedgerAliasRow(BaseModel):
+    """Every key a ledger entry's item is known by, so any server's view of it finds it."""
+
+    user_id = peewee.CharField(max_length=64)
+    key = peewee.CharField(max_length=512)
+    entry_id = peewee.IntegerField(index=True)
+
+    class Meta:
+        table_name = "ledger_alias"
+        indexes = ((("user_id", "key"), True),)
+
+
+class OutboxRow(BaseModel):
+    peer = peewee.CharField(max_length=64)
+    user_id = peewee.CharField(max_length=64)
+    user_name = peewee.CharField(max_length=255, default="")
+    user_kind = peewee.CharField(max_length=16, default="")
+    identity_key = peewee.CharField(max_length=512)
+    # A Change (played, unplayed, resume; earlier versions wrote scrobble, unscrobble).
+    change = peewee.CharField(max_length=16, column_name="action")
+    item_id = peewee.CharField(max_length=64, column_name="rating_key")  # the peer's id
+    time_ms = peewee.BigIntegerField(null=True)
+    duration_ms = peewee.BigIntegerField(null=True)
+    title = peewee.CharField(max_length=512, default="")
+    observed_at = peewee.DoubleField()
+    origin = peewee.CharField(max_length=16, default="event")  # event, sync
+    event_id = peewee.CharField(max_length=128, null=True)
+    unscrobble_first = peewee.BooleanField(default=False)
+    # Bumped on every coalescing update so a delivery that finishes late never deletes a
+    # newer state that arrived while it was in flight.
+    version = peewee.IntegerField(default=1)
+    attempts = peewee.IntegerField(default=0)
+    next_attempt_at = peewee.DoubleField(index=True)
+    created_at = peewee.DoubleField()
+    updated_at = peewee.DoubleField()
+    last_error = peewee.TextField(null=True)
+
+    class Meta:
+        table_name = "outbox"
+        indexes = ((("peer", "user_id", "identity_key"), True),)
+
+
+class SyncRunRow(BaseModel):
+    kind = peewee.CharField(max_length=16, default="full")
+    started_at = peewee.DoubleField()
+    finished_at = peewee.DoubleField(null=True)
+    ok = peewee.BooleanField(null=True)
+    summary = peewee.TextField(null=True)  # JSON
+
+    class Meta:
+        table_name = "sync_run"
+
+
+MODELS: tuple[type[BaseModel], ...] = (
+    MetaRow,
+    EventRow,
+    LedgerRow,
+    LedgerAliasRow,
+    OutboxRow,
+    SyncRunRow,
+)
+
+
+def _sqlite_path(dsn: str) -> str | None:
+    parts = urlsplit(dsn)
+    if parts.scheme != "sqlite":
+        return None
+    # sqlite:///relative.db -> "relative.db"; sqlite:////abs/path.db -> "/abs/path.db"
+    path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    return None if path in ("", ":memory:") else path
+
+
+def open_database(dsn: str) -> peewee.Database:
+    """Connect, create tables, bind the models. SQLite files are created 0600 (tokens)."""
+    path = _sqlite_path(dsn)
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+        os.chmod(path, 0o600)
+        db: peewee.Database = peewee.SqliteDatabase(
+            path,
+            pragmas={
+                "journal_mode": "wal",
+                "synchronous": "normal",  # durable across process crashes in WAL mode
+                "busy_timeout": 5000,
+                "foreign_keys": 1,
+            },
+            check_same_thread=False,
+        )
+    else:
+        try:
+            db = connect(dsn)
+        except ImportError as exc:  # psycopg2 is the optional "postgres" extra
+            raise RuntimeError(
+                f"database driver missing for {urlsplit(dsn).scheme}: "
+                "install plex-cluster[postgres]"
+            ) from exc
+    database_proxy.initialize(db)
+    db.connect(reuse_if_open=True)
+    db.create_tables(MODELS, safe=True)
+    if path is not None:
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.chmod(path + suffix, 0o600)
+    return db
+
+
+def meta_get_or_create(key: str, factory: Callable[[], str]) -> str:
+    row = MetaRow.get_or_none(MetaRow.key == key)
+    if row is not None:
+        return str(row.value)
+    value = factory()
+    MetaRow.insert(key=key, value=value).on_conflict_ignore().execute()
+    return str(MetaRow.get(MetaRow.key == key).value)
+
+
+def client_identifier() -> str:
+    """The manager's stable client identifier (Plex: X-Plex-Client-Identifier), kept
+    across restarts."""
+    return meta_get_or_create("client_identifier", lambda: f"plex-cluster-{uuid.uuid4().hex}")
+
+
+class DbRunner:
+    """Runs database calls on one thread, awaited from asyncio.
+
+    The database is opened on that thread too, so there is exactly one connection.
+    """
+
+    def __init__(self, dsn: str) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db")
+        self.db: peewee.Database = self._pool.submit(open_database, dsn).result()
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Blocking form, for code outside the event loop (CLI, tests)."""
+        return self._pool.submit(fn, *args).result()
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: fn(*args))
+
+    def close(self) -> None:
+        self._pool.submit(self.db.close).result(timeout=10)
+        self._pool.shutdown(wait=True)
+
+
+def now() -> float:
+    return time.time()

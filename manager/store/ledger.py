@@ -1,0 +1,172 @@
+"""The ledger: per (user, item identity) the newest known state and when it happened.
+
+Events can arrive late (a proxy retries after an outage) and a full sync needs to know
+which server's state is the newest. Plex does not keep the source's timestamp on API
+writes, so the manager keeps its own clock here: `observed_at` is when the change was
+seen at its source (the proxy's `seen_at`), never when the manager got round to it.
+
+Rule: a change older than the stored one is refused (`record` returns False). Equal
+times are accepted, so re-processing the same event after a crash is harmless.
+
+The functions run on the database thread (`DbRunner.run(ledger.record, …)`); the full
+sync uses `get`, `for_user` and `record` the same way as real-time events do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from manager.model import Change, ItemKey, UserId
+from manager.store.db import LedgerAliasRow, LedgerRow, database_proxy, now
+
+# A full sync records the state it decided with source_server "sync:<server>".
+SYNC_SOURCE_PREFIX = "sync:"
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """What the ledger knows of one user's state of one item."""
+
+    user_id: UserId
+    identity_key: ItemKey
+    played: bool | None
+    view_offset_ms: int | None
+    duration_ms: int | None
+    observed_at: float
+    source_server: str
+    change: Change
+    kind: str
+    title: str
+
+    @staticmethod
+    def of(row: LedgerRow) -> LedgerEntry:
+        return LedgerEntry(
+            user_id=UserId(str(row.user_id)),
+            identity_key=ItemKey(str(row.identity_key)),
+            played=row.played,
+            view_offset_ms=row.view_offset_ms,
+            duration_ms=row.duration_ms,
+            observed_at=float(row.observed_at),
+            source_server=str(row.source_server),
+            change=Change.parse(str(row.change)),
+            kind=str(row.kind),
+            title=str(row.title),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One change to record: what happened to whom, where and when."""
+
+    user_id: UserId
+    identity_key: ItemKey
+    change: Change
+    observed_at: float
+    source_server: str
+    offset_ms: int | None = None
+    duration_ms: int | None = None
+    user_name: str = ""
+    kind: str = ""
+    title: str = ""
+    event_id: str | None = None
+    # Other keys the same item is known by (identity_keys after the first): servers
+    # using different agents share only some ids, and the record must be found from each.
+    aliases: tuple[ItemKey, ...] = ()
+
+
+def _row(user_id: UserId, keys: Sequence[str]) -> LedgerRow | None:
+    """The entry known by the first of `keys` that has one (best key first)."""
+    known = {
+        str(a.key): int(a.entry_id)
+        for a in LedgerAliasRow.select().where(
+            (LedgerAliasRow.user_id == user_id) & (LedgerAliasRow.key.in_(list(keys)))
+        )
+    }
+    entry_id = next((known[k] for k in keys if k in known), None)
+    if entry_id is not None:
+        return LedgerRow.get_or_none(LedgerRow.id == entry_id)
+    # An entry written without its aliases is still found by its own key.
+    rows = {
+        str(r.identity_key): r
+        for r in LedgerRow.select().where(
+            (LedgerRow.user_id == user_id) & (LedgerRow.identity_key.in_(list(keys)))
+        )
+    }
+    return next((rows[k] for k in keys if k in rows), None)
+
+
+def _remember_keys(user_id: UserId, entry_id: int, keys: Sequence[str]) -> None:
+    for key in dict.fromkeys(keys):
+        LedgerAliasRow.insert(
+            user_id=user_id, key=key, entry_id=entry_id
+        ).on_conflict_ignore().execute()
+
+
+def get(user_id: UserId, identity_key: ItemKey, *aliases: ItemKey) -> LedgerEntry | None:
+    row = _row(user_id, [identity_key, *aliases])
+    return LedgerEntry.of(row) if row is not None else None
+
+
+def for_user(user_id: UserId) -> Iterator[LedgerEntry]:
+    query = LedgerRow.select().where(LedgerRow.user_id == user_id).order_by(LedgerRow.id)
+    for row in query.iterator():
+        yield LedgerEntry.of(row)
+
+
+def record(obs: Observation) -> bool:
+    """Store `obs` unless a newer change is already known. True when stored."""
+    change = Change(obs.change)
+    with database_proxy.atomic():
+        row = _row(obs.user_id, [obs.identity_key, *obs.aliases])
+        if row is not None and float(row.observed_at) > obs.observed_at:
+            return False
+        played: bool | None = row.played if row is not None else None
+        offset: int | None = row.view_offset_ms if row is not None else None
+        if change is Change.PLAYED:
+            played, offset = True, None
+        elif change is Change.UNPLAYED:
+            played, offset = False, None
+        else:
+            offset = obs.offset_ms
+        values = {
+            "user_name": obs.user_name,
+            "kind": obs.kind,
+            "title": obs.title[:512],
+            "played": played,
+            "view_offset_ms": offset,
+            "duration_ms": obs.duration_ms
+            if obs.duration_ms is not None
+            else (row.duration_ms if row is not None else None),
+            "observed_at": obs.observed_at,
+            "source_server": obs.source_server,
+            "event_id": obs.event_id,
+            "change": change.value,
+            "updated_at": now(),
+        }
+        if row is None:
+            entry_id = LedgerRow.insert(
+                user_id=obs.user_id, identity_key=obs.identity_key, **values
+            ).execute()
+        else:
+            entry_id = row.id
+            LedgerRow.update(**values).where(LedgerRow.id == row.id).execute()
+        _remember_keys(obs.user_id, int(entry_id), [obs.identity_key, *obs.aliases])
+    return True
+
+
+def changed_since(user_id: UserId, since: float) -> list[ItemKey]:
+    """Keys of the user's entries a real-time change (not a full sync) updated since then."""
+    query = LedgerRow.select(LedgerRow.identity_key).where(
+        (LedgerRow.user_id == user_id)
+        & (LedgerRow.updated_at >= since)
+        & ~(LedgerRow.source_server.startswith(SYNC_SOURCE_PREFIX))
+    )
+    return [ItemKey(str(row.identity_key)) for row in query]
+
+
+def record_all(observations: Sequence[Observation]) -> None:
+    """`record` each, in one transaction."""
+    with database_proxy.atomic():
+        for obs in observations:
+            record(obs)
