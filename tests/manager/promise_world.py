@@ -182,6 +182,24 @@ class PromiseWorld:
                 out.append((who, action, key))
         return out
 
+    def foreign_writes(self, user: str, catalog: str) -> list[tuple[str, str, str]]:
+        """Writes the manager sent, with any other user's token, to `catalog`, to what it
+        is part of or to what it holds (show, seasons, episodes), on any server:
+        (server, user, action)."""
+        out = []
+        for name, srv in self.cluster.servers.items():
+            item = srv.item(self.key(name, catalog))
+            keys = {item.rating_key} | {leaf.rating_key for leaf in item.leaves}
+            keys |= {season.rating_key for season in item.children}
+            parent = item.parent
+            while parent is not None:
+                keys.add(parent.rating_key)
+                parent = parent.parent
+            for who, action, key in self.writes(name):
+                if who != user and key in keys:
+                    out.append((name, who, action))
+        return out
+
     # -- the manager ----------------------------------------------------------------------
     def events(self, user: str, title: str, **match: Any) -> list[dict[str, Any]]:
         return self.manager.log_lines("event", user=user, title=title, **match)

@@ -49,7 +49,8 @@ def test_peer_already_watched_gets_no_second_scrobble(world: PromiseWorld) -> No
         "view_offset": 0,
         "last_viewed_at": T_OLD,
     }
-    assert world.writes("beta") == []
+    assert world.writes("beta", "carol") == []
+    assert world.foreign_writes("carol", "casablanca") == []
     outcomes = [w["outcome"] for w in world.write_lines("beta", "carol", "Casablanca")]
     assert "skipped" in outcomes, outcomes
 
@@ -64,7 +65,8 @@ def test_peer_holding_the_same_resume_point_is_not_written(world: PromiseWorld) 
     world.settle()
 
     assert world.state("beta", "bob", "jaws")["last_viewed_at"] == T_OLD
-    assert world.writes("beta") == []
+    assert world.writes("beta", "bob") == []
+    assert world.foreign_writes("bob", "jaws") == []
 
 
 @pytest.mark.xfail(strict=True, reason="issue 9: a late event overwrites a newer peer state")
@@ -85,7 +87,8 @@ def test_peer_holding_a_newer_state_is_not_overwritten(world: PromiseWorld) -> N
     world.settle()
 
     assert world.seen("dave", "casablanca")["beta"] == (False, 3_600_000)
-    assert world.writes("beta") == []
+    assert world.writes("beta", "dave") == []
+    assert world.foreign_writes("dave", "casablanca") == []
 
 
 @pytest.mark.xfail(strict=True, reason="issue 9: coalescing replaced a scrobble by a resume")
@@ -108,3 +111,4 @@ def test_coalesced_resume_point_does_not_undo_watched(world: PromiseWorld) -> No
     seen = world.seen("heidi", "casablanca")
     assert seen["beta"] == seen["gamma"] == (True, 2_690_000)
     assert world.state("alpha", "heidi", "casablanca")["view_count"] == 1, seen
+    assert world.foreign_writes("heidi", "casablanca") == []

@@ -52,6 +52,7 @@ def test_older_resume_point_delivered_late_does_not_win(world: PromiseWorld) -> 
     late write on A for the newest change and spread 1:07:47."""
     world.manager.stop()
     world.stop_at("erin", "gamma", "jaws", 4_067_000, handled=False)
+    next_second(time.time())  # Plex's whole-second stamps tell the two apart
     world.stop_at("erin", "alpha", "jaws", 2_054_000, handled=False)
     newest_change = time.time()
     world.proxies["alpha"].stop()  # A's event waits in A's spool
@@ -69,6 +70,7 @@ def test_older_resume_point_delivered_late_does_not_win(world: PromiseWorld) -> 
         "real time": everywhere((False, 2_054_000)),
         "after a full sync": everywhere((False, 2_054_000)),
     }
+    assert world.foreign_writes("erin", "jaws") == []
 
 
 @pytest.mark.xfail(strict=True, reason="issue 9: an older show scrobble wins after an outage")
@@ -82,6 +84,7 @@ def test_older_show_scrobble_delivered_late_does_not_win(world: PromiseWorld) ->
         world.set_state(server, "frank", "fargo/s01e01", view_count=1, last_viewed_at=T_OLD)
     world.manager.stop()
     world.mark("frank", "alpha", "fargo", played=True, handled=False)
+    next_second(time.time())  # Plex's whole-second stamps tell the two apart
     world.mark("frank", "gamma", "fargo", played=False, handled=False)
     newest_change = time.time()
     world.proxies["gamma"].stop()  # C's event waits in C's spool
@@ -102,6 +105,7 @@ def test_older_show_scrobble_delivered_late_does_not_win(world: PromiseWorld) ->
         "real time": everywhere("0/3"),
         "after a full sync": everywhere("0/3"),
     }
+    assert world.foreign_writes("frank", "fargo") == []
 
 
 @pytest.mark.xfail(strict=True, reason="issue 9: a retried scrobble lands after an unwatch")
@@ -138,6 +142,7 @@ def test_retried_scrobble_does_not_land_after_a_newer_unwatch(world: PromiseWorl
         "real time": everywhere((False, 0)),
         "after a full sync": everywhere((False, 0)),
     }
+    assert world.foreign_writes("grace", "casablanca") == []
 
 
 @pytest.mark.xfail(strict=True, reason="issue 9: a show-level unwatch is undone")
@@ -167,6 +172,7 @@ def test_show_level_unwatch_is_not_undone_by_an_older_episode_row(world: Promise
         "real time": everywhere((False, 2_243_000)),
         "after a full sync": everywhere((False, 2_243_000)),
     }, f"the stop at 37:23 was handled as {stop and stop['outcome']}"
+    assert world.foreign_writes("admin", "fargo/s01e01") == []
 
 
 @pytest.mark.xfail(strict=True, reason="issue 9: a write skipped while playing is never repaired")
@@ -194,3 +200,4 @@ def test_write_skipped_while_playing_there_is_repaired(world: PromiseWorld) -> N
         "real time": everywhere((False, 1_500_000)),
         "after a full sync": everywhere((False, 1_500_000)),
     }
+    assert world.foreign_writes("ivan", "casablanca") == []
