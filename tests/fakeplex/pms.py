@@ -27,7 +27,8 @@ _RE_METADATA = re.compile(r"^/library/metadata/([\d,]+)(?:/(children|allLeaves))
 
 
 class FakeServer(Hosted, ReadsMixin, WritesMixin, ServerBase):
-    """An emulated PMS. Test hooks: requests, go_down/come_up, fail_next, set_delay, restart."""
+    """An emulated PMS. Test hooks: requests, go_down/come_up, fail_next, set_delay,
+    refuse_when, restart."""
 
     def __init__(
         self,

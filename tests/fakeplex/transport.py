@@ -175,7 +175,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         )
         req = Request(self.command, path, self.path, query, lower, body, record)
         resp = host.serve(req)
-        if resp is None:  # host went down while we waited: drop the connection
+        if resp is None:  # host went down while we waited, or refused: drop the connection
             self.close_connection = True
             return
         record.status = resp.status
@@ -207,6 +207,7 @@ class Host:
         self._fail_status = 500
         self._fail_forever = False
         self._delay = 0.0
+        self._refuse: Callable[[RecordedRequest], bool] | None = None
         self.up = False
 
     # lifecycle -----------------------------------------------------------------------
@@ -280,6 +281,12 @@ class Host:
         with self._lock:
             self._delay = max(0.0, float(seconds))
 
+    def refuse_when(self, predicate: Callable[[RecordedRequest], bool] | None) -> None:
+        """Drop the connection, unanswered, of every request for which predicate(request)
+        is true (a network partition between those clients and this host); None lifts it."""
+        with self._lock:
+            self._refuse = predicate
+
     # serving -------------------------------------------------------------------------
     def serve(self, req: Request) -> Response | None:
         with self._lock:
@@ -289,6 +296,9 @@ class Host:
             if self._fail_remaining:
                 self._fail_remaining -= 1
             status = self._fail_status
+            refuse = self._refuse
+        if refuse is not None and refuse(req.record):
+            return None
         if delay:
             time.sleep(delay)
         if not self.up:
@@ -337,6 +347,9 @@ class Hosted:
 
     def set_delay(self, seconds: float) -> None:
         self.host.set_delay(seconds)
+
+    def refuse_when(self, predicate: Callable[[RecordedRequest], bool] | None) -> None:
+        self.host.refuse_when(predicate)
 
     def stop(self) -> None:
         self.host.stop()

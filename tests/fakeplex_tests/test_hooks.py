@@ -90,6 +90,18 @@ def test_set_delay_makes_a_short_timeout_fire(demo_cluster: Cluster) -> None:
     assert httpx.get(gamma.url + "/identity", timeout=5).status_code == 200
 
 
+def test_refuse_when_partitions_some_clients_only(demo_cluster: Cluster) -> None:
+    beta = demo_cluster.servers["beta"]
+    beta.refuse_when(lambda r: r.param("X-Plex-Cluster-Replay") == "1")
+    with pytest.raises(httpx.TransportError):
+        httpx.get(beta.url + "/identity", headers={"X-Plex-Cluster-Replay": "1"})
+    assert httpx.get(beta.url + "/identity").status_code == 200  # other clients get through
+    assert [r.status for r in beta.requests][-2:] == [None, 200]  # recorded, never answered
+    beta.refuse_when(None)
+    r = httpx.get(beta.url + "/identity", headers={"X-Plex-Cluster-Replay": "1"})
+    assert r.status_code == 200
+
+
 def test_plextv_down(demo_cluster: Cluster) -> None:
     demo_cluster.plextv.go_down()
     with pytest.raises(httpx.ConnectError):
