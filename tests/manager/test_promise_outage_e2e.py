@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from manager.pipeline import SESSIONS_TTL
+from manager.realtime.writer import SESSIONS_TTL
 from tests.manager.harness import addon_available
 from tests.manager.promise_world import T_OLD, PromiseWorld, is_replay, next_second, promise_world
 from tests.support.processes import wait_for

@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from manager import fullsync
-from manager import service as service_module
-from manager.db import DbRunner
-from manager.service import Service
+from manager.app import watch as watch_module
+from manager.app.service import Service
+from manager.fullsync import schedule as schedule_module
+from manager.store import lease
+from manager.store.db import DbRunner
 from tests.fakeplex import Cluster
 from tests.manager.test_service import config_for, played, scrobble, until
 from tests.sync.helpers import T0
@@ -53,14 +54,14 @@ def test_catch_up_mark_survives_a_manager_restart(
     """Gamma is down. Alice marks The Matrix played on alpha: beta follows, gamma is
     skipped (`peer_catch_up_pending`). The manager is restarted before gamma is back.
     When gamma answers, it must still catch up (without waiting for a scheduled sync)."""
-    monkeypatch.setattr(service_module, "PROBE_INTERVAL_DOWN", 0.2)
+    monkeypatch.setattr(watch_module, "PROBE_INTERVAL_DOWN", 0.2)
     gamma = demo_cluster.servers["gamma"]
     gamma.go_down()
     cfg = config_for(demo_cluster, tmp_path)
 
     async def main() -> None:
         with capture_logs() as logs:
-            first = Service(cfg)
+            first = await Service.open(cfg)
             await first.start()
             try:
                 await first.ready.wait()
@@ -70,7 +71,7 @@ def test_catch_up_mark_survives_a_manager_restart(
             finally:
                 await first.stop()
 
-        second = Service(cfg)
+        second = await Service.open(cfg)
         await second.start()
         try:
             await second.ready.wait()
@@ -96,27 +97,26 @@ def test_sync_due_while_another_holds_the_lease_runs_when_it_frees(
 ) -> None:
     """A full sync from another process (the CLI) holds the lease when the manager's own
     sync falls due (here: at start, `sync.on_start`; a cron-scheduled one goes through
-    the same `run_in_service`). The manager's sync must not be dropped: once the lease
+    the same `app.syncs.run_sync`). The manager's sync must not be dropped: once the lease
     frees, it runs, and alice's The Matrix, watched only on alpha, spreads."""
-    monkeypatch.setattr(service_module, "PROBE_INTERVAL_DOWN", 0.2)
-    monkeypatch.setattr(fullsync, "SCHEDULER_TICK", 0.2)
+    monkeypatch.setattr(watch_module, "PROBE_INTERVAL_DOWN", 0.2)
+    monkeypatch.setattr(schedule_module, "SCHEDULER_TICK", 0.2)
     alpha = demo_cluster.servers["alpha"]
     alpha.set_state("alice", alpha.find_key(catalog="matrix"), view_count=1, last_viewed_at=T0)
     cfg = config_for(demo_cluster, tmp_path, sync={"on_start": True})
     other_sync = "a CLI sync in another process"
     runner = DbRunner(cfg.database)
     try:
-        assert runner.call(fullsync._lease_acquire, other_sync, 600.0) is None
+        assert runner.call(lease.acquire, other_sync, 600.0) is None
     finally:
         runner.close()
 
     async def main() -> None:
         with capture_logs() as logs:
-            svc = Service(cfg)
+            svc = await Service.open(cfg)
             await svc.start()
             try:
                 await svc.ready.wait()
-                assert svc.runner is not None
                 # The due sync met the lease (today it says so with `sync_skipped`).
                 await until(
                     lambda: any(
@@ -125,7 +125,7 @@ def test_sync_due_while_another_holds_the_lease_runs_when_it_frees(
                     )
                 )
                 assert not played(demo_cluster, "gamma", "alice", "matrix")
-                await svc.runner.run(fullsync._lease_release, other_sync)
+                await svc.runtime.runner.run(lease.release, other_sync)
                 synced = await eventually(
                     lambda: (
                         played(demo_cluster, "beta", "alice", "matrix")
