@@ -15,14 +15,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test,postgres]'
 	touch $(STAMP)
 
-test: $(STAMP)
-	$(PY) -m ruff check .
-	$(PY) -m ruff format --check .
+test: lint
 	$(PY) -m pytest -q
 
+# ruff, then the layer rules of docs/architecture.md (import-linter's contracts).
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 demo: $(STAMP)
 	$(PY) -m tests.demo
