@@ -24,8 +24,9 @@ from pathlib import Path
 from plexapi.server import PlexServer
 
 from tests.fakeplex import Cluster, start_cluster
-from tests.manager.harness import MANAGER_TOKEN, ManagerProcess, manager_and_proxies
-from tests.support.processes import wait_for
+from tests.support.configs import MANAGER_TOKEN
+from tests.support.live_cluster import ManagerProcess, manager_and_proxies
+from tests.support.polling import wait_for
 
 # (user, catalog entry) pairs the scenario touches; the demo prints their state everywhere.
 WATCHED_ROWS = [

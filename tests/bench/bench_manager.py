@@ -31,8 +31,9 @@ import httpx
 from plexapi.server import PlexServer
 
 from manager.event import PlaybackEvent
-from tests.manager.harness import ManagerProcess, manager_and_proxies
-from tests.support.processes import MitmdumpProcess, emulator_process, wait_for
+from tests.support.live_cluster import ManagerProcess, manager_and_proxies
+from tests.support.polling import wait_for
+from tests.support.processes import MitmdumpProcess, emulator_process
 
 USERS = ("admin", "alice", "kid")  # the demo users who can use all three servers
 MOVIES = ("The Matrix", "Inception")

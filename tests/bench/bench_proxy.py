@@ -39,6 +39,7 @@ import httpx  # noqa: E402
 
 from tests.proxy.harness import Receiver  # noqa: E402
 from tests.proxy.tls import make_certificates  # noqa: E402
+from tests.support.polling import wait_for  # noqa: E402
 from tests.support.processes import (  # noqa: E402
     LOCALHOST,
     MITMDUMP,
@@ -47,7 +48,6 @@ from tests.support.processes import (  # noqa: E402
     free_port,
     mitmdump_proxy,
     stop_process,
-    wait_for,
 )
 
 API_BODY = (

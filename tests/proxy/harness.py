@@ -24,13 +24,13 @@ import wsproto.connection
 import wsproto.events
 import wsproto.utilities
 
-from tests.support import processes
+from tests.support import polling
 from tests.support.processes import LOCALHOST, free_port
 
 
 def wait_for(predicate: Any, timeout: float = 20.0) -> Any:
     """The shared poll, with the proxy tests' own (tighter) default limit."""
-    return processes.wait_for(predicate, timeout)
+    return polling.wait_for(predicate, timeout)
 
 
 # ---- the manager stand-in -------------------------------------------------------------

@@ -14,12 +14,13 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from tests.support.polling import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 ADDON = ROOT / "addons" / "plex_cluster.py"
@@ -27,10 +28,6 @@ BIN = Path(sys.executable).parent
 MITMDUMP = str(BIN / "mitmdump")
 READY_LINE = "plex-cluster addon ready"
 LOCALHOST = "127.0.0.1"
-
-
-class WaitTimeout(AssertionError, TimeoutError):
-    """wait_for gave up; both an assertion failure (tests) and a timeout (benchmarks)."""
 
 
 def free_port() -> int:
@@ -45,24 +42,6 @@ def connectable(port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def wait_for(
-    predicate: Callable[[], Any],
-    timeout: float = 30.0,
-    what: str = "condition",
-    interval: float = 0.05,
-) -> Any:
-    """Poll until predicate() is truthy and return its value (eventual consistency, not a
-    speed check); raise WaitTimeout after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise WaitTimeout(f"{what} not reached within {timeout} s")
-        time.sleep(interval)
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:

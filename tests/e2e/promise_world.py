@@ -24,8 +24,10 @@ from plexapi.server import PlexServer
 from manager.event import REPLAY_HEADER
 from tests.fakeplex import Cluster, start_cluster
 from tests.fakeplex.fixture import FIXTURE_DIR
-from tests.manager.harness import PROXY_READY_TIMEOUT, ManagerProcess, manager_and_proxies
-from tests.support.processes import ROOT, MitmdumpProcess, clean_env, wait_for
+from tests.support.live_cluster import PROXY_READY_TIMEOUT, ManagerProcess, manager_and_proxies
+from tests.support.polling import wait_for
+from tests.support.processes import ROOT, MitmdumpProcess, clean_env
+from tests.support.state import raw_state
 
 FRIENDS = {"carol": 5005, "dave": 6006, "erin": 7007, "frank": 8008, "grace": 9009}
 FRIENDS |= {"heidi": 10010, "ivan": 11011}
@@ -143,8 +145,7 @@ class PromiseWorld:
         return self.cluster.servers[server].find_key(catalog=catalog)
 
     def state(self, server: str, user: str, catalog: str) -> dict[str, Any]:
-        srv = self.cluster.servers[server]
-        return srv.state(user, srv.find_key(catalog=catalog))
+        return raw_state(self.cluster, server, user, catalog=catalog)
 
     def set_state(self, server: str, user: str, catalog: str, **values: int) -> None:
         srv = self.cluster.servers[server]

@@ -15,10 +15,12 @@ from manager.event import PlaybackEvent
 from manager.store.db import MetaRow
 from manager.store.lease import LEASE_KEY
 from tests.fakeplex import Cluster
-from tests.manager.harness import MANAGER_TOKEN, ManagerProcess, write_config
-from tests.support.processes import free_port, wait_for
-from tests.sync.helpers import state, sync_config
-from tests.sync.test_fullsync import assert_expected, diverge
+from tests.fullsync.test_fullsync import assert_expected, diverge
+from tests.support.configs import MANAGER_TOKEN, manager_config, write_config
+from tests.support.live_cluster import ManagerProcess
+from tests.support.polling import wait_for
+from tests.support.processes import free_port
+from tests.support.state import seen
 
 
 def _converged(cluster: Cluster) -> bool:
@@ -58,7 +60,7 @@ def test_one_sync_at_a_time_and_events_flow_during_a_sync(
     demo_cluster: Cluster, tmp_path: Path
 ) -> None:
     diverge(demo_cluster)
-    config = sync_config(demo_cluster, tmp_path)
+    config = manager_config(demo_cluster, tmp_path)
     alpha = demo_cluster.servers["alpha"]
 
     async def main() -> None:
@@ -92,10 +94,10 @@ def test_one_sync_at_a_time_and_events_flow_during_a_sync(
                 )
                 assert r.status_code == 202
             for _ in range(1500):
-                if state(demo_cluster, "gamma", "kid", "Heat") == (True, 0):
+                if seen(demo_cluster, "gamma", "kid", title="Heat") == (True, 0):
                     break
                 await asyncio.sleep(0.02)
-            assert state(demo_cluster, "gamma", "kid", "Heat") == (True, 0)
+            assert seen(demo_cluster, "gamma", "kid", title="Heat") == (True, 0)
             # The event went through while the sync was still reading the slow server.
             assert not first.done()
             report = await first

@@ -10,8 +10,6 @@ issue 9's report; the marks go when the fixes land.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,21 +22,15 @@ from manager.fullsync import schedule as schedule_module
 from manager.store import lease
 from manager.store.db import DbRunner
 from tests.fakeplex import Cluster
-from tests.manager.test_service import config_for, played, scrobble, until
-from tests.sync.helpers import T0
+from tests.fullsync.helpers import T0
+from tests.support.configs import manager_config
+from tests.support.events import event_for
+from tests.support.polling import until
+from tests.support.state import played
 
 # How long a peer that answers again, or a lease that frees, is given to be acted on; the
 # loops tick every 0.2 s here, and a catch-up or sync of the demo cluster takes ~0.2 s.
 SETTLE = 5.0
-
-
-async def eventually(check: Callable[[], bool], timeout: float = SETTLE) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
 
 
 def logged(logs: list[dict[str, Any]], event: str, **match: Any) -> bool:
@@ -57,7 +49,7 @@ def test_catch_up_mark_survives_a_manager_restart(
     monkeypatch.setattr(watch_module, "PROBE_INTERVAL_DOWN", 0.2)
     gamma = demo_cluster.servers["gamma"]
     gamma.go_down()
-    cfg = config_for(demo_cluster, tmp_path)
+    cfg = manager_config(demo_cluster, tmp_path)
 
     async def main() -> None:
         with capture_logs() as logs:
@@ -65,7 +57,7 @@ def test_catch_up_mark_survives_a_manager_restart(
             await first.start()
             try:
                 await first.ready.wait()
-                await first.accept([scrobble(demo_cluster, "alice", "matrix")])
+                await first.accept([event_for(demo_cluster, "alice", "matrix")])
                 await until(lambda: played(demo_cluster, "beta", "alice", "matrix"))
                 await until(lambda: logged(logs, "peer_catch_up_pending", peer="gamma"))
             finally:
@@ -82,10 +74,13 @@ def test_catch_up_mark_survives_a_manager_restart(
                 return bool(status["servers"][2]["index_built_at"])
 
             await until(gamma_indexed)
-            caught_up = await eventually(lambda: played(demo_cluster, "gamma", "alice", "matrix"))
+            await until(
+                lambda: played(demo_cluster, "gamma", "alice", "matrix"),
+                SETTLE,
+                "gamma answered again after the restart but never caught up",
+            )
         finally:
             await second.stop()
-        assert caught_up, "gamma answered again after the restart but never caught up"
         assert not played(demo_cluster, "gamma", "kid", "matrix")
 
     asyncio.run(main())
@@ -103,7 +98,7 @@ def test_sync_due_while_another_holds_the_lease_runs_when_it_frees(
     monkeypatch.setattr(schedule_module, "SCHEDULER_TICK", 0.2)
     alpha = demo_cluster.servers["alpha"]
     alpha.set_state("alice", alpha.find_key(catalog="matrix"), view_count=1, last_viewed_at=T0)
-    cfg = config_for(demo_cluster, tmp_path, sync={"on_start": True})
+    cfg = manager_config(demo_cluster, tmp_path, sync={"on_start": True})
     other_sync = "a CLI sync in another process"
     runner = DbRunner(cfg.database)
     try:
@@ -126,15 +121,16 @@ def test_sync_due_while_another_holds_the_lease_runs_when_it_frees(
                 )
                 assert not played(demo_cluster, "gamma", "alice", "matrix")
                 await svc.runtime.runner.run(lease.release, other_sync)
-                synced = await eventually(
+                await until(
                     lambda: (
                         played(demo_cluster, "beta", "alice", "matrix")
                         and played(demo_cluster, "gamma", "alice", "matrix")
-                    )
+                    ),
+                    SETTLE,
+                    "the lease freed, but the sync that fell due while it was held never ran",
                 )
             finally:
                 await svc.stop()
-        assert synced, "the lease freed, but the sync that fell due while it was held never ran"
         assert logged(logs, "sync_finished")
 
     asyncio.run(main())

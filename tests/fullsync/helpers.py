@@ -1,28 +1,21 @@
-"""Full-sync test helpers: config for an emulated cluster, one sync run, recorded writes."""
+"""Full-sync test helpers: one sync run, the database outside a run, recorded writes."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from manager.config import Config, load_config
+from manager.config import Config
 from manager.fullsync.engine import SyncOptions
 from manager.fullsync.plan import PlannedWrite
 from manager.fullsync.report import Progress, SyncReport
 from manager.store.db import DbRunner
 from manager.sync_command import run_standalone
 from tests.fakeplex import Cluster
-from tests.manager.harness import write_config
-from tests.support.processes import free_port
 
 WRITE_PATHS = {"/:/scrobble": "scrobble", "/:/unscrobble": "unscrobble", "/:/timeline": "resume"}
 T0 = 1_700_000_000
-
-
-def sync_config(cluster: Cluster, workdir: Path, **overrides: Any) -> Config:
-    return load_config(write_config(cluster, workdir, free_port(), **overrides))
 
 
 def db_call[T](config: Config, fn: Callable[..., T], *args: Any) -> T:
@@ -64,18 +57,3 @@ def recorded_writes(cluster: Cluster) -> list[tuple[str, str, str, str]]:
 def clear_requests(cluster: Cluster) -> None:
     for server in cluster.servers.values():
         server.clear_requests()
-
-
-def state(cluster: Cluster, server: str, user: str, title: str) -> tuple[bool, int]:
-    """(watched, resume point ms) of a movie or show, as the user sees it on that server."""
-    srv = cluster.servers[server]
-    st = srv.state(user, srv.find_key(title=title))
-    if "leaf_count" in st:
-        return st["viewed_leaf_count"] == st["leaf_count"], 0
-    return st["view_count"] > 0, st["view_offset"]
-
-
-def episode_state(cluster: Cluster, server: str, user: str, catalog: str) -> tuple[bool, int]:
-    srv = cluster.servers[server]
-    st = srv.state(user, srv.find_key(catalog=catalog))
-    return st["view_count"] > 0, st["view_offset"]

@@ -12,7 +12,7 @@ from manager.servers.errors import BadRequest, NotFound, ServerFault, Unauthoriz
 from manager.servers.plex.client import PlexServerClient
 from manager.servers.plex.models import TYPE_EPISODE, TYPE_MOVIE
 from tests.fakeplex import Cluster
-from tests.manager_lib.helpers import CLIENT_ID, server_clients
+from tests.servers.helpers import CLIENT_ID, server_clients
 
 pytestmark = pytest.mark.anyio
 

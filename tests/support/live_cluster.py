@@ -8,7 +8,6 @@ mitmdump with our addon in front of it, reporting to the manager. All on 127.0.0
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 from tests.fakeplex import Cluster
+from tests.support.configs import MANAGER_TOKEN, write_config
+from tests.support.polling import wait_for
 from tests.support.processes import (
     ADDON,
     LOCALHOST,
@@ -30,29 +30,7 @@ from tests.support.processes import (
     free_port,
     mitmdump_proxy,
     stop_process,
-    wait_for,
 )
-
-MANAGER_TOKEN = "e2e-manager-secret-token"
-
-
-def write_config(cluster: Cluster, workdir: Path, port: int, **overrides: Any) -> Path:
-    config: dict[str, Any] = {
-        "servers": [
-            {"name": s.name, "url": s.url, "token": s.owner_token} for s in cluster.servers.values()
-        ],
-        "token": MANAGER_TOKEN,
-        "listen": f"{LOCALHOST}:{port}",
-        "database": f"sqlite:///{workdir / 'manager.db'}",
-        "plextv_url": cluster.plextv_url,
-        "delivery": {"concurrency": 8, "per_peer": 4, "base_backoff": 0.1, "max_backoff": 0.5},
-    }
-    config.update(overrides)
-    path = workdir / "plex-cluster.yml"
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        yaml.safe_dump(config, fh)
-    return path
 
 
 @dataclass

@@ -11,7 +11,7 @@ from manager.model import ClusterUser, UserId
 from manager.servers.errors import RateLimited, Unauthorized
 from manager.servers.plex.users import PlexUserDirectory
 from tests.fakeplex import Cluster
-from tests.manager_lib.helpers import directory, plextv_client, server
+from tests.servers.helpers import directory, plextv_client, server
 
 
 async def secret_for(users: PlexUserDirectory, user: ClusterUser, name: str) -> str | None:

@@ -19,13 +19,11 @@ from plexapi.server import PlexServer
 from manager.event import PlaybackEvent
 from manager.realtime.writer import SESSIONS_TTL
 from tests.fakeplex import Cluster, start_cluster
-from tests.manager.harness import (
-    MANAGER_TOKEN,
-    ManagerProcess,
-    addon_available,
-    manager_and_proxies,
-)
-from tests.support.processes import MitmdumpProcess, wait_for
+from tests.support.configs import MANAGER_TOKEN
+from tests.support.live_cluster import ManagerProcess, addon_available, manager_and_proxies
+from tests.support.polling import wait_for
+from tests.support.processes import MitmdumpProcess
+from tests.support.state import raw_state
 
 pytestmark = pytest.mark.skipif(not addon_available(), reason="proxy addon not in the tree")
 
@@ -44,8 +42,7 @@ class World:
         return self.cluster.servers[server].find_key(catalog=catalog)
 
     def state(self, server: str, user: str, catalog: str) -> dict[str, int]:
-        srv = self.cluster.servers[server]
-        return srv.state(user, srv.find_key(catalog=catalog))
+        return raw_state(self.cluster, server, user, catalog=catalog)
 
     def event(self, user: str, catalog: str, server: str = "alpha", **kw: object) -> PlaybackEvent:
         srv = self.cluster.servers[server]

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 from tests.fakeplex import Cluster
-from tests.manager.harness import write_config
+from tests.fullsync.helpers import clear_requests, recorded_writes
+from tests.fullsync.test_fullsync import assert_expected, diverge
+from tests.support.configs import write_config
 from tests.support.processes import ROOT, clean_env, free_port
-from tests.sync.helpers import clear_requests, recorded_writes
-from tests.sync.test_fullsync import assert_expected, diverge
 
 PLAN = re.compile(r"^plan: (\S+): (\S+): (played|unplayed|resume)\b.*\[(\d+)\]$")
 # The request a planned change becomes on a Plex server (what the emulator records).

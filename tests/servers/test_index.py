@@ -11,7 +11,7 @@ from manager.servers.models import Credential, MediaItem
 from manager.servers.plex.models import TYPE_EPISODE, TYPE_MOVIE
 from manager.servers.plex.server import PlexMediaServer
 from tests.fakeplex import Cluster, MovieSpec
-from tests.manager_lib.helpers import server_clients
+from tests.servers.helpers import server_clients
 
 pytestmark = pytest.mark.anyio
 

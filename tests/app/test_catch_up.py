@@ -18,15 +18,17 @@ from manager.app import watch as watch_module
 from manager.app.service import Service
 from manager.store import lease
 from tests.fakeplex import Cluster, start_cluster
-from tests.manager.harness import (
+from tests.support.configs import manager_config, write_config
+from tests.support.events import event_for
+from tests.support.live_cluster import (
     PROXY_READY_TIMEOUT,
     ManagerProcess,
     addon_available,
     cluster_proxy,
-    write_config,
 )
-from tests.manager.test_service import config_for, played, scrobble, until
-from tests.support.processes import MitmdumpProcess, free_port, wait_for
+from tests.support.polling import until, wait_for
+from tests.support.processes import MitmdumpProcess, free_port
+from tests.support.state import played, raw_state
 
 pytestmark = pytest.mark.skipif(not addon_available(), reason="proxy addon not in the tree")
 
@@ -61,8 +63,7 @@ def test_peer_down_at_start_catches_up_when_it_answers(
     assert {s["name"]: s["reachable"] for s in status["servers"]}["gamma"] is False
 
     def state(server: str, user: str, catalog: str) -> dict[str, int]:
-        srv = cluster.servers[server]
-        return srv.state(user, srv.find_key(catalog=catalog))
+        return raw_state(cluster, server, user, catalog=catalog)
 
     alpha = cluster.servers["alpha"]
     plex = PlexServer(proxy.url, cluster.token_for("alice", "alpha"))
@@ -117,7 +118,7 @@ def test_catch_up_waits_for_a_running_sync(
     monkeypatch.setattr(watch_module, "PROBE_INTERVAL_DOWN", 0.2)
     gamma = demo_cluster.servers["gamma"]
     gamma.go_down()
-    cfg = config_for(demo_cluster, tmp_path)
+    cfg = manager_config(demo_cluster, tmp_path)
     other_sync = "another-process"
 
     async def main() -> None:
@@ -127,7 +128,7 @@ def test_catch_up_waits_for_a_running_sync(
             await svc.ready.wait()
             runner = svc.runtime.runner
             peer = next(s for s in svc.runtime.servers if s.name == "gamma")
-            await svc.accept([scrobble(demo_cluster, "alice", "matrix")])
+            await svc.accept([event_for(demo_cluster, "alice", "matrix")])
             await until(lambda: played(demo_cluster, "beta", "alice", "matrix"))
             assert peer.catch_up_users == {"2002"}
             assert await runner.run(lease.acquire, other_sync, 600.0) is None

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 import pytest
 
 from manager.realtime.writer import SESSIONS_TTL
-from tests.manager.harness import addon_available
-from tests.manager.promise_world import T_OLD, PromiseWorld, is_replay, next_second, promise_world
-from tests.support.processes import wait_for
+from tests.e2e.promise_world import T_OLD, PromiseWorld, is_replay, next_second, promise_world
+from tests.support.live_cluster import addon_available
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.skipif(not addon_available(), reason="proxy addon not in the tree")
 

@@ -19,16 +19,9 @@ from manager.store.db import DbRunner
 from manager.store.lease import acquire as _lease_acquire
 from manager.store.lease import release as _lease_release
 from tests.fakeplex import Cluster
-from tests.sync.helpers import (
-    T0,
-    clear_requests,
-    db_call,
-    episode_state,
-    recorded_writes,
-    run_sync,
-    state,
-    sync_config,
-)
+from tests.fullsync.helpers import T0, clear_requests, db_call, recorded_writes, run_sync
+from tests.support.configs import manager_config
+from tests.support.state import seen
 
 MIN = 60_000
 T1, T2, T3 = T0 + 100, T0 + 200, T0 + 300
@@ -91,17 +84,17 @@ def diverge(cluster: Cluster) -> None:
 def assert_expected(cluster: Cluster) -> None:
     for user, title, servers in EXPECTED:
         for server, want in servers.items():
-            assert state(cluster, server, user, title) == want, (user, title, server)
+            assert seen(cluster, server, user, title=title) == want, (user, title, server)
     for user, catalog, servers in EXPECTED_EPISODES:
         for server, want in servers.items():
-            assert episode_state(cluster, server, user, catalog) == want, (user, catalog, server)
+            assert seen(cluster, server, user, catalog=catalog) == want, (user, catalog, server)
 
 
 def test_diverging_states_converge_and_second_sync_writes_nothing(
     demo_cluster: Cluster, tmp_path: Path
 ) -> None:
     diverge(demo_cluster)
-    config = sync_config(demo_cluster, tmp_path)
+    config = manager_config(demo_cluster, tmp_path)
     report, _ = run_sync(config)
     assert report.ok, report.render()
     assert_expected(demo_cluster)
@@ -134,7 +127,7 @@ def test_ledger_proven_unwatch_spreads(demo_cluster: Cluster, tmp_path: Path) ->
     beta.set_state("alice", beta.find_key(title="The Matrix"), view_count=0, last_viewed_at=0)
     # She also unwatched Inception on beta, but no proxy saw it: no proof, it comes back.
     beta.set_state("alice", beta.find_key(title="Inception"), view_count=0, last_viewed_at=0)
-    config = sync_config(demo_cluster, tmp_path)
+    config = manager_config(demo_cluster, tmp_path)
     db_call(
         config,
         ledger.record,
@@ -150,8 +143,8 @@ def test_ledger_proven_unwatch_spreads(demo_cluster: Cluster, tmp_path: Path) ->
     report, _ = run_sync(config)
     assert report.ok, report.render()
     for server in ("alpha", "beta", "gamma"):
-        assert state(demo_cluster, server, "alice", "The Matrix") == (False, 0), server
-        assert state(demo_cluster, server, "alice", "Inception") == (True, 0), server
+        assert seen(demo_cluster, server, "alice", title="The Matrix") == (False, 0), server
+        assert seen(demo_cluster, server, "alice", title="Inception") == (True, 0), server
     writes = sorted(recorded_writes(demo_cluster))
     matrix = {s: demo_cluster.servers[s].find_key(title="The Matrix") for s in ("alpha", "gamma")}
     inception_beta = beta.find_key(title="Inception")
@@ -172,32 +165,32 @@ def test_empty_server_catches_up_without_touching_the_others(
         put(demo_cluster, server, "alice", "The Matrix", view_count=1, last_viewed_at=T1)
         put(demo_cluster, server, "admin", "Inception", view_offset=25 * MIN, last_viewed_at=T2)
         put_episode(demo_cluster, server, "kid", "office/s02e01", view_count=1, last_viewed_at=T1)
-    report, _ = run_sync(sync_config(demo_cluster, tmp_path))
+    report, _ = run_sync(manager_config(demo_cluster, tmp_path))
     assert report.ok, report.render()
     writes = recorded_writes(demo_cluster)
     assert writes and {w[0] for w in writes} == {"gamma"}
-    assert state(demo_cluster, "gamma", "alice", "The Matrix") == (True, 0)
-    assert state(demo_cluster, "gamma", "admin", "Inception") == (False, 25 * MIN)
-    assert episode_state(demo_cluster, "gamma", "kid", "office/s02e01") == (True, 0)
-    assert episode_state(demo_cluster, "gamma", "kid", "office/s02e02") == (False, 0)
+    assert seen(demo_cluster, "gamma", "alice", title="The Matrix") == (True, 0)
+    assert seen(demo_cluster, "gamma", "admin", title="Inception") == (False, 25 * MIN)
+    assert seen(demo_cluster, "gamma", "kid", catalog="office/s02e01") == (True, 0)
+    assert seen(demo_cluster, "gamma", "kid", catalog="office/s02e02") == (False, 0)
     for server in ("alpha", "beta"):
-        assert state(demo_cluster, server, "alice", "The Matrix") == (True, 0)
-        assert state(demo_cluster, server, "admin", "Inception") == (False, 25 * MIN)
+        assert seen(demo_cluster, server, "alice", title="The Matrix") == (True, 0)
+        assert seen(demo_cluster, server, "admin", title="Inception") == (False, 25 * MIN)
     assert report.servers["gamma"].watched == 2 and report.servers["gamma"].resume == 1
 
 
 def test_server_down_from_the_start(demo_cluster: Cluster, tmp_path: Path) -> None:
     diverge(demo_cluster)
     demo_cluster.servers["gamma"].go_down()
-    report, _ = run_sync(sync_config(demo_cluster, tmp_path))
+    report, _ = run_sync(manager_config(demo_cluster, tmp_path))
     assert not report.ok
     gamma = report.servers["gamma"]
     assert gamma.failed >= 1 and any("not read" in e for e in gamma.errors), gamma
     assert "gamma" in report.render() and "not read" in report.render()
     # alpha and beta still synced with each other.
-    assert state(demo_cluster, "alpha", "admin", "Amélie") == (True, 0)
-    assert state(demo_cluster, "alpha", "bob", "Arrival") == (True, 0)
-    assert state(demo_cluster, "beta", "alice", "The Matrix") == (True, 0)
+    assert seen(demo_cluster, "alpha", "admin", title="Amélie") == (True, 0)
+    assert seen(demo_cluster, "alpha", "bob", title="Arrival") == (True, 0)
+    assert seen(demo_cluster, "beta", "alice", title="The Matrix") == (True, 0)
 
 
 class _DownWhenWriting(Progress):
@@ -220,16 +213,16 @@ def test_server_down_during_the_sync_then_queued_writes_resume(
     # The admin's state on gamma is read with the catalogue, before gamma goes down: this
     # write to gamma is planned, queued, and cannot be delivered.
     put(demo_cluster, "alpha", "admin", "Heat", view_count=1, last_viewed_at=T1)
-    config = sync_config(demo_cluster, tmp_path)
+    config = manager_config(demo_cluster, tmp_path)
     report, _ = run_sync(config, progress=_DownWhenWriting(demo_cluster))
     assert not report.ok
     assert report.servers["gamma"].failed >= 2  # alice and kid not read, the admin's write
     assert report.undelivered == 1
     assert any("unreachable" in e for e in report.servers["gamma"].errors)
     assert report.servers["alpha"].failed == 0 and report.servers["beta"].failed == 0
-    assert state(demo_cluster, "beta", "alice", "The Matrix") == (True, 0)
-    assert state(demo_cluster, "alpha", "alice", "Heat") == (False, 0)  # only gamma knew
-    assert state(demo_cluster, "gamma", "admin", "Heat") == (False, 0)
+    assert seen(demo_cluster, "beta", "alice", title="The Matrix") == (True, 0)
+    assert seen(demo_cluster, "alpha", "alice", title="Heat") == (False, 0)  # only gamma knew
+    assert seen(demo_cluster, "gamma", "admin", title="Heat") == (False, 0)
 
     demo_cluster.servers["gamma"].come_up()
     # Its outbox delivers what the first run left queued. alice's Inception: the first run
@@ -238,12 +231,12 @@ def test_server_down_during_the_sync_then_queued_writes_resume(
     again, _ = run_sync(config)
     assert again.ok, again.render()
     assert_expected(demo_cluster)
-    assert state(demo_cluster, "gamma", "admin", "Heat") == (True, 0)
+    assert seen(demo_cluster, "gamma", "admin", title="Heat") == (True, 0)
 
 
 def test_only_user_server_filters_and_dry_run(demo_cluster: Cluster, tmp_path: Path) -> None:
     diverge(demo_cluster)
-    config = sync_config(demo_cluster, tmp_path)
+    config = manager_config(demo_cluster, tmp_path)
     _, planned = run_sync(config, dry_run=True, users=("alice",), only="progress")
     assert recorded_writes(demo_cluster) == []
     assert {(u, c.change, c.server) for u, c in planned} == {
@@ -258,7 +251,7 @@ def test_only_user_server_filters_and_dry_run(demo_cluster: Cluster, tmp_path: P
 
 def test_deny_list_and_busy_lease(demo_cluster: Cluster, tmp_path: Path) -> None:
     diverge(demo_cluster)
-    config = sync_config(demo_cluster, tmp_path, sync={"users": {"deny": ["alice", "kid"]}})
+    config = manager_config(demo_cluster, tmp_path, sync={"users": {"deny": ["alice", "kid"]}})
     assert db_call(config, _lease_acquire, "someone-else", 60.0) is None
     with pytest.raises(SyncBusy):
         run_sync(config)
@@ -288,7 +281,7 @@ def test_show_level_unwatch_in_the_ledger_spreads_to_every_episode(
         put(demo_cluster, server, "kid", "Dark", view_count=1, last_viewed_at=T1)
     # kid unwatched the whole show on alpha; the real-time path kept it under the show.
     put(demo_cluster, "alpha", "kid", "Dark", view_count=0, last_viewed_at=0)
-    config = sync_config(demo_cluster, tmp_path)
+    config = manager_config(demo_cluster, tmp_path)
     db_call(
         config,
         ledger.record,
@@ -303,8 +296,8 @@ def test_show_level_unwatch_in_the_ledger_spreads_to_every_episode(
     )
     report, _ = run_sync(config)
     assert report.ok, report.render()
-    assert state(demo_cluster, "gamma", "kid", "Dark") == (False, 0)
-    assert state(demo_cluster, "alpha", "kid", "Dark") == (False, 0)
+    assert seen(demo_cluster, "gamma", "kid", title="Dark") == (False, 0)
+    assert seen(demo_cluster, "alpha", "kid", title="Dark") == (False, 0)
     writes = recorded_writes(demo_cluster)
     assert len(writes) == 4 and {w[:3] for w in writes} == {("gamma", "kid", "unscrobble")}
 
@@ -316,7 +309,7 @@ def test_writes_fed_to_the_outbox_a_few_at_a_time(
     monkeypatch.setattr(fullsync, "FEED", 2)
     monkeypatch.setattr(fullsync, "MAX_AHEAD", 3)
     diverge(demo_cluster)
-    report, _ = run_sync(sync_config(demo_cluster, tmp_path))
+    report, _ = run_sync(manager_config(demo_cluster, tmp_path))
     assert report.ok, report.render()
     assert report.changes >= 10
     assert_expected(demo_cluster)
