@@ -1,0 +1,82 @@
+"""The full sync driven through the media-server interface alone: fake servers in memory,
+a real SQLite ledger and outbox, the real writer. No HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from manager.config import Config, DeliveryConfig
+from manager.fullsync.engine import FullSync, SyncOptions
+from manager.fullsync.report import SyncReport
+from manager.realtime.writer import PeerWriter
+from manager.store.db import DbRunner
+from manager.store.outbox import Outbox
+from tests.support.fake_server import FakeCluster, fake_cluster
+
+FAST = DeliveryConfig(concurrency=4, per_peer=2, base_backoff=0.01, max_backoff=0.05, timeout=1)
+T1, T2 = 1_700_000_100, 1_700_000_200
+
+
+def sync(cluster: FakeCluster, tmp_path: Path, **options: object) -> SyncReport:
+    async def main() -> SyncReport:
+        runner = DbRunner(f"sqlite:///{tmp_path / 'manager.db'}")
+        cfg = Config(path="fake", servers=tuple(s.config for s in cluster.servers), token="t")
+        outbox = Outbox(runner, PeerWriter(cluster.servers, cluster.directory).deliver, FAST)
+        outbox.start()
+        try:
+            readers = [s.api for s in cluster.servers]
+            run = FullSync(
+                cfg, runner, cluster.servers, cluster.directory, outbox, readers,
+                SyncOptions(**options),  # type: ignore[arg-type]
+            )  # fmt: skip
+            return await run.run()
+        finally:
+            await outbox.stop()
+            runner.close()
+
+    return asyncio.run(main())
+
+
+def test_every_user_converges_and_a_second_run_writes_nothing(tmp_path: Path) -> None:
+    cluster = fake_cluster()
+    alpha, beta, gamma = (cluster.api(n) for n in ("alpha", "beta", "gamma"))
+    # alice watched Heat on alpha; bob stopped Jaws at 20 min on beta; admin watched all
+    # of Fargo on gamma; alice unwatched nothing anywhere.
+    alpha.now = T1
+    alpha.resume("alice", alpha.find("Heat"), 5_900_000)
+    beta.now = T2
+    beta.resume("bob", beta.find("Jaws"), 1_200_000)
+    gamma.now = T1
+    for episode in (i for i in gamma.library.values() if i.kind == "episode"):
+        gamma.resume("admin", episode.id, 2_300_000)
+
+    report = sync(cluster, tmp_path)
+    assert report.ok, report.render()
+    for api in (alpha, beta, gamma):
+        assert api.seen("alice", api.find("Heat")) == (True, 0), api.name
+        episodes = [i.id for i in api.library.values() if i.kind == "episode"]
+        assert all(api.seen("admin", e) == (True, 0) for e in episodes), api.name
+    assert alpha.seen("bob", alpha.find("Jaws")) == (False, 1_200_000)
+    assert all(w[0] != "bob" for w in gamma.writes)  # bob cannot use gamma
+    # Two or more episodes that leave the whole show watched become one show-level mark.
+    assert ("admin", "played", alpha.find("Fargo"), None) in alpha.writes
+
+    written = {api.name: len(api.writes) for api in (alpha, beta, gamma)}
+    again = sync(cluster, tmp_path)
+    assert again.ok and again.changes == 0
+    assert {api.name: len(api.writes) for api in (alpha, beta, gamma)} == written
+
+
+def test_a_server_that_cannot_be_read_is_reported_and_the_others_still_sync(
+    tmp_path: Path,
+) -> None:
+    cluster = fake_cluster()
+    alpha, gamma = cluster.api("alpha"), cluster.api("gamma")
+    alpha.resume("alice", alpha.find("Casablanca"), 5_900_000)
+    gamma.down = True
+    report = sync(cluster, tmp_path)
+    assert not report.ok and report.server("gamma").failed
+    beta = cluster.api("beta")
+    assert beta.seen("alice", beta.find("Casablanca")) == (True, 0)
+    assert gamma.writes == []
