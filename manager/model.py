@@ -18,6 +18,13 @@ ItemKey = NewType("ItemKey", str)
 
 UserKind = Literal["owner", "shared", "managed"]
 
+# Resume points within this distance are the same: clients report positions with a few
+# seconds of jitter, and rewriting them would be the flip-flop users complain of.
+RESUME_TOLERANCE_MS = 10_000
+# A position of a minute or less is no resume point: Plex ignores it (Jellyfin and Emby
+# drop positions under 5 %), so treating it as state would write it again and again.
+MIN_RESUME_MS = 60_000
+
 
 class Change(StrEnum):
     """A change of one user's state of one item. plexapi's verbs are markPlayed,

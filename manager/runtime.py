@@ -23,7 +23,7 @@ from manager.servers.index import LibraryIndex
 from manager.servers.interface import MediaServer, UserDirectory
 from manager.servers.models import Credential
 from manager.servers.server import Server
-from manager.store import db
+from manager.store import catch_up, db
 from manager.store.db import DbRunner
 from manager.store.outbox import Outbox
 
@@ -44,7 +44,7 @@ class Runtime:
             api = kinds.media_server(cfg, self.http, client_id, timeout=config.delivery.timeout)
             self.servers.append(Server(cfg, api, LibraryIndex(api, Credential(cfg.token))))
         self.directory: UserDirectory = kinds.directory(self.servers, self.http, client_id, config)
-        self.writer = PeerWriter(self.servers, self.directory)
+        self.writer = PeerWriter(self.servers, self.directory, runner)
         self.outbox = Outbox(runner, self.writer.deliver, config.delivery)
         self.handler = RealtimeHandler(config, self.servers, self.directory, runner, self.outbox)
 
@@ -55,10 +55,15 @@ class Runtime:
         runner = await loop.run_in_executor(None, DbRunner, config.database)
         try:
             client_id = await runner.run(db.client_identifier)
+            owed = await runner.run(catch_up.pending)
         except BaseException:
             runner.close()
             raise
-        return cls(config, runner, client_id)
+        runtime = cls(config, runner, client_id)
+        for server in runtime.servers:
+            # Catch-ups owed from before a restart (a server no longer configured is dropped).
+            server.catch_up_users.update(owed.get(server.name, ()))
+        return runtime
 
     async def close(self) -> None:
         await self.outbox.stop()

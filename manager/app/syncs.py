@@ -12,6 +12,7 @@ from manager.fullsync.engine import SyncBusy, SyncOptions
 from manager.fullsync.report import LogProgress, SyncReport
 from manager.logs import get_logger
 from manager.runtime import Runtime
+from manager.store import lease
 
 log = get_logger("manager.fullsync")
 
@@ -20,6 +21,10 @@ async def run_sync(
     runtime: Runtime, reason: str, servers: Sequence[str] = (), users: Sequence[str] = ()
 ) -> SyncReport | None:
     """One sync; None when another sync holds the lease."""
+    holder = await runtime.runner.run(lease.holder)
+    if holder is not None:  # a cheap look first: no user refresh for a sync that waits
+        log.info("sync_skipped", reason=reason, why=f"another full sync is running ({holder})")
+        return None
     await runtime.refresh_users("sync_users_refresh_failed")
     options = SyncOptions(
         concurrency=runtime.config.sync.concurrency,

@@ -19,7 +19,7 @@ from manager.logs import get_logger
 from manager.model import UserId
 from manager.runtime import Runtime
 from manager.servers.server import Server
-from manager.store import inbox, lease
+from manager.store import catch_up, inbox, lease
 
 log = get_logger("manager.service")
 
@@ -116,6 +116,7 @@ class ServerWatch:
         done = report.error is None and not summary.failed
         if done:
             server.catch_up_users.difference_update(user_ids)
+            await self.runtime.runner.run(catch_up.done, server.name, user_ids)
         else:
             self._not_before[server.name] = time.monotonic() + CATCH_UP_RETRY
         took = (report.finished_at or time.time()) - report.started_at

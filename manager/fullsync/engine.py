@@ -36,7 +36,7 @@ from manager.logs import get_logger
 from manager.model import ClusterUser, ItemKey, UserId
 from manager.servers.interface import DEFAULT_PAGE_SIZE, MediaServer, UserDirectory
 from manager.servers.server import Server
-from manager.store import lease, ledger
+from manager.store import lease, ledger, peer_writes
 from manager.store.db import DbRunner
 from manager.store.ledger import LedgerEntry
 from manager.store.outbox import Outbox, Write
@@ -67,8 +67,11 @@ class SyncBusy(RuntimeError):
     """Another full sync holds the lease."""
 
 
-def _ledger_rows(user_id: UserId) -> list[LedgerEntry]:
-    return list(ledger.for_user(user_id))
+def _ledger_rows(
+    user_id: UserId,
+) -> tuple[list[LedgerEntry], dict[tuple[str, str], tuple[int, float]]]:
+    """The user's ledger rows and the stamps our writes left on peers for them."""
+    return list(ledger.for_user(user_id)), peer_writes.stamps_for(user_id)
 
 
 def _commit(user_id: UserId, since: float, records: list[Record], groups: Groups) -> set[int]:
@@ -237,7 +240,7 @@ class FullSync:
     ) -> None:
         user = read.user
         view = UserView(user.id, user.name, read.bits, read.states)
-        rows = await self.runner.run(_ledger_rows, user.id)
+        rows, ours = await self.runner.run(_ledger_rows, user.id)
         await asyncio.sleep(0)
         best = best_ledger(rows, groups)
         plan = plan_user(
@@ -248,6 +251,7 @@ class FullSync:
             write_servers=write_servers,
             only=self.options.only,
             played_keys=frozenset(ItemKey(r.identity_key) for r in rows if r.played),
+            stamps=ours,
         )
         await asyncio.sleep(0)
         for server, n in plan.skipped.items():

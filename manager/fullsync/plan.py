@@ -9,34 +9,35 @@ season) that ends up watched on a server by two or more marks becomes one show-l
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from manager.fullsync.group import Group, Groups
-from manager.fullsync.read import MIN_RESUME_MS, Catalog, UserState
+from manager.fullsync.read import Catalog, UserState
 from manager.fullsync.reconcile import (
     LEDGER,
-    OFFSET_TOLERANCE_MS,
     LedgerEvidence,
     ServerState,
     Target,
     reconcile,
 )
-from manager.model import ONLY, Change, ItemKey, UserId
+from manager.model import MIN_RESUME_MS, ONLY, RESUME_TOLERANCE_MS, Change, ItemKey, UserId
 from manager.servers.identity import copy_key, local_show_key, season_key
 from manager.store.ledger import LedgerEntry, Observation
 
 
 def ledger_evidence(state: LedgerEntry) -> LedgerEvidence | None:
-    """The ledger's row as reconcile evidence: played False and no resume point is a
-    proven unwatch; an offset (played False or None) a resume point."""
+    """The ledger's row as reconcile evidence: played False is a proven unwatch (with the
+    resume point recorded after it, if any); an offset with played unknown a resume point."""
+    offset = state.view_offset_ms
+    if offset is not None and offset <= MIN_RESUME_MS:
+        offset = None
     if state.played is True:
         return LedgerEvidence(True, None, state.observed_at)
-    offset = state.view_offset_ms
-    if offset is not None and offset > MIN_RESUME_MS:
-        return LedgerEvidence(False, offset, state.observed_at)
     if state.played is False:
-        return LedgerEvidence(False, None, state.observed_at)
+        return LedgerEvidence(False, offset, state.observed_at, unwatched=True)
+    if offset is not None:
+        return LedgerEvidence(False, offset, state.observed_at)
     return None
 
 
@@ -115,7 +116,37 @@ def _same_state(evidence: LedgerEvidence | None, target: Target) -> bool:
         return True
     if target.view_offset_ms is None or evidence.view_offset_ms is None:
         return target.view_offset_ms == evidence.view_offset_ms
-    return abs(target.view_offset_ms - evidence.view_offset_ms) <= OFFSET_TOLERANCE_MS
+    return abs(target.view_offset_ms - evidence.view_offset_ms) <= RESUME_TOLERANCE_MS
+
+
+def _ours(
+    stamps: Mapping[tuple[str, str], tuple[int, float]] | None, catalog: Catalog, item_id: str
+) -> list[tuple[int, float]]:
+    """The stamps of our last writes there to this item, its season and its show (a
+    show-level write stamps every episode it marks)."""
+    if not stamps:
+        return []
+    item = catalog.items[item_id]
+    keys = (item_id, item.season_id, item.show_id)
+    return [stamps[(catalog.name, k)] for k in keys if k and (catalog.name, k) in stamps]
+
+
+def _dated(
+    st: UserState | None, row: LedgerEntry | None, server: str, ours: list[tuple[int, float]]
+) -> float | None:
+    """When a server's state came about. Its `last_played_at` is the server's "now" when
+    the state was last written: our own write (a stamp we recorded) dates from the change
+    it replayed, and the ledger's own change made on that server from the ledger's time.
+    Neither is evidence of anything newer."""
+    if st is None or st.last_viewed_at is None:
+        return None
+    stamp = st.last_viewed_at
+    for our_stamp, change_at in ours:
+        if our_stamp == stamp:
+            return change_at
+    if row is not None and row.source_server == server and abs(stamp - row.observed_at) <= 2:
+        return row.observed_at
+    return stamp
 
 
 def _observations(
@@ -157,10 +188,12 @@ def plan_user(
     write_servers: frozenset[str] | None = None,
     only: str | None = None,
     played_keys: frozenset[ItemKey] | None = None,
+    stamps: Mapping[tuple[str, str], tuple[int, float]] | None = None,
 ) -> UserPlan:
     """Every write that brings this user's servers to the decided state, plus the
     ledger rows recording that state. `played_keys`: the user's ledger keys whose row says
-    played (None: unknown, assume any might)."""
+    played (None: unknown, assume any might). `stamps`: (server, item id) → the stamp our
+    own last write left there and the time of the change it replayed."""
     plan = UserPlan()
     candidates: set[int] = set(ledger_rows)
     for si, states in enumerate(view.states):
@@ -195,7 +228,7 @@ def plan_user(
                 len(locations),
                 st.watched if st else False,
                 st.view_offset_ms if st else None,
-                st.last_viewed_at if st else None,
+                _dated(st, row, catalogs[si].name, _ours(stamps, catalogs[si], rk)),
             )
             if st is not None and known is not None and known.holds_on(server_state):
                 # Plex stamps lastViewedAt with "now" on every API write, ours included: a

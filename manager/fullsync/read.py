@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from manager.fullsync.report import Progress, SyncReport
 from manager.logs import get_logger
-from manager.model import ClusterUser, ItemKey, UserId
+from manager.model import MIN_RESUME_MS, ClusterUser, ItemKey, UserId
 from manager.servers.errors import MediaServerError
 from manager.servers.identity import identity_keys, identity_of
 from manager.servers.interface import DEFAULT_PAGE_SIZE, MediaServer, UserDirectory
@@ -29,9 +29,6 @@ from manager.servers.server import Server
 
 log = get_logger("manager.fullsync")
 
-# Plex ignores resume points of a minute or less (Jellyfin and Emby drop positions under
-# 5 %): treating them as state would make the sync write them again on every run.
-MIN_RESUME_MS = 60_000
 ADMIN_BIT = 1
 
 

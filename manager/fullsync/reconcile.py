@@ -6,7 +6,8 @@ an unscrobble leaves no timestamp at all. So:
 
 - the newest dated evidence wins; the ledger's date is the time the change was observed;
 - "unwatched" can win only through the ledger, because a server that lacks a watched mark
-  may simply never have seen the item (a new, empty server must not unwatch anybody);
+  may simply never have seen the item (a new, empty server must not unwatch anybody); a
+  resume point the ledger recorded after an unwatch is that unwatch, with a position;
 - a resume point never overwrites a newer "watched";
 - writing what a server already holds is skipped, so a second run writes nothing.
 """
@@ -15,11 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from manager.model import Change
+from manager.model import RESUME_TOLERANCE_MS, Change
 
-# Resume points within this distance count as equal: clients report positions with a few
-# seconds of jitter, and rewriting them every run would be the flip-flop users complain of.
-OFFSET_TOLERANCE_MS = 10_000
 # Where a target came from when the ledger, not a server, holds the deciding evidence.
 LEDGER = -1
 
@@ -37,6 +35,9 @@ class LedgerEvidence:
     watched: bool
     view_offset_ms: int | None
     observed_at: float
+    # The ledger saw the item made unplayed and not played since: an unwatch as of
+    # `observed_at`, with the resume point it may have had after.
+    unwatched: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,7 @@ class Target:
         if self.view_offset_ms is None:
             return not state.view_offset_ms
         return state.view_offset_ms is not None and (
-            abs(state.view_offset_ms - self.view_offset_ms) <= OFFSET_TOLERANCE_MS
+            abs(state.view_offset_ms - self.view_offset_ms) <= RESUME_TOLERANCE_MS
         )
 
 
@@ -92,10 +93,10 @@ def decide_target(states: list[ServerState], ledger: LedgerEvidence | None) -> T
     if ledger is not None:
         if ledger.watched:
             watched.append(Target(True, None, ledger.observed_at, LEDGER))
-        elif ledger.view_offset_ms:
-            progress.append(Target(False, ledger.view_offset_ms, ledger.observed_at, LEDGER))
+        elif ledger.unwatched or not ledger.view_offset_ms:
+            unwatch = Target(False, ledger.view_offset_ms, ledger.observed_at, LEDGER)
         else:
-            unwatch = Target(False, None, ledger.observed_at, LEDGER)
+            progress.append(Target(False, ledger.view_offset_ms, ledger.observed_at, LEDGER))
 
     # A resume point never undoes "watched": only an unwatch the ledger saw, newer than every
     # watched mark, does. The ledger wins ties because its clock is the source's own.

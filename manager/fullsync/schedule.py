@@ -1,8 +1,10 @@
 """When `serve` runs full syncs: at start (`sync.on_start` / UPDATE_ON_START), then on the
 cron schedule (`sync.schedule` / FULL_SYNC_SCHEDULE, through manager.cron).
 
-One at a time; real-time events keep flowing meanwhile (same loop). The caller says how a
-sync is run, so this module knows nothing of the service around it.
+One at a time; real-time events keep flowing meanwhile (same loop). A sync that falls
+due while another one runs (here, or elsewhere: `run` answers None when the lease is
+held) waits and runs once it can; several falling due meanwhile make one. The caller says
+how a sync is run, so this module knows nothing of the service around it.
 """
 
 from __future__ import annotations
@@ -21,20 +23,36 @@ from manager.logs import get_logger
 log = get_logger("manager.fullsync")
 SCHEDULER_TICK = 30.0
 
-RunSync = Callable[[str], Awaitable[Any]]  # reason → one sync
+RunSync = Callable[[str], Awaitable[Any]]  # reason → one sync; None: the lease was held
 
 
 async def run_on_schedule(cfg: SyncConfig, run: RunSync) -> None:
     scheduler = schedule.Scheduler()
     due: list[str] = []
     running: asyncio.Task[Any] | None = None
+    running_reason = ""
+    waiting: str | None = None  # a sync that fell due and has not run yet
 
     def start(reason: str) -> None:
-        nonlocal running
+        nonlocal running, running_reason, waiting
         if running is not None and not running.done():
-            log.info("sync_skipped", reason=reason, why="a full sync is already running")
+            if waiting is None:
+                log.info("sync_waiting", reason=reason, why="a full sync is running")
+            waiting = waiting or reason
             return
+        running_reason = reason
         running = asyncio.create_task(_call(run, reason), name=f"full-sync-{reason}")
+
+    def settle() -> None:
+        """A sync that found the lease held runs again once it can."""
+        nonlocal running, waiting
+        if running is None or not running.done():
+            return
+        held = not running.cancelled() and running.exception() is None and running.result() is None
+        running = None
+        if held and waiting is None:
+            log.info("sync_waiting", reason=running_reason, why="another sync holds the lease")
+            waiting = running_reason
 
     if cfg.schedule:
         try:
@@ -47,6 +65,10 @@ async def run_on_schedule(cfg: SyncConfig, run: RunSync) -> None:
             start("on_start")
         while True:
             scheduler.run_pending()
+            settle()
+            if waiting is not None and running is None:
+                reason, waiting = waiting, None
+                start(reason)
             while due:
                 start(due.pop())
             idle = scheduler.idle_seconds

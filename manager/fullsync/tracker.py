@@ -71,7 +71,8 @@ class Tracker:
             self._resolve(key)
             summary.count(entry.change, entry.items)
             summary.write_requests += 1 + entry.extra_requests
-        elif result.verdict is Verdict.SKIPPED:
+        elif result.verdict in (Verdict.SKIPPED, Verdict.DEFERRED):
+            # Deferred: the outbox delivers it once the user stops playing it there.
             self._resolve(key)
             summary.skipped += entry.items
         elif result.verdict is Verdict.DROP:

@@ -26,11 +26,11 @@ from manager.model import Change, ClusterUser, Outcome
 from manager.realtime.interpret import decide, source_of
 from manager.realtime.throttle import Throttle
 from manager.servers.errors import MediaServerError, NotFound
-from manager.servers.identity import ItemIdentity, identity_keys, identity_of
+from manager.servers.identity import ItemIdentity, identity_keys, identity_of, parent_keys
 from manager.servers.interface import UserDirectory
-from manager.servers.models import MediaItem
+from manager.servers.models import SEASON, SHOW, MediaItem
 from manager.servers.server import Server
-from manager.store import ledger
+from manager.store import catch_up, ledger, peer_writes
 from manager.store.db import DbRunner
 from manager.store.ledger import Observation
 from manager.store.outbox import Outbox, Write
@@ -113,6 +113,7 @@ class RealtimeHandler:
         if not keys:
             return Outcome.NO_IDENTITY
         key = keys[0]
+        parents = tuple(parent_keys(identity))
 
         decision = decide(event, item.duration_ms, self.config.played_threshold)
         if decision.change is None:
@@ -132,11 +133,12 @@ class RealtimeHandler:
             title=item.label,
             event_id=event.id,
             aliases=tuple(keys[1:]),
+            parents=parents,
         )
         if decision.change is Change.PLAYED and event.kind in ("timeline", "progress"):
             # Past the threshold every later report says "played" again; Plex counts each
             # scrobble as one more view, so only the first one of a viewing goes out.
-            known = await self.runner.run(ledger.get, user.id, key, *keys[1:])
+            known = await self.runner.run(ledger.effective, user.id, keys, parents)
             if known is not None and known.played and known.change is Change.PLAYED:
                 return Outcome.ALREADY_PLAYED
         if not await self.runner.run(ledger.record, obs):
@@ -149,10 +151,18 @@ class RealtimeHandler:
         if decision.change is Change.RESUME:
             if not self.throttle.position_new(user.id, key, decision.time_ms):
                 return Outcome.UNCHANGED
+        elif item.kind in (SHOW, SEASON):
+            # A whole show or season changed: no episode's remembered position holds.
+            self.throttle.forget_positions(user.id)
         else:
             self.throttle.not_position(user.id, key)
 
         writes, missing = await self._fan_out(event, source, user, item, identity, obs)
+        if await self._overwritten_at_source(source, user, item, event):
+            # Our write of an older change landed on the source after this change was made
+            # there (its event came late): the source needs its own change back.
+            writes.append(self._write(source, item, user, obs, event, item))
+            info["source_repaired"] = True
         info["peers"] = ",".join(w.peer for w in writes) or None
         if missing:
             info["not_on"] = ",".join(missing)
@@ -184,7 +194,9 @@ class RealtimeHandler:
             if unavailable is not None:
                 # The ledger already holds this change: a catch-up sync delivers it later.
                 missing.append(peer.name)
-                peer.catch_up_users.add(user.id)
+                if user.id not in peer.catch_up_users:
+                    peer.catch_up_users.add(user.id)
+                    await self.runner.run(catch_up.mark, peer.name, user.id)
                 log.info(
                     "peer_catch_up_pending",
                     peer=peer.name,
@@ -204,24 +216,41 @@ class RealtimeHandler:
                     key=obs.identity_key,
                 )
                 continue
-            writes.append(
-                Write(
-                    peer=peer.name,
-                    user_id=user.id,
-                    identity_key=obs.identity_key,
-                    change=obs.change,
-                    item_id=found.id,
-                    observed_at=event.seen_at,
-                    user_name=user.name,
-                    user_kind=user.kind,
-                    time_ms=obs.offset_ms,
-                    duration_ms=found.duration_ms or event.duration_ms or item.duration_ms,
-                    title=item.label,
-                    origin="event",
-                    event_id=event.id,
-                )
-            )
+            writes.append(self._write(peer, found, user, obs, event, item))
         return writes, missing
+
+    @staticmethod
+    def _write(
+        peer: Server,
+        found: MediaItem,
+        user: ClusterUser,
+        obs: Observation,
+        event: PlaybackEvent,
+        item: MediaItem,
+    ) -> Write:
+        return Write(
+            peer=peer.name,
+            user_id=user.id,
+            identity_key=obs.identity_key,
+            change=obs.change,
+            item_id=found.id,
+            observed_at=event.seen_at,
+            user_name=user.name,
+            user_kind=user.kind,
+            time_ms=obs.offset_ms,
+            duration_ms=found.duration_ms or event.duration_ms or item.duration_ms,
+            title=item.label,
+            origin="event",
+            event_id=event.id,
+            parent_keys=obs.parents,
+        )
+
+    async def _overwritten_at_source(
+        self, source: Server, user: ClusterUser, item: MediaItem, event: PlaybackEvent
+    ) -> bool:
+        ids = [i for i in (item.id, item.season_id, item.show_id) if i]
+        ours = await self.runner.run(peer_writes.last_of, source.name, user.id, ids)
+        return ours is not None and ours.observed_at < event.seen_at < ours.written_at
 
     def _may_use(self, user: ClusterUser, peer: Server) -> bool:
         """False when the directory knows who can use the peer and this user is not one."""

@@ -53,6 +53,11 @@ class Throttle:
         """A change that is not a resume point: the next position is news again."""
         self._last_position.pop((user, key), None)
 
+    def forget_positions(self, user: UserId) -> None:
+        """A show- or season-level change: every position remembered for the user is old."""
+        for k in [k for k in self._last_position if k[0] == user]:
+            del self._last_position[k]
+
     def _forget_old(self) -> None:
         horizon = time.monotonic() - self.interval
         for k in [k for k, at in self._last_heartbeat.items() if at < horizon]:

@@ -1,9 +1,11 @@
 """The outbox's deliverer: one write on one peer, as the user whose state it is.
 
-The user's credential on the peer (from the directory), skip when the user is playing that
-item there right now, then the write. Every failure becomes an outbox `Result`: retry
-(with the peer held when it is down), drop with a reason, or retry at once after a
-refused credential was refreshed.
+The user's credential on the peer (from the directory); while the user is playing that
+item there, try again later; then what the peer should hold (goal.py, from the ledger),
+what it holds now (one read), and only the writes that change it. The write and the stamp
+the peer leaves are remembered (store/peer_writes.py), so it never passes for a newer
+change. Every failure becomes an outbox `Result`: retry (with the peer held when it is down), drop
+with a reason, or retry at once after a refused credential was refreshed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from collections.abc import Sequence
 
 from manager.model import Change, ClusterUser
+from manager.realtime.goal import Goal, goal_for, holds, peer_is_newer, steps
 from manager.servers.errors import (
     BadRequest,
     MediaServerError,
@@ -21,9 +24,12 @@ from manager.servers.errors import (
     Unauthorized,
     Unreachable,
 )
+from manager.servers.identity import item_key_of
 from manager.servers.interface import UserDirectory
 from manager.servers.models import Credential, Session
 from manager.servers.server import Server
+from manager.store import ledger, peer_writes
+from manager.store.db import DbRunner
 from manager.store.outbox import Attempt, Result, Verdict, Write
 
 # Seconds a peer's sessions answer is reused: bounds that request to two a second per peer
@@ -32,9 +38,12 @@ SESSIONS_TTL = 0.5
 
 
 class PeerWriter:
-    def __init__(self, servers: Sequence[Server], directory: UserDirectory) -> None:
+    def __init__(
+        self, servers: Sequence[Server], directory: UserDirectory, runner: DbRunner
+    ) -> None:
         self.servers = {s.name: s for s in servers}
         self.directory = directory
+        self.runner = runner
         self._sessions: dict[str, tuple[float, list[Session]]] = {}
 
     def _user(self, w: Write) -> ClusterUser:
@@ -70,10 +79,12 @@ class PeerWriter:
                     return Result(Verdict.RETRY, f"no token for {user.name} on {peer.name} yet")
                 return Result(Verdict.DROP, f"no token for {user.name} on {peer.name}")
             if await self._playing_there(peer, user, w.item_id):
-                return Result(Verdict.SKIPPED, "user is playing it there now")
-            dropped = await self._write(peer, credential, w)
-            if dropped is not None:
-                return dropped
+                # Their player reports what happens there; what is true after it stops is
+                # delivered then (the goal is read again on every attempt).
+                return Result(Verdict.DEFERRED, "user is playing it there now")
+            result = await self._bring(peer, credential, w)
+            if result is not None:
+                return result
         except Unauthorized as exc:
             peer.mark(True)
             self.directory.invalidate(user, peer.name)
@@ -105,16 +116,38 @@ class PeerWriter:
         peer.mark(True)
         return Result(Verdict.DELIVERED)
 
-    async def _write(self, peer: Server, credential: Credential, w: Write) -> Result | None:
-        """The write itself; a Result only when it cannot be made."""
-        if w.change is Change.PLAYED:
-            await peer.api.mark_played(credential, w.item_id)
-        elif w.change is Change.UNPLAYED:
-            await peer.api.mark_unplayed(credential, w.item_id)
-        else:
-            if not w.duration_ms:
-                return Result(Verdict.DROP, "no duration known for a resume point")
-            if w.unscrobble_first:
-                await peer.api.mark_unplayed(credential, w.item_id)
-            await peer.api.set_resume(credential, w.item_id, int(w.time_ms or 0), w.duration_ms)
+    async def _bring(self, peer: Server, credential: Credential, w: Write) -> Result | None:
+        """Bring the peer to the goal; a Result when nothing is written (or cannot be)."""
+        keys = [item_key_of(w.identity_key)]
+        known = await self.runner.run(ledger.effective, w.user_id, keys, w.parent_keys)
+        goal = goal_for(w, known)
+        current = await peer.api.item(credential, w.item_id)
+        if holds(goal, current):
+            return Result(Verdict.SKIPPED, "already holds")
+        ours = await self.runner.run(peer_writes.get, peer.name, w.user_id, w.item_id)
+        stamp = (ours.stamp, ours.observed_at) if ours and ours.stamp is not None else None
+        if peer_is_newer(goal, current, peer.name, stamp):
+            return Result(Verdict.SKIPPED, "holds a newer state")
+        todo = steps(goal, current)
+        if Change.RESUME in todo and not w.duration_ms:
+            return Result(Verdict.DROP, "no duration known for a resume point")
+        await self._apply(peer, credential, w, goal, todo)
         return None
+
+    async def _apply(
+        self, peer: Server, credential: Credential, w: Write, goal: Goal, todo: list[Change]
+    ) -> None:
+        for step in todo:
+            if step is Change.PLAYED:
+                await peer.api.mark_played(credential, w.item_id)
+            elif step is Change.UNPLAYED:
+                await peer.api.mark_unplayed(credential, w.item_id)
+            else:
+                assert goal.position_ms is not None and w.duration_ms
+                await peer.api.set_resume(credential, w.item_id, goal.position_ms, w.duration_ms)
+        stamp: int | None = None
+        if todo and todo[-1] is not Change.UNPLAYED:  # unplayed leaves no stamp
+            stamp = (await peer.api.item(credential, w.item_id)).last_played_at
+        await self.runner.run(
+            peer_writes.record, peer.name, w.user_id, w.item_id, stamp, goal.as_of, time.time()
+        )

@@ -169,6 +169,17 @@ def identity_key(identity: ItemIdentity) -> ItemKey:
     return keys[0]
 
 
+def parent_keys(identity: ItemIdentity) -> list[ItemKey]:
+    """The keys of the show (and season) an episode or season belongs to: a show-level
+    or season-level change is recorded under these and speaks for the item too."""
+    if identity.kind not in (EPISODE, SEASON) or not identity.show_ids:
+        return []
+    keys = identity_keys(show_identity(identity))
+    if identity.kind == EPISODE and identity.season is not None:
+        keys += identity_keys(season_identity(identity, identity.season))
+    return keys
+
+
 def season_key(show_key: ItemKey, season: int | None) -> ItemKey:
     """The season-level key under a show's key ("show:tvdb://1" → "season:tvdb://1/s2")."""
     return ItemKey(f"season:{show_key.partition(':')[2]}/s{season}")
@@ -181,4 +192,12 @@ def local_show_key(server: str, show_id: str) -> ItemKey:
 
 def copy_key(key: ItemKey, item_id: str) -> ItemKey:
     """One of several copies of the same item on one server: each is written on its own."""
-    return ItemKey(f"{key}@{item_id}")
+    return ItemKey(f"{key}{_COPY}{item_id}")
+
+
+def item_key_of(key: ItemKey) -> ItemKey:
+    """The item's key, from a key that may name one of its copies (copy_key)."""
+    return ItemKey(key.split(_COPY, 1)[0])
+
+
+_COPY = "@"

@@ -69,6 +69,9 @@ class MediaItem:
     play_count: int = 0
     resume_ms: int = 0
     last_played_at: int | None = None  # epoch seconds, the server's clock
+    # A show's or season's episodes, and how many of them the user has played.
+    leaves: int | None = None
+    played_leaves: int | None = None
 
     @property
     def label(self) -> str:

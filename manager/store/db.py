@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import peewee
 from playhouse.db_url import connect
+from playhouse.migrate import SchemaMigrator, migrate
 
 database_proxy = peewee.DatabaseProxy()
 T = TypeVar("T")
@@ -107,6 +108,9 @@ class OutboxRow(BaseModel):
     origin = peewee.CharField(max_length=16, default="event")  # event, sync
     event_id = peewee.CharField(max_length=128, null=True)
     unscrobble_first = peewee.BooleanField(default=False)
+    # The keys of the item's show and season, space-separated: a newer show-level change in
+    # the ledger speaks for an episode's write too.
+    parents = peewee.TextField(default="")
     # Bumped on every coalescing update so a delivery that finishes late never deletes a
     # newer state that arrived while it was in flight.
     version = peewee.IntegerField(default=1)
@@ -119,6 +123,34 @@ class OutboxRow(BaseModel):
     class Meta:
         table_name = "outbox"
         indexes = ((("peer", "user_id", "identity_key"), True),)
+
+
+class PeerWriteRow(BaseModel):
+    """Our last write to a peer for a user and item: when it landed, the time of the change
+    it replayed, and the `last_played_at` the peer stamped on it (peer_writes.py)."""
+
+    peer = peewee.CharField(max_length=64)
+    user_id = peewee.CharField(max_length=64)
+    item_id = peewee.CharField(max_length=64)
+    stamp = peewee.BigIntegerField(null=True)
+    observed_at = peewee.DoubleField()
+    written_at = peewee.DoubleField()
+
+    class Meta:
+        table_name = "peer_write"
+        indexes = ((("peer", "user_id", "item_id"), True), (("user_id",), False))
+
+
+class CatchUpRow(BaseModel):
+    """A (peer, user) whose events skipped the peer while it could not be read: a catch-up
+    sync brings it up to date once it answers, also after a restart (catch_up.py)."""
+
+    peer = peewee.CharField(max_length=64)
+    user_id = peewee.CharField(max_length=64)
+
+    class Meta:
+        table_name = "catch_up"
+        indexes = ((("peer", "user_id"), True),)
 
 
 class SyncRunRow(BaseModel):
@@ -138,6 +170,8 @@ MODELS: tuple[type[BaseModel], ...] = (
     LedgerRow,
     LedgerAliasRow,
     OutboxRow,
+    PeerWriteRow,
+    CatchUpRow,
     SyncRunRow,
 )
 
@@ -180,11 +214,24 @@ def open_database(dsn: str) -> peewee.Database:
     database_proxy.initialize(db)
     db.connect(reuse_if_open=True)
     db.create_tables(MODELS, safe=True)
+    _add_missing_columns(db)
     if path is not None:
         for suffix in ("-wal", "-shm"):
             if os.path.exists(path + suffix):
                 os.chmod(path + suffix, 0o600)
     return db
+
+
+def _add_missing_columns(db: peewee.Database) -> None:
+    """A database made by an earlier version lacks columns added since: add them (every
+    added column has a default), so an upgrade keeps the outbox and ledger it had."""
+    migrator = SchemaMigrator.from_database(db)
+    for model in MODELS:
+        table = model._meta.table_name
+        present = {c.name for c in db.get_columns(table)}
+        missing = [f for f in model._meta.sorted_fields if f.column_name not in present]
+        if missing:
+            migrate(*(migrator.add_column(table, f.column_name, f) for f in missing))
 
 
 def meta_get_or_create(key: str, factory: Callable[[], str]) -> str:

@@ -15,7 +15,7 @@ sync uses `get`, `for_user` and `record` the same way as real-time events do.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from manager.model import Change, ItemKey, UserId
 from manager.store.db import LedgerAliasRow, LedgerRow, database_proxy, now
@@ -73,6 +73,9 @@ class Observation:
     # Other keys the same item is known by (identity_keys after the first): servers
     # using different agents share only some ids, and the record must be found from each.
     aliases: tuple[ItemKey, ...] = ()
+    # The keys of its show and season (identity.parent_keys): a show-level change newer
+    # than the item's own row says whether the item is played.
+    parents: tuple[ItemKey, ...] = ()
 
 
 def _row(user_id: UserId, keys: Sequence[str]) -> LedgerRow | None:
@@ -103,6 +106,44 @@ def _remember_keys(user_id: UserId, entry_id: int, keys: Sequence[str]) -> None:
         ).on_conflict_ignore().execute()
 
 
+def _newest_parent(user_id: UserId, parents: Sequence[str]) -> LedgerRow | None:
+    """The newest row recorded for any of an item's show or season keys."""
+    if not parents:
+        return None
+    ids = [
+        int(a.entry_id)
+        for a in LedgerAliasRow.select().where(
+            (LedgerAliasRow.user_id == user_id) & (LedgerAliasRow.key.in_(list(parents)))
+        )
+    ]
+    query = LedgerRow.select().where(
+        (LedgerRow.user_id == user_id)
+        & ((LedgerRow.identity_key.in_(list(parents))) | (LedgerRow.id.in_(ids or [-1])))
+    )
+    return query.order_by(LedgerRow.observed_at.desc()).first()
+
+
+def effective(
+    user_id: UserId, keys: Sequence[ItemKey], parents: Sequence[ItemKey] = ()
+) -> LedgerEntry | None:
+    """What the ledger knows of the item known by `keys` (best first): its own row, unless
+    a show- or season-level change is newer; then that change's played or unplayed."""
+    row = _row(user_id, list(keys))
+    parent = _newest_parent(user_id, parents)
+    if parent is None or parent.played is None:
+        return LedgerEntry.of(row) if row is not None else None
+    if row is not None and float(row.observed_at) >= float(parent.observed_at):
+        return LedgerEntry.of(row)
+    own = LedgerEntry.of(parent)
+    return replace(
+        own,
+        identity_key=keys[0],
+        view_offset_ms=None,
+        duration_ms=row.duration_ms if row is not None else None,
+        change=Change.PLAYED if parent.played else Change.UNPLAYED,
+    )
+
+
 def get(user_id: UserId, identity_key: ItemKey, *aliases: ItemKey) -> LedgerEntry | None:
     row = _row(user_id, [identity_key, *aliases])
     return LedgerEntry.of(row) if row is not None else None
@@ -123,6 +164,15 @@ def record(obs: Observation) -> bool:
             return False
         played: bool | None = row.played if row is not None else None
         offset: int | None = row.view_offset_ms if row is not None else None
+        parent = _newest_parent(obs.user_id, obs.parents)
+        if (
+            parent is not None
+            and parent.played is not None
+            and (row is None or float(parent.observed_at) > float(row.observed_at))
+        ):
+            # A show-level change after the item's own last one decides whether it is
+            # played: a resume point recorded now keeps that, not the older own row's.
+            played, offset = parent.played, None
         if change is Change.PLAYED:
             played, offset = True, None
         elif change is Change.UNPLAYED:

@@ -35,9 +35,14 @@ log = get_logger("manager.store.outbox")
 
 class Verdict(enum.Enum):
     DELIVERED = "delivered"
-    SKIPPED = "skipped"  # nothing to do (e.g. the user is playing it there right now)
+    SKIPPED = "skipped"  # nothing to do: the peer already holds it, or something newer
+    DEFERRED = "deferred"  # not now (the user is playing it there): again in DEFER_S
     RETRY = "retry"
     DROP = "dropped"
+
+
+# A write deferred while the user plays the item on that peer is tried again this often.
+DEFER_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +241,11 @@ class Outbox:
                 log.info(
                     "write", outcome=result.verdict.value, detail=result.detail or None, **fields_
                 )
+        elif result.verdict is Verdict.DEFERRED:
+            await self._runner.run(rows.defer, d, time.time() + DEFER_S, result.detail)
+            log.info(
+                "write", outcome="deferred", reason=result.detail, retry_in_s=DEFER_S, **fields_
+            )
         else:
             delay = 0.0 if result.retry_now else self._backoff(d.attempts + 1)
             if result.peer_down:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from peewee import fn
+from peewee import Case, fn
 
 from manager.model import Change, ItemKey, UserId
 from manager.store.db import OutboxRow, database_proxy
@@ -36,6 +36,9 @@ class Write:
     # For a resume point on an item the user has watched there: mark it unplayed first so
     # it reads as in progress (the full sync asks for this).
     unscrobble_first: bool = False
+    # The item's show and season keys (an episode's): the ledger's newer show-level change
+    # decides what the peer should hold.
+    parent_keys: tuple[ItemKey, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,14 +51,17 @@ class Attempt:
     write: Write
 
 
-_WRITE_FIELDS = [f.name for f in fields(Write)]
+_WRITE_FIELDS = [f.name for f in fields(Write) if f.name != "parent_keys"]
 
 
 def upsert(writes: Sequence[Write], at: float) -> int:
     """Insert or coalesce, one statement per write; returns how many rows changed.
 
     INSERT … ON CONFLICT (peer, user_id, identity_key) DO UPDATE … WHERE the stored state
-    is not newer: SQLite ≥ 3.24 and PostgreSQL both run it as one atomic step.
+    is not newer: SQLite ≥ 3.24 and PostgreSQL both run it as one atomic step. Coalescing
+    follows the rule the full sync decides by, not arrival: a resume point never undoes a
+    waiting "played" (it stays played, as of the newer time), and one after a waiting
+    "unplayed" marks the item unplayed first.
     """
     changed = 0
     with database_proxy.atomic():
@@ -63,7 +69,20 @@ def upsert(writes: Sequence[Write], at: float) -> int:
             values: dict[str, Any] = {name: getattr(w, name) for name in _WRITE_FIELDS}
             values["change"] = Change(w.change).value
             values["title"] = w.title[:512]
+            values["parents"] = " ".join(w.parent_keys)
             replace = {getattr(OutboxRow, name): value for name, value in values.items()}
+            if w.change is Change.RESUME:
+                replace[OutboxRow.change] = Case(
+                    None,
+                    [(OutboxRow.change == Change.PLAYED.value, Change.PLAYED.value)],
+                    w.change.value,
+                )
+                unplayed_first = (OutboxRow.change == Change.UNPLAYED.value) | (
+                    OutboxRow.unscrobble_first == True  # noqa: E712 - a SQL expression
+                )
+                replace[OutboxRow.unscrobble_first] = Case(
+                    None, [(unplayed_first, True)], w.unscrobble_first
+                )
             replace.update(
                 {
                     OutboxRow.version: OutboxRow.version + 1,
@@ -108,7 +127,8 @@ def due(
 def _write(row: OutboxRow) -> Write:
     values = {name: getattr(row, name) for name in _WRITE_FIELDS}
     values["change"] = Change.parse(values["change"])
-    return Write(**values)
+    parents = tuple(ItemKey(k) for k in str(row.parents or "").split())
+    return Write(**values, parent_keys=parents)
 
 
 def next_due(exclude_ids: Sequence[int], exclude_peers: Sequence[str]) -> float | None:
@@ -131,6 +151,13 @@ def reschedule(d: Attempt, at: float, error: str) -> None:
     OutboxRow.update(
         attempts=OutboxRow.attempts + 1, next_attempt_at=at, last_error=error[:1000]
     ).where((OutboxRow.id == d.row_id) & (OutboxRow.version == d.version)).execute()
+
+
+def defer(d: Attempt, at: float, why: str) -> None:
+    """Not now, and no failure either: the attempt count stays."""
+    OutboxRow.update(next_attempt_at=at, last_error=why[:1000]).where(
+        (OutboxRow.id == d.row_id) & (OutboxRow.version == d.version)
+    ).execute()
 
 
 def due_now(peer: str, at: float) -> int:

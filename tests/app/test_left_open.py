@@ -39,7 +39,6 @@ def logged(logs: list[dict[str, Any]], event: str, **match: Any) -> bool:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: catch-up marks are lost on a manager restart")
 def test_catch_up_mark_survives_a_manager_restart(
     demo_cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -86,7 +85,6 @@ def test_catch_up_mark_survives_a_manager_restart(
     asyncio.run(main())
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: a sync due while the lease is held is dropped")
 def test_sync_due_while_another_holds_the_lease_runs_when_it_frees(
     demo_cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -34,7 +34,6 @@ def world(module_world: PromiseWorld) -> Iterator[PromiseWorld]:
     module_world.restore()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: a scrobble is sent to a peer already watched")
 def test_peer_already_watched_gets_no_second_scrobble(world: PromiseWorld) -> None:
     """Carol has already watched Casablanca on B (viewCount 1). She marks it played on A.
     C gets it; B already holds it: no scrobble reaches B, its play count stays 1, and
@@ -55,7 +54,6 @@ def test_peer_already_watched_gets_no_second_scrobble(world: PromiseWorld) -> No
     assert "skipped" in outcomes, outcomes
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: a resume point is rewritten where it is held")
 def test_peer_holding_the_same_resume_point_is_not_written(world: PromiseWorld) -> None:
     """B already holds Bob's resume point at 50:00 in Jaws. Bob stops Jaws at 50:00 on A
     (Bob may use A and B only). No /:/timeline reaches B, so Plex does not restamp B's
@@ -69,7 +67,6 @@ def test_peer_holding_the_same_resume_point_is_not_written(world: PromiseWorld) 
     assert world.foreign_writes("bob", "jaws") == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: a late event overwrites a newer peer state")
 def test_peer_holding_a_newer_state_is_not_overwritten(world: PromiseWorld) -> None:
     """While the manager is down, Dave stops Casablanca at 20:00 on A (A's proxy keeps the
     event). A moment later he watches on to 1:00:00 on B with an app that talks to B
@@ -91,7 +88,6 @@ def test_peer_holding_a_newer_state_is_not_overwritten(world: PromiseWorld) -> N
     assert world.foreign_writes("dave", "casablanca") == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: coalescing replaced a scrobble by a resume")
 def test_coalesced_resume_point_does_not_undo_watched(world: PromiseWorld) -> None:
     """A is down. Heidi watches Casablanca to the end (stops at 99 %) on C: a scrobble for
     A waits in the outbox. Then she rewatches a bit on B and stops at 44:50: the resume

@@ -43,7 +43,6 @@ def everywhere(value: object) -> dict[str, object]:
     return dict.fromkeys(SERVERS, value)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: an older resume point wins after an outage")
 def test_older_resume_point_delivered_late_does_not_win(world: PromiseWorld) -> None:
     """The manager is down. Erin stops Jaws at 1:07:47 on C, then at 34:14 on A (newer).
     The manager comes back while A's proxy is still away, so C's event is handled first
@@ -73,7 +72,6 @@ def test_older_resume_point_delivered_late_does_not_win(world: PromiseWorld) -> 
     assert world.foreign_writes("erin", "jaws") == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: an older show scrobble wins after an outage")
 def test_older_show_scrobble_delivered_late_does_not_win(world: PromiseWorld) -> None:
     """Frank had watched Fargo S01E01 everywhere. The manager is down. He marks the whole
     show watched on A, then unwatched on C (newer). The manager comes back while C's proxy
@@ -108,7 +106,6 @@ def test_older_show_scrobble_delivered_late_does_not_win(world: PromiseWorld) ->
     assert world.foreign_writes("frank", "fargo") == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: a retried scrobble lands after an unwatch")
 def test_retried_scrobble_does_not_land_after_a_newer_unwatch(world: PromiseWorld) -> None:
     """The manager cannot reach B for a while (B's own clients still can). Grace marks
     Casablanca played on A: C gets it, the write for B is retried. Then, on B, she marks it
@@ -145,7 +142,6 @@ def test_retried_scrobble_does_not_land_after_a_newer_unwatch(world: PromiseWorl
     assert world.foreign_writes("grace", "casablanca") == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: a show-level unwatch is undone")
 def test_show_level_unwatch_is_not_undone_by_an_older_episode_row(world: PromiseWorld) -> None:
     """The owner watched Fargo S01E01 and later paused a rewatch at 37:23 (all through A).
     He then marks the show unwatched, and stops S01E01 at 37:23 again. S01E01 must be
@@ -175,7 +171,6 @@ def test_show_level_unwatch_is_not_undone_by_an_older_episode_row(world: Promise
     assert world.foreign_writes("admin", "fargo/s01e01") == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: a write skipped while playing is never repaired")
 def test_write_skipped_while_playing_there_is_repaired(world: PromiseWorld) -> None:
     """Ivan had watched Casablanca everywhere and is rewatching it on C (playing at 10:00).
     Meanwhile he marks it unplayed on A: B follows, C is skipped because he is playing it

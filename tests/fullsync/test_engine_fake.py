@@ -22,7 +22,8 @@ def sync(cluster: FakeCluster, tmp_path: Path, **options: object) -> SyncReport:
     async def main() -> SyncReport:
         runner = DbRunner(f"sqlite:///{tmp_path / 'manager.db'}")
         cfg = Config(path="fake", servers=tuple(s.config for s in cluster.servers), token="t")
-        outbox = Outbox(runner, PeerWriter(cluster.servers, cluster.directory).deliver, FAST)
+        writer = PeerWriter(cluster.servers, cluster.directory, runner)
+        outbox = Outbox(runner, writer.deliver, FAST)
         outbox.start()
         try:
             readers = [s.api for s in cluster.servers]

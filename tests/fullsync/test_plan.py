@@ -47,18 +47,19 @@ def test_ledger_rows_as_evidence() -> None:
     assert ledger_evidence(_row("k", True, None, T1, "played")) == LedgerEvidence(True, None, T1)
     assert ledger_evidence(_row("k", True, 900_000, T1, "resume")) == LedgerEvidence(True, None, T1)
     assert ledger_evidence(_row("k", False, None, T1, "unplayed")) == LedgerEvidence(
-        False, None, T1
+        False, None, T1, unwatched=True
     )
     assert ledger_evidence(_row("k", None, 900_000, T1, "resume")) == LedgerEvidence(
         False, 900_000, T1
     )
+    # A resume point recorded after an unwatch: the unwatch, with its position (issue 9).
     assert ledger_evidence(_row("k", False, 900_000, T1, "resume")) == LedgerEvidence(
-        False, 900_000, T1
+        False, 900_000, T1, unwatched=True
     )
     # A minute or less is no resume point (Plex ignores it); without "unplayed" no proof.
     assert ledger_evidence(_row("k", None, 30_000, T1, "resume")) is None
     assert ledger_evidence(_row("k", False, 30_000, T1, "resume")) == LedgerEvidence(
-        False, None, T1
+        False, None, T1, unwatched=True
     )
 
 

@@ -11,11 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from manager.config import Config, DeliveryConfig
 from manager.event import PlaybackEvent
 from manager.model import Outcome, UserId
 from manager.realtime.handler import RealtimeHandler
 from manager.realtime.writer import PeerWriter
+from manager.servers.models import Session
+from manager.store import outbox as outbox_module
 from manager.store.db import DbRunner
 from manager.store.outbox import Outbox
 from tests.support.fake_server import FakeCluster, fake_cluster
@@ -54,7 +58,7 @@ async def parts(tmp_path: Path, down: tuple[str, ...] = (), **config: Any) -> As
         cluster.api(name).down = True
     runner = DbRunner(f"sqlite:///{tmp_path / 'manager.db'}")
     cfg = Config(path="fake", servers=tuple(s.config for s in cluster.servers), token="t", **config)
-    writer = PeerWriter(cluster.servers, cluster.directory)
+    writer = PeerWriter(cluster.servers, cluster.directory, runner)
     outbox = Outbox(runner, writer.deliver, FAST)
     handler = RealtimeHandler(cfg, cluster.servers, cluster.directory, runner, outbox)
     for server in cluster.servers:
@@ -87,8 +91,10 @@ def test_a_mark_reaches_every_peer_the_user_may_use(tmp_path: Path) -> None:
         beta, gamma = p.cluster.api("beta"), p.cluster.api("gamma")
         assert beta.seen("bob", beta.find("Heat")) == (True, 0)
         assert gamma.writes == []  # bob cannot use gamma
+        gamma.resume("alice", gamma.find("Heat"), 5_900_000)  # watched there, by hand
         assert await p.handle(p.event("alice", "Heat", "unscrobble")) is Outcome.QUEUED
         assert [w[:2] for w in gamma.writes] == [("alice", "unplayed")]
+        assert beta.writes == [("bob", "played", beta.find("Heat"), None)]  # alice: unplayed
 
     run(tmp_path, body)
 
@@ -176,5 +182,27 @@ def test_a_show_level_mark_reaches_every_episode_on_the_peers(tmp_path: Path) ->
             episodes = [i.id for i in api.library.values() if i.kind == "episode"]
             assert all(api.seen("alice", e) == (True, 0) for e in episodes), name
             assert [w[1:3] for w in api.writes] == [("played", api.find("Fargo"))]
+
+    run(tmp_path, body)
+
+
+def test_a_peer_where_the_user_plays_it_gets_what_is_true_once_they_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox_module, "DEFER_S", 0.05)
+
+    async def body(p: Parts) -> None:
+        beta = p.cluster.api("beta")
+        jaws = beta.find("Jaws")
+        beta.playing = [Session(jaws, "id-alice", "alice", "playing")]
+        paused = {"state": "stopped", "duration_ms": 6_000_000, "time_ms": 900_000}
+        assert await p.handler.handle(p.event("alice", "Jaws", "timeline", **paused)) is (
+            Outcome.QUEUED
+        )
+        await asyncio.sleep(0.3)
+        assert beta.writes == []  # deferred while she plays it there
+        beta.playing = []
+        assert await p.outbox.wait_idle(10)
+        assert beta.seen("alice", jaws) == (False, 900_000)
 
     run(tmp_path, body)

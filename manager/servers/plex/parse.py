@@ -194,6 +194,8 @@ def items(
         own_section_id = as_str(a.get("librarySectionID"))
         own_section_title = as_str(a.get("librarySectionTitle"))
         view_count = as_int(a.get("viewCount")) or 0
+        leaves = as_int(a.get("leafCount")) if kind in ("show", "season") else None
+        played_leaves = (as_int(a.get("viewedLeafCount")) or 0) if leaves is not None else None
         out.append(
             MediaItem(
                 id=rating_key,
@@ -210,20 +212,21 @@ def items(
                 show_title=share(as_str(show_title)),
                 season_number=season_index,
                 episode_number=episode_index,
-                played=_played(kind, view_count, a),
+                played=_played(view_count, leaves, played_leaves),
                 play_count=view_count,
                 resume_ms=as_int(a.get("viewOffset")) or 0,
                 last_played_at=as_int(a.get("lastViewedAt")),
+                leaves=leaves,
+                played_leaves=played_leaves,
             )
         )
     return out
 
 
-def _played(kind: str, view_count: int, a: Mapping[str, Any]) -> bool:
+def _played(view_count: int, leaves: int | None, played_leaves: int | None) -> bool:
     """plexapi's rule: viewCount for leaves, every leaf viewed for shows and seasons."""
-    leaves = as_int(a.get("leafCount")) if kind in ("show", "season") else None
     if leaves is not None:
-        return leaves > 0 and (as_int(a.get("viewedLeafCount")) or 0) >= leaves
+        return leaves > 0 and (played_leaves or 0) >= leaves
     return view_count > 0
 
 

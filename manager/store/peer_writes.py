@@ -1,0 +1,72 @@
+"""Our own writes on peers, remembered: when each landed, the time of the change it
+replayed, and the stamp it left.
+
+A server stamps `last_played_at` with its own "now" when our write arrives. That stamp
+says when we wrote, not when the user acted: it is never evidence of a newer change, and
+whoever reads it later (the writer, the full sync) dates the state by the change instead.
+And when a change made on a server turns out older than our write that landed there
+after it (its event was late), the server needs the change back (realtime/handler.py).
+Run on the database thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from manager.model import UserId
+from manager.store.db import PeerWriteRow, database_proxy
+
+
+@dataclass(frozen=True, slots=True)
+class PeerWrite:
+    stamp: int | None  # the peer's last_played_at after it (None: it leaves none)
+    observed_at: float  # when the change it replayed was made at its source
+    written_at: float  # when it landed (the manager's clock)
+
+
+def record(
+    peer: str, user_id: UserId, item_id: str, stamp: int | None, observed_at: float, at: float
+) -> None:
+    values = {"stamp": stamp, "observed_at": observed_at, "written_at": at}
+    with database_proxy.atomic():
+        PeerWriteRow.insert(peer=peer, user_id=user_id, item_id=item_id, **values).on_conflict(
+            conflict_target=[PeerWriteRow.peer, PeerWriteRow.user_id, PeerWriteRow.item_id],
+            update={getattr(PeerWriteRow, k): v for k, v in values.items()},
+        ).execute()
+
+
+def get(peer: str, user_id: UserId, item_id: str) -> PeerWrite | None:
+    row = PeerWriteRow.get_or_none(
+        (PeerWriteRow.peer == peer)
+        & (PeerWriteRow.user_id == user_id)
+        & (PeerWriteRow.item_id == item_id)
+    )
+    return _of(row) if row is not None else None
+
+
+def last_of(peer: str, user_id: UserId, item_ids: list[str]) -> PeerWrite | None:
+    """The latest of our writes there to any of these items (an item, its season, show)."""
+    row = (
+        PeerWriteRow.select()
+        .where(
+            (PeerWriteRow.peer == peer)
+            & (PeerWriteRow.user_id == user_id)
+            & (PeerWriteRow.item_id.in_(item_ids))
+        )
+        .order_by(PeerWriteRow.written_at.desc())
+        .first()
+    )
+    return _of(row) if row is not None else None
+
+
+def stamps_for(user_id: UserId) -> dict[tuple[str, str], tuple[int, float]]:
+    """(peer, item id) → (stamp, change time) of each of the user's writes that left one."""
+    query = PeerWriteRow.select().where(
+        (PeerWriteRow.user_id == user_id) & PeerWriteRow.stamp.is_null(False)
+    )
+    return {(str(r.peer), str(r.item_id)): (int(r.stamp), float(r.observed_at)) for r in query}
+
+
+def _of(row: PeerWriteRow) -> PeerWrite:
+    stamp = int(row.stamp) if row.stamp is not None else None
+    return PeerWrite(stamp, float(row.observed_at), float(row.written_at))
