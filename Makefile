@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint bench venv clean
+.PHONY: test demo lint bench model venv clean
 
 venv: $(STAMP)
 
@@ -29,6 +29,11 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m tests.bench $(BENCH)
+
+# The newest-wins model (tests/model) at a longer budget than make test gives it.
+model: $(STAMP)
+	MODEL_EXAMPLES=$${MODEL_EXAMPLES:-1000} MODEL_STEPS=$${MODEL_STEPS:-40} \
+		$(PY) -m pytest -q tests/model
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

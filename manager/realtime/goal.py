@@ -65,15 +65,18 @@ def _container(item: MediaItem) -> bool:
     return item.kind in (SHOW, SEASON)
 
 
-def holds(goal: Goal, peer: MediaItem) -> bool:
-    """Whether the peer's state (as the user sees it) already is the goal."""
+def holds(goal: Goal, peer: MediaItem, episodes: list[MediaItem] | None = None) -> bool:
+    """Whether the peer's state (as the user sees it) already is the goal. For a show or
+    season, its `episodes` as the user sees them: played all, or none played and none
+    with a resume point (unplayed clears those too)."""
     if goal.watched is None and goal.position_ms is None:
         return True  # nothing is asked of it
     if _container(peer):
-        leaves, played = peer.leaves or 0, peer.played_leaves or 0
         if goal.watched is True:
-            return leaves > 0 and played >= leaves
-        return goal.watched is False and played == 0
+            return bool(episodes) and all(e.played for e in episodes or ())
+        return goal.watched is False and all(
+            not e.played and e.resume_ms <= MIN_RESUME_MS for e in episodes or ()
+        )
     if goal.watched is not None and goal.watched != peer.played:
         return False
     if goal.position_ms is None:
@@ -82,10 +85,7 @@ def holds(goal: Goal, peer: MediaItem) -> bool:
 
 
 def peer_is_newer(
-    goal: Goal,
-    peer: MediaItem,
-    peer_name: str,
-    our_stamp: tuple[int, float] | None,
+    goal: Goal, peer: MediaItem, peer_name: str, ours: list[tuple[int, float]]
 ) -> bool:
     """Whether the peer holds a change made after the goal's (and unknown to the ledger)
     that would win over it. Nothing wins over "played" but an unwatch, which leaves no
@@ -96,8 +96,9 @@ def peer_is_newer(
     stamp = peer.last_played_at
     if stamp is None:
         return False  # unplayed leaves no date: nothing there can be shown newer
-    if our_stamp is not None and our_stamp[0] == stamp:
-        dated = our_stamp[1]  # our own write's stamp: as old as the change it replayed
+    mine = [change_at for our_stamp, change_at in ours if our_stamp == stamp]
+    if mine:
+        dated = max(mine)  # our own write's stamp: as old as the change it replayed
     elif goal.source == peer_name and abs(stamp - goal.as_of) <= STAMP_SLACK_S:
         dated = goal.as_of  # the goal's own change, made on this very peer
     else:

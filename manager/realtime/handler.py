@@ -22,9 +22,10 @@ from typing import Any
 from manager.config import Config
 from manager.event import PlaybackEvent
 from manager.logs import get_logger
-from manager.model import Change, ClusterUser, Outcome
+from manager.model import MIN_RESUME_MS, Change, ClusterUser, Outcome
 from manager.realtime.interpret import decide, source_of
 from manager.realtime.throttle import Throttle
+from manager.realtime.writer import related_ids
 from manager.servers.errors import MediaServerError, NotFound
 from manager.servers.identity import ItemIdentity, identity_keys, identity_of, parent_keys
 from manager.servers.interface import UserDirectory
@@ -120,6 +121,10 @@ class RealtimeHandler:
             info["reason"] = decision.reason
             return Outcome.IGNORED
         info["change"] = decision.change.value
+        if decision.change is Change.RESUME and (decision.time_ms or 0) <= MIN_RESUME_MS:
+            # Plex ignores a position of a minute or less: nothing changed, on any server.
+            info["reason"] = "a minute or less is no resume point"
+            return Outcome.IGNORED
         obs = Observation(
             user_id=user.id,
             identity_key=key,
@@ -248,7 +253,7 @@ class RealtimeHandler:
     async def _overwritten_at_source(
         self, source: Server, user: ClusterUser, item: MediaItem, event: PlaybackEvent
     ) -> bool:
-        ids = [i for i in (item.id, item.season_id, item.show_id) if i]
+        ids = related_ids(source, item)
         ours = await self.runner.run(peer_writes.last_of, source.name, user.id, ids)
         return ours is not None and ours.observed_at < event.seen_at < ours.written_at
 

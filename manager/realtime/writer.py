@@ -10,8 +10,10 @@ with a reason, or retry at once after a refused credential was refreshed.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from manager.model import Change, ClusterUser
 from manager.realtime.goal import Goal, goal_for, holds, peer_is_newer, steps
@@ -24,9 +26,9 @@ from manager.servers.errors import (
     Unauthorized,
     Unreachable,
 )
-from manager.servers.identity import item_key_of
+from manager.servers.identity import identity_keys, item_key_of, parent_keys
 from manager.servers.interface import UserDirectory
-from manager.servers.models import Credential, Session
+from manager.servers.models import SEASON, SHOW, Credential, MediaItem, Session
 from manager.servers.server import Server
 from manager.store import ledger, peer_writes
 from manager.store.db import DbRunner
@@ -37,14 +39,32 @@ from manager.store.outbox import Attempt, Result, Verdict, Write
 SESSIONS_TTL = 0.5
 
 
+def related_ids(server: Server, item: MediaItem) -> list[str]:
+    """The ids whose writes can stamp this item there: its own, its season's and show's,
+    and for a show or season every episode's and season's under it."""
+    ids = [i for i in (item.id, item.season_id, item.show_id) if i]
+    if item.kind in (SHOW, SEASON):
+        for episode in server.index.episodes_under(item.id):
+            ids += [episode.id, *([episode.season_id] if episode.season_id else [])]
+    return list(dict.fromkeys(ids))
+
+
 class PeerWriter:
     def __init__(
-        self, servers: Sequence[Server], directory: UserDirectory, runner: DbRunner
+        self,
+        servers: Sequence[Server],
+        directory: UserDirectory,
+        runner: DbRunner,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.servers = {s.name: s for s in servers}
         self.directory = directory
         self.runner = runner
+        self.clock = clock  # when a write landed, on the clock events are dated by
         self._sessions: dict[str, tuple[float, list[Session]]] = {}
+        # One write at a time per user on a peer: a show's write and an episode's must not
+        # both read the state before either changed it.
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     def _user(self, w: Write) -> ClusterUser:
         # Known from the outbox row only when the directory has not loaded it (yet).
@@ -82,7 +102,9 @@ class PeerWriter:
                 # Their player reports what happens there; what is true after it stops is
                 # delivered then (the goal is read again on every attempt).
                 return Result(Verdict.DEFERRED, "user is playing it there now")
-            result = await self._bring(peer, credential, w)
+            lock = self._locks.setdefault((peer.name, w.user_id), asyncio.Lock())
+            async with lock:
+                result = await self._bring(peer, credential, w)
             if result is not None:
                 return result
         except Unauthorized as exc:
@@ -122,17 +144,51 @@ class PeerWriter:
         known = await self.runner.run(ledger.effective, w.user_id, keys, w.parent_keys)
         goal = goal_for(w, known)
         current = await peer.api.item(credential, w.item_id)
-        if holds(goal, current):
+        episodes: list[MediaItem] | None = None
+        if current.kind in (SHOW, SEASON):
+            if await self.runner.run(ledger.changed_under, w.user_id, keys[0], goal.as_of):
+                # Some episode changed after this show- or season-level change: one request
+                # for them all would undo that. Each episode gets what is true for it.
+                return await self._episode_by_episode(peer, credential, w, goal)
+            episodes = await peer.api.leaves(credential, w.item_id)
+        if holds(goal, current, episodes):
             return Result(Verdict.SKIPPED, "already holds")
-        ours = await self.runner.run(peer_writes.get, peer.name, w.user_id, w.item_id)
-        stamp = (ours.stamp, ours.observed_at) if ours and ours.stamp is not None else None
-        if peer_is_newer(goal, current, peer.name, stamp):
+        if peer_is_newer(goal, current, peer.name, await self._our_stamps(peer, w, current)):
             return Result(Verdict.SKIPPED, "holds a newer state")
         todo = steps(goal, current)
         if Change.RESUME in todo and not w.duration_ms:
             return Result(Verdict.DROP, "no duration known for a resume point")
         await self._apply(peer, credential, w, goal, todo)
         return None
+
+    async def _episode_by_episode(
+        self, peer: Server, credential: Credential, w: Write, container: Goal
+    ) -> Result | None:
+        written = 0
+        for episode in peer.index.episodes_under(w.item_id):
+            identity = peer.index.identity(episode)
+            keys, parents = identity_keys(identity), parent_keys(identity)
+            known = await self.runner.run(ledger.effective, w.user_id, keys, parents)
+            goal = container
+            if known is not None and known.observed_at >= container.as_of:
+                goal = goal_for(replace(w, observed_at=container.as_of), known)
+            current = await peer.api.item(credential, episode.id)
+            if holds(goal, current):
+                continue
+            ours = await self._our_stamps(peer, w, current)
+            if peer_is_newer(goal, current, peer.name, ours):
+                continue
+            one = replace(w, item_id=episode.id, duration_ms=episode.duration_ms)
+            await self._apply(peer, credential, one, goal, steps(goal, current))
+            written += 1
+        return None if written else Result(Verdict.SKIPPED, "already holds")
+
+    async def _our_stamps(
+        self, peer: Server, w: Write, current: MediaItem
+    ) -> list[tuple[int, float]]:
+        return await self.runner.run(
+            peer_writes.stamps_of, peer.name, w.user_id, related_ids(peer, current)
+        )
 
     async def _apply(
         self, peer: Server, credential: Credential, w: Write, goal: Goal, todo: list[Change]
@@ -149,5 +205,5 @@ class PeerWriter:
         if todo and todo[-1] is not Change.UNPLAYED:  # unplayed leaves no stamp
             stamp = (await peer.api.item(credential, w.item_id)).last_played_at
         await self.runner.run(
-            peer_writes.record, peer.name, w.user_id, w.item_id, stamp, goal.as_of, time.time()
+            peer_writes.record, peer.name, w.user_id, w.item_id, stamp, goal.as_of, self.clock()
         )

@@ -207,6 +207,15 @@ class LibraryIndex:
             if kind is None or entry.kind == kind:
                 yield entry
 
+    def episodes_under(self, container_id: str) -> list[MediaItem]:
+        """The indexed episodes of a show or season, by its id."""
+        t = self._tables
+        return [
+            i
+            for i in t.by_key.values()
+            if i.kind == EPISODE and container_id in (i.show_id, i.season_id)
+        ]
+
     def show(self, show_id: str | None) -> MediaItem | None:
         """A show of this server by its id (for episode identities)."""
         return self._tables.show_by_key.get(show_id) if show_id else None

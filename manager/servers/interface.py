@@ -56,6 +56,10 @@ class MediaServer(Protocol):
         """One item with its ids and the user's state; NotFound if there is none."""
         ...
 
+    async def leaves(self, credential: Credential, container_id: str) -> list[MediaItem]:
+        """Every episode of a show or season, with the user's state, in one answer."""
+        ...
+
     async def sessions(self, credential: Credential) -> list[Session]:
         """Who is playing what now (the owner's credential sees everyone's)."""
         ...

@@ -70,6 +70,9 @@ class LedgerRow(BaseModel):
     view_offset_ms = peewee.BigIntegerField(null=True)
     duration_ms = peewee.BigIntegerField(null=True)
     observed_at = peewee.DoubleField()  # when the change happened at its source (epoch s)
+    # When `played` was last decided (by played or unplayed; a resume point keeps it): a
+    # late "played" older than a newer resume point still decides it (ledger.py).
+    flag_at = peewee.DoubleField(null=True)
     source_server = peewee.CharField(max_length=64)
     event_id = peewee.CharField(max_length=128, null=True)
     change = peewee.CharField(max_length=16)  # played, unplayed, resume
@@ -90,6 +93,19 @@ class LedgerAliasRow(BaseModel):
     class Meta:
         table_name = "ledger_alias"
         indexes = ((("user_id", "key"), True),)
+
+
+class LedgerParentRow(BaseModel):
+    """The show and season keys of a ledger entry's item: finds an episode's changes from
+    its show or season (a show-level write must not undo a newer episode-level one)."""
+
+    user_id = peewee.CharField(max_length=64)
+    key = peewee.CharField(max_length=512)
+    entry_id = peewee.IntegerField()
+
+    class Meta:
+        table_name = "ledger_parent"
+        indexes = ((("user_id", "key", "entry_id"), True),)
 
 
 class OutboxRow(BaseModel):
@@ -169,6 +185,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     EventRow,
     LedgerRow,
     LedgerAliasRow,
+    LedgerParentRow,
     OutboxRow,
     PeerWriteRow,
     CatchUpRow,

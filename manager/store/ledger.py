@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from manager.model import Change, ItemKey, UserId
-from manager.store.db import LedgerAliasRow, LedgerRow, database_proxy, now
+from manager.store.db import LedgerAliasRow, LedgerParentRow, LedgerRow, database_proxy, now
 
 # A full sync records the state it decided with source_server "sync:<server>".
 SYNC_SOURCE_PREFIX = "sync:"
@@ -38,6 +38,7 @@ class LedgerEntry:
     change: Change
     kind: str
     title: str
+    flag_at: float | None = None  # when `played` was decided (None: not known)
 
     @staticmethod
     def of(row: LedgerRow) -> LedgerEntry:
@@ -52,6 +53,7 @@ class LedgerEntry:
             change=Change.parse(str(row.change)),
             kind=str(row.kind),
             title=str(row.title),
+            flag_at=_flag_time(row),
         )
 
 
@@ -127,20 +129,28 @@ def effective(
     user_id: UserId, keys: Sequence[ItemKey], parents: Sequence[ItemKey] = ()
 ) -> LedgerEntry | None:
     """What the ledger knows of the item known by `keys` (best first): its own row, unless
-    a show- or season-level change is newer; then that change's played or unplayed."""
+    a show- or season-level change is newer than its own played/unplayed; then that
+    change decides played, and the own resume point counts only if it is newer still."""
     row = _row(user_id, list(keys))
+    own = LedgerEntry.of(row) if row is not None else None
     parent = _newest_parent(user_id, parents)
     if parent is None or parent.played is None:
-        return LedgerEntry.of(row) if row is not None else None
-    if row is not None and float(row.observed_at) >= float(parent.observed_at):
-        return LedgerEntry.of(row)
-    own = LedgerEntry.of(parent)
+        return own
+    parent_at = float(parent.observed_at)
+    if own is not None and own.flag_at is not None and own.flag_at >= parent_at:
+        return own
+    decided = LedgerEntry.of(parent)
+    if own is None:
+        return replace(decided, identity_key=keys[0], view_offset_ms=None, duration_ms=None)
+    later = own.observed_at > parent_at
     return replace(
         own,
-        identity_key=keys[0],
-        view_offset_ms=None,
-        duration_ms=row.duration_ms if row is not None else None,
-        change=Change.PLAYED if parent.played else Change.UNPLAYED,
+        played=parent.played,
+        flag_at=parent_at,
+        view_offset_ms=own.view_offset_ms if later else None,
+        observed_at=max(own.observed_at, parent_at),
+        source_server=own.source_server if later else decided.source_server,
+        change=own.change if later else decided.change,
     )
 
 
@@ -155,28 +165,49 @@ def for_user(user_id: UserId) -> Iterator[LedgerEntry]:
         yield LedgerEntry.of(row)
 
 
+def _flag_time(row: LedgerRow) -> float | None:
+    if row.flag_at is not None:
+        return float(row.flag_at)
+    # Rows from before flag_at was kept: their played was decided no later than the row.
+    return float(row.observed_at) if row.played is not None else None
+
+
 def record(obs: Observation) -> bool:
-    """Store `obs` unless a newer change is already known. True when stored."""
+    """Store `obs` unless a newer change is already known. True when stored.
+
+    Played and the resume point are dated apart: a "played" or "unplayed" that arrives
+    after a newer resume point still decides played (the resume point never undid it),
+    and leaves the newer resume point as it is.
+    """
     change = Change(obs.change)
     with database_proxy.atomic():
         row = _row(obs.user_id, [obs.identity_key, *obs.aliases])
-        if row is not None and float(row.observed_at) > obs.observed_at:
-            return False
-        played: bool | None = row.played if row is not None else None
-        offset: int | None = row.view_offset_ms if row is not None else None
         parent = _newest_parent(obs.user_id, obs.parents)
         if (
             parent is not None
             and parent.played is not None
-            and (row is None or float(parent.observed_at) > float(row.observed_at))
+            and float(parent.observed_at) > obs.observed_at
         ):
-            # A show-level change after the item's own last one decides whether it is
-            # played: a resume point recorded now keeps that, not the older own row's.
-            played, offset = parent.played, None
+            return False  # a later show- or season-level change decided it already
+        if row is not None and float(row.observed_at) > obs.observed_at:
+            return _late_flag(row, obs, change)
+        played: bool | None = row.played if row is not None else None
+        offset: int | None = row.view_offset_ms if row is not None else None
+        flag_at: float | None = _flag_time(row) if row is not None else None
+        if (
+            parent is not None
+            and parent.played is not None
+            and (flag_at is None or float(parent.observed_at) > flag_at)
+        ):
+            # A show-level change after the item's own last played/unplayed decides
+            # whether it is played: a resume point recorded now keeps that.
+            played, flag_at = parent.played, float(parent.observed_at)
+            if row is None or float(row.observed_at) < flag_at:
+                offset = None
         if change is Change.PLAYED:
-            played, offset = True, None
+            played, offset, flag_at = True, None, obs.observed_at
         elif change is Change.UNPLAYED:
-            played, offset = False, None
+            played, offset, flag_at = False, None, obs.observed_at
         else:
             offset = obs.offset_ms
         values = {
@@ -189,6 +220,7 @@ def record(obs: Observation) -> bool:
             if obs.duration_ms is not None
             else (row.duration_ms if row is not None else None),
             "observed_at": obs.observed_at,
+            "flag_at": flag_at,
             "source_server": obs.source_server,
             "event_id": obs.event_id,
             "change": change.value,
@@ -202,6 +234,38 @@ def record(obs: Observation) -> bool:
             entry_id = row.id
             LedgerRow.update(**values).where(LedgerRow.id == row.id).execute()
         _remember_keys(obs.user_id, int(entry_id), [obs.identity_key, *obs.aliases])
+        _remember_parents(obs.user_id, int(entry_id), obs.parents)
+    return True
+
+
+def _remember_parents(user_id: UserId, entry_id: int, parents: Sequence[str]) -> None:
+    for key in dict.fromkeys(parents):
+        LedgerParentRow.insert(
+            user_id=user_id, key=key, entry_id=entry_id
+        ).on_conflict_ignore().execute()
+
+
+def changed_under(user_id: UserId, container: ItemKey, after: float) -> bool:
+    """Whether an item of that show or season has a change of its own after `after`."""
+    ids = LedgerParentRow.select(LedgerParentRow.entry_id).where(
+        (LedgerParentRow.user_id == user_id) & (LedgerParentRow.key == container)
+    )
+    return (
+        LedgerRow.select().where((LedgerRow.id.in_(ids)) & (LedgerRow.observed_at > after)).exists()
+    )
+
+
+def _late_flag(row: LedgerRow, obs: Observation, change: Change) -> bool:
+    """A played/unplayed older than the row's newest change, but newer than its own last
+    played/unplayed: it decides played; the newer resume point stays."""
+    flag_at = _flag_time(row)
+    if change is Change.RESUME or (flag_at is not None and flag_at >= obs.observed_at):
+        return False
+    LedgerRow.update(
+        played=change is Change.PLAYED, flag_at=obs.observed_at, updated_at=now()
+    ).where(LedgerRow.id == row.id).execute()
+    _remember_keys(obs.user_id, int(row.id), [obs.identity_key, *obs.aliases])
+    _remember_parents(obs.user_id, int(row.id), obs.parents)
     return True
 
 

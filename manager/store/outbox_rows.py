@@ -100,7 +100,19 @@ def upsert(writes: Sequence[Write], at: float) -> int:
                 where=(OutboxRow.observed_at <= w.observed_at),
             )
             cursor = database_proxy.execute(query)
-            changed += max(0, cursor.rowcount)
+            if cursor.rowcount > 0:
+                changed += cursor.rowcount
+                continue
+            # A newer write waits already: it stays, but goes out (again) now, since the
+            # writer brings the peer to what the ledger says, which this change may alter
+            # (a late "played" under a newer resume point).
+            OutboxRow.update(
+                version=OutboxRow.version + 1, attempts=0, next_attempt_at=at, updated_at=at
+            ).where(
+                (OutboxRow.peer == w.peer)
+                & (OutboxRow.user_id == w.user_id)
+                & (OutboxRow.identity_key == w.identity_key)
+            ).execute()
     return changed
 
 

@@ -44,11 +44,11 @@ def test_every_user_converges_and_a_second_run_writes_nothing(tmp_path: Path) ->
     alpha, beta, gamma = (cluster.api(n) for n in ("alpha", "beta", "gamma"))
     # alice watched Heat on alpha; bob stopped Jaws at 20 min on beta; admin watched all
     # of Fargo on gamma; alice unwatched nothing anywhere.
-    alpha.now = T1
+    alpha.clock = lambda: T1
     alpha.resume("alice", alpha.find("Heat"), 5_900_000)
-    beta.now = T2
+    beta.clock = lambda: T2
     beta.resume("bob", beta.find("Jaws"), 1_200_000)
-    gamma.now = T1
+    gamma.clock = lambda: T1
     for episode in (i for i in gamma.library.values() if i.kind == "episode"):
         gamma.resume("admin", episode.id, 2_300_000)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from manager.config import ServerConfig
@@ -59,8 +59,10 @@ class FakeMediaServer:
     library: dict[str, MediaItem] = field(default_factory=dict)  # by id
     state: dict[tuple[str, str], UserState] = field(default_factory=dict)  # (user, item id)
     writes: list[tuple[str, str, str, int | None]] = field(default_factory=list)
+    # Writes that changed nothing: the user's state there already was what they asked for.
+    redundant: list[tuple[str, str, str, int | None]] = field(default_factory=list)
     playing: list[Session] = field(default_factory=list)
-    now: float | None = None  # a fixed clock for the stamps; None: the real one
+    clock: Callable[[], float] = time.time  # what it stamps last_played_at with
 
     # -- building the library ------------------------------------------------------------
     def add_movie(self, title: str, imdb: str, duration_ms: int = 6_000_000) -> str:
@@ -145,35 +147,51 @@ class FakeMediaServer:
             raise NotFound(f"{self.name}: no item {item_id}", status=404, target=self.name)
         return self._as_seen(user, self.library[item_id])
 
+    async def leaves(self, credential: Credential, container_id: str) -> list[MediaItem]:
+        user = self._call(credential)
+        return [self._as_seen(user, self.library[i]) for i in self._leaves(container_id)]
+
     async def sessions(self, credential: Credential) -> list[Session]:
         self._call(credential)
         return list(self.playing)
 
     async def mark_played(self, credential: Credential, item_id: str) -> None:
         user = self._call(credential)
-        self.writes.append((user, "played", item_id, None))
-        for leaf in self._leaves(item_id):
-            st = self.state.setdefault((user, leaf), UserState())
-            if item_id != leaf and st.play_count:
-                continue  # a show or season mark leaves watched episodes as they are
-            st.play_count += 1
-            st.resume_ms = 0
-            st.last_played_at = self._stamp()
+        held = all(self.seen(user, i)[0] for i in self._leaves(item_id))
+        self._note(user, "played", item_id, None, held)
+        self.mark(user, item_id, True)
 
     async def mark_unplayed(self, credential: Credential, item_id: str) -> None:
         user = self._call(credential)
-        self.writes.append((user, "unplayed", item_id, None))
-        for leaf in self._leaves(item_id):
-            self.state[(user, leaf)] = UserState()
+        held = all(self.seen(user, i) == (False, 0) for i in self._leaves(item_id))
+        self._note(user, "unplayed", item_id, None, held)
+        self.mark(user, item_id, False)
 
     async def set_resume(
         self, credential: Credential, item_id: str, position_ms: int, duration_ms: int
     ) -> None:
         user = self._call(credential)
-        self.writes.append((user, "resume", item_id, position_ms))
+        held = abs(self.seen(user, item_id)[1] - position_ms) <= 10_000
+        self._note(user, "resume", item_id, position_ms, held)
         self.resume(user, item_id, position_ms)
 
+    def _note(self, user: str, what: str, item_id: str, at: int | None, held: bool) -> None:
+        self.writes.append((user, what, item_id, at))
+        if held:
+            self.redundant.append((user, what, item_id, at))
+
     # -- what a client does on this server (no proxy involved) ---------------------------
+    def mark(self, user: str, item_id: str, played: bool) -> None:
+        """A client marks an item (or a whole show or season) played or unplayed."""
+        for leaf in self._leaves(item_id):
+            st = self.state.setdefault((user, leaf), UserState())
+            if not played:
+                self.state[(user, leaf)] = UserState()
+            elif item_id == leaf or not st.play_count:
+                st.play_count += 1
+                st.resume_ms = 0
+                st.last_played_at = self._stamp()
+
     def resume(self, user: str, item_id: str, position_ms: int) -> None:
         if position_ms <= MIN_RESUME_MS:
             return
@@ -187,7 +205,7 @@ class FakeMediaServer:
         st.last_played_at = self._stamp()
 
     def _stamp(self) -> int:
-        return int(self.now if self.now is not None else time.time())
+        return int(self.clock())
 
     def _leaves(self, item_id: str) -> list[str]:
         item = self.library.get(item_id)
@@ -202,9 +220,21 @@ class FakeMediaServer:
 
     def _as_seen(self, user: str, item: MediaItem) -> MediaItem:
         if item.kind in (SHOW, SEASON):
+            # As Plex: every episode played, how many are, and the latest episode's stamp.
             leaves = self._leaves(item.id)
-            played = bool(leaves) and all(self.seen(user, leaf)[0] for leaf in leaves)
-            return replace(item, played=played)
+            played = sum(1 for leaf in leaves if self.seen(user, leaf)[0])
+            stamps = [
+                st.last_played_at
+                for leaf in leaves
+                if (st := self.state.get((user, leaf))) and st.last_played_at is not None
+            ]
+            return replace(
+                item,
+                played=bool(leaves) and played == len(leaves),
+                leaves=len(leaves),
+                played_leaves=played,
+                last_played_at=max(stamps, default=None),
+            )
         st = self.state.get((user, item.id))
         if st is None:
             return item
@@ -284,7 +314,8 @@ def fake(server: Server) -> FakeMediaServer:
 @dataclass
 class FakeCluster:
     """Three fake servers holding the same films and show under their own ids, and who may
-    use them: admin owns all three, alice uses all three, bob alpha and beta only."""
+    use them: admin owns all three, alice (invited) and kid (managed) use all three, bob
+    (invited) alpha and beta only."""
 
     servers: list[Server]
     directory: FakeDirectory
@@ -311,5 +342,6 @@ def fake_cluster(names: tuple[str, ...] = ("alpha", "beta", "gamma")) -> FakeClu
         "admin": ("owner", set(names)),
         "alice": ("shared", set(names)),
         "bob": ("shared", set(names[:2])),
+        "kid": ("managed", set(names)),
     }
     return FakeCluster(servers, FakeDirectory(servers, users))

@@ -73,6 +73,9 @@ class PlexMediaServer:
     async def item(self, credential: Credential, item_id: str) -> MediaItem:
         return await self.client.item(credential.secret, item_id)
 
+    async def leaves(self, credential: Credential, container_id: str) -> list[MediaItem]:
+        return await self.client.all_leaves(credential.secret, container_id)
+
     async def sessions(self, credential: Credential) -> list[Session]:
         return await self.client.sessions(credential.secret)
 
