@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from manager.store import db, inbox, lease
+import sqlite3
+from pathlib import Path
+
+from manager.model import ItemKey, UserId
+from manager.store import db, inbox, lease, ledger
 from manager.store.db import DbRunner, EventRow, SyncRunRow
 
 
@@ -31,3 +35,28 @@ def test_client_identifier_is_stable_and_last_sync(runner: DbRunner) -> None:
     runner.call(lambda: SyncRunRow.create(started_at=5.0, finished_at=None, ok=None))
     last = runner.call(lease.last_run)
     assert last is not None and last["started_at"] == 5.0 and last["ok"] is None
+
+
+def test_a_database_from_an_earlier_version_gets_the_columns_added_since(tmp_path: Path) -> None:
+    """The outbox and ledger an upgrade finds are kept: missing columns are added."""
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "create table ledger (id integer primary key, user_id varchar(64) not null,"
+            " user_name varchar(255), identity_key varchar(512) not null, kind varchar(16),"
+            " title varchar(512), played integer, view_offset_ms integer, duration_ms integer,"
+            " observed_at real not null, source_server varchar(64) not null,"
+            " event_id varchar(128), change varchar(16) not null, updated_at real not null)"
+        )
+        conn.execute(
+            "insert into ledger (user_id, identity_key, played, observed_at, source_server,"
+            " change, updated_at) values ('7', 'movie:imdb://tt1', 1, 100, 'alpha', 'played', 1)"
+        )
+    runner = DbRunner(f"sqlite:///{path}")
+    try:
+        state = runner.call(ledger.get, UserId("7"), ItemKey("movie:imdb://tt1"))
+        assert state is not None and state.played and state.flag_at == 100.0
+        columns = runner.call(lambda: [c.name for c in runner.db.get_columns("ledger")])
+        assert "flag_at" in columns
+    finally:
+        runner.close()

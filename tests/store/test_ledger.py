@@ -98,3 +98,48 @@ def test_found_under_any_of_its_keys(runner: DbRunner) -> None:
     assert runner.call(ledger.record, newer)
     rows = runner.call(lambda: list(ledger.for_user("7")))
     assert [(r.identity_key, r.played) for r in rows] == [("movie:imdb://tt1", False)]
+
+
+def test_a_late_played_under_a_newer_resume_point_still_decides_played(runner: DbRunner) -> None:
+    """Played at 100 on one server, a resume point at 200 on another, arriving in the
+    other order: played (a resume point never undoes it), at the newer position."""
+    assert runner.call(ledger.record, obs("resume", 200.0, 900_000))
+    assert runner.call(ledger.record, obs("played", 100.0))
+    state = runner.call(ledger.get, "7", "movie:imdb://tt1")
+    assert state is not None
+    assert (state.played, state.view_offset_ms, state.observed_at) == (True, 900_000, 200.0)
+    # An even older unplayed changes nothing: played was decided at 100.
+    assert not runner.call(ledger.record, obs("unplayed", 50.0))
+
+
+def episode(change: str, at: float, offset: int | None = None) -> Observation:
+    return Observation(
+        user_id=UserId("7"), identity_key=ItemKey("episode:tvdb://1/s1e1"),
+        change=Change(change), observed_at=at, source_server="alpha", offset_ms=offset,
+        parents=(ItemKey("show:tvdb://1"), ItemKey("season:tvdb://1/s1")),
+    )  # fmt: skip
+
+
+def show(change: str, at: float) -> Observation:
+    return Observation(
+        user_id=UserId("7"), identity_key=ItemKey("show:tvdb://1"), change=Change(change),
+        observed_at=at, source_server="beta", kind="show",
+    )  # fmt: skip
+
+
+def test_a_show_level_change_speaks_for_its_episodes(runner: DbRunner) -> None:
+    """The owner had watched S01E01, then unwatched the whole show, then stopped S01E01 at
+    37:23: the episode is unplayed with that resume point (issue 9)."""
+    keys = [ItemKey("episode:tvdb://1/s1e1")]
+    parents = [ItemKey("show:tvdb://1"), ItemKey("season:tvdb://1/s1")]
+    assert runner.call(ledger.record, episode("played", 100.0))
+    assert runner.call(ledger.record, show("unplayed", 200.0))
+    mid = runner.call(ledger.effective, UserId("7"), keys, parents)
+    assert mid is not None and (mid.played, mid.view_offset_ms) == (False, None)
+    assert runner.call(ledger.record, episode("resume", 300.0, 2_243_000))
+    row = runner.call(ledger.get, "7", keys[0])
+    assert row is not None and (row.played, row.view_offset_ms) == (False, 2_243_000)
+    # An episode change older than the show-level one is stale.
+    assert not runner.call(ledger.record, episode("played", 150.0))
+    assert runner.call(ledger.changed_under, UserId("7"), ItemKey("show:tvdb://1"), 250.0)
+    assert not runner.call(ledger.changed_under, UserId("7"), ItemKey("show:tvdb://1"), 300.0)

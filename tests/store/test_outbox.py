@@ -184,3 +184,22 @@ def test_a_held_peer_does_not_keep_the_dispatcher_busy(dsn: str) -> None:
     finally:
         runner.close()
     assert len(peer.seen) == 1
+
+
+def test_coalescing_follows_the_rule_not_arrival(runner: DbRunner) -> None:
+    """A resume point queued after a waiting "played" leaves it played; one after a waiting
+    "unplayed" marks unplayed first (issue 9: coalescing lost "watched")."""
+    peer = Peer()
+
+    async def main() -> None:
+        outbox = Outbox(runner, peer, FAST)
+        await outbox.enqueue([write("m/1", 1.0, Change.PLAYED)])
+        await outbox.enqueue([write("m/1", 2.0, Change.RESUME, time_ms=2_690_000)])
+        await outbox.enqueue([write("m/2", 1.0, Change.UNPLAYED)])
+        await outbox.enqueue([write("m/2", 2.0, Change.RESUME, time_ms=600_000)])
+        await run_until_idle(outbox)
+
+    asyncio.run(main())
+    seen = {d.write.identity_key: d.write for d in peer.seen}
+    assert (seen["m/1"].change, seen["m/1"].observed_at) == (Change.PLAYED, 2.0)
+    assert (seen["m/2"].change, seen["m/2"].unscrobble_first) == (Change.RESUME, True)
