@@ -39,6 +39,11 @@ from manager.store.outbox import Attempt, Result, Verdict, Write
 SESSIONS_TTL = 0.5
 
 
+def _of(item: MediaItem, stamps: dict[str, tuple[int, float]]) -> list[tuple[int, float]]:
+    """Our writes' stamps that can be on this item: its own, its season's, its show's."""
+    return [stamps[i] for i in (item.id, item.season_id, item.show_id) if i and i in stamps]
+
+
 def related_ids(server: Server, item: MediaItem) -> list[str]:
     """The ids whose writes can stamp this item there: its own, its season's and show's,
     and for a show or season every episode's and season's under it."""
@@ -144,16 +149,12 @@ class PeerWriter:
         known = await self.runner.run(ledger.effective, w.user_id, keys, w.parent_keys)
         goal = goal_for(w, known)
         current = await peer.api.item(credential, w.item_id)
-        episodes: list[MediaItem] | None = None
+        stamps = await self._our_stamps(peer, w, current)
         if current.kind in (SHOW, SEASON):
-            if await self.runner.run(ledger.changed_under, w.user_id, keys[0], goal.as_of):
-                # Some episode changed after this show- or season-level change: one request
-                # for them all would undo that. Each episode gets what is true for it.
-                return await self._episode_by_episode(peer, credential, w, goal)
-            episodes = await peer.api.leaves(credential, w.item_id)
-        if holds(goal, current, episodes):
+            return await self._bring_container(peer, credential, w, goal, current, stamps)
+        if holds(goal, current):
             return Result(Verdict.SKIPPED, "already holds")
-        if peer_is_newer(goal, current, peer.name, await self._our_stamps(peer, w, current)):
+        if peer_is_newer(goal, current, peer.name, _of(current, stamps)):
             return Result(Verdict.SKIPPED, "holds a newer state")
         todo = steps(goal, current)
         if Change.RESUME in todo and not w.duration_ms:
@@ -161,33 +162,49 @@ class PeerWriter:
         await self._apply(peer, credential, w, goal, todo)
         return None
 
-    async def _episode_by_episode(
-        self, peer: Server, credential: Credential, w: Write, container: Goal
+    async def _bring_container(
+        self,
+        peer: Server,
+        credential: Credential,
+        w: Write,
+        goal: Goal,
+        container: MediaItem,
+        stamps: dict[str, tuple[int, float]],
     ) -> Result | None:
+        """A show or season: one request for all its episodes, unless some episode changed
+        after this change (in the ledger, or there): each episode then gets what is true
+        for it, and the newer ones keep theirs."""
+        episodes = await peer.api.leaves(credential, w.item_id)
+        if holds(goal, container, episodes):
+            return Result(Verdict.SKIPPED, "already holds")
+        key = item_key_of(w.identity_key)
+        split = any(peer_is_newer(goal, e, peer.name, _of(e, stamps)) for e in episodes)
+        if not split and not await self.runner.run(
+            ledger.changed_under, w.user_id, key, goal.as_of
+        ):
+            await self._apply(peer, credential, w, goal, steps(goal, container))
+            return None
         written = 0
-        for episode in peer.index.episodes_under(w.item_id):
+        for episode in episodes:
             identity = peer.index.identity(episode)
-            keys, parents = identity_keys(identity), parent_keys(identity)
-            known = await self.runner.run(ledger.effective, w.user_id, keys, parents)
-            goal = container
-            if known is not None and known.observed_at >= container.as_of:
-                goal = goal_for(replace(w, observed_at=container.as_of), known)
-            current = await peer.api.item(credential, episode.id)
-            if holds(goal, current):
-                continue
-            ours = await self._our_stamps(peer, w, current)
-            if peer_is_newer(goal, current, peer.name, ours):
+            known = await self.runner.run(
+                ledger.effective, w.user_id, identity_keys(identity), parent_keys(identity)
+            )
+            own = goal
+            if known is not None and known.observed_at >= goal.as_of:
+                own = goal_for(replace(w, observed_at=goal.as_of), known)
+            if holds(own, episode) or peer_is_newer(own, episode, peer.name, _of(episode, stamps)):
                 continue
             one = replace(w, item_id=episode.id, duration_ms=episode.duration_ms)
-            await self._apply(peer, credential, one, goal, steps(goal, current))
+            await self._apply(peer, credential, one, own, steps(own, episode))
             written += 1
-        return None if written else Result(Verdict.SKIPPED, "already holds")
+        return None if written else Result(Verdict.SKIPPED, "holds a newer state")
 
     async def _our_stamps(
         self, peer: Server, w: Write, current: MediaItem
-    ) -> list[tuple[int, float]]:
+    ) -> dict[str, tuple[int, float]]:
         return await self.runner.run(
-            peer_writes.stamps_of, peer.name, w.user_id, related_ids(peer, current)
+            peer_writes.stamps_by_item, peer.name, w.user_id, related_ids(peer, current)
         )
 
     async def _apply(

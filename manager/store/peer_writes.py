@@ -59,16 +59,16 @@ def last_of(peer: str, user_id: UserId, item_ids: list[str]) -> PeerWrite | None
     return _of(row) if row is not None else None
 
 
-def stamps_of(peer: str, user_id: UserId, item_ids: list[str]) -> list[tuple[int, float]]:
-    """(stamp, change time) of our writes there to these items (an item, its season,
-    its show: a show-level write stamps each episode it marks)."""
+def stamps_by_item(peer: str, user_id: UserId, item_ids: list[str]) -> dict[str, tuple[int, float]]:
+    """item id → (stamp, change time) of our writes there to these items (an item, its
+    season, its show: a show-level write stamps each episode it marks)."""
     query = PeerWriteRow.select().where(
         (PeerWriteRow.peer == peer)
         & (PeerWriteRow.user_id == user_id)
         & (PeerWriteRow.item_id.in_(item_ids))
         & PeerWriteRow.stamp.is_null(False)
     )
-    return [(int(r.stamp), float(r.observed_at)) for r in query]
+    return {str(r.item_id): (int(r.stamp), float(r.observed_at)) for r in query}
 
 
 def stamps_for(user_id: UserId) -> dict[tuple[str, str], tuple[int, float]]:
