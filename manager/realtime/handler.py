@@ -254,8 +254,9 @@ class RealtimeHandler:
         self, source: Server, user: ClusterUser, item: MediaItem, event: PlaybackEvent
     ) -> bool:
         ids = related_ids(source, item)
-        ours = await self.runner.run(peer_writes.last_of, source.name, user.id, ids)
-        return ours is not None and ours.observed_at < event.seen_at < ours.written_at
+        return bool(
+            await self.runner.run(peer_writes.landed_over, source.name, user.id, ids, event.seen_at)
+        )
 
     def _may_use(self, user: ClusterUser, peer: Server) -> bool:
         """False when the directory knows who can use the peer and this user is not one."""

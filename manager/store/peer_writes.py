@@ -11,17 +11,8 @@ Run on the database thread.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from manager.model import UserId
 from manager.store.db import PeerWriteRow, database_proxy
-
-
-@dataclass(frozen=True, slots=True)
-class PeerWrite:
-    stamp: int | None  # the peer's last_played_at after it (None: it leaves none)
-    observed_at: float  # when the change it replayed was made at its source
-    written_at: float  # when it landed (the manager's clock)
 
 
 def record(
@@ -35,28 +26,20 @@ def record(
         ).execute()
 
 
-def get(peer: str, user_id: UserId, item_id: str) -> PeerWrite | None:
-    row = PeerWriteRow.get_or_none(
-        (PeerWriteRow.peer == peer)
-        & (PeerWriteRow.user_id == user_id)
-        & (PeerWriteRow.item_id == item_id)
-    )
-    return _of(row) if row is not None else None
-
-
-def last_of(peer: str, user_id: UserId, item_ids: list[str]) -> PeerWrite | None:
-    """The latest of our writes there to any of these items (an item, its season, show)."""
-    row = (
+def landed_over(peer: str, user_id: UserId, item_ids: list[str], at: float) -> bool:
+    """Whether one of our writes there to these items replayed a change older than `at`
+    but landed after it: it may have undone the change made at `at`."""
+    return (
         PeerWriteRow.select()
         .where(
             (PeerWriteRow.peer == peer)
             & (PeerWriteRow.user_id == user_id)
             & (PeerWriteRow.item_id.in_(item_ids))
+            & (PeerWriteRow.observed_at < at)
+            & (PeerWriteRow.written_at > at)
         )
-        .order_by(PeerWriteRow.written_at.desc())
-        .first()
+        .exists()
     )
-    return _of(row) if row is not None else None
 
 
 def stamps_by_item(peer: str, user_id: UserId, item_ids: list[str]) -> dict[str, tuple[int, float]]:
@@ -77,8 +60,3 @@ def stamps_for(user_id: UserId) -> dict[tuple[str, str], tuple[int, float]]:
         (PeerWriteRow.user_id == user_id) & PeerWriteRow.stamp.is_null(False)
     )
     return {(str(r.peer), str(r.item_id)): (int(r.stamp), float(r.observed_at)) for r in query}
-
-
-def _of(row: PeerWriteRow) -> PeerWrite:
-    stamp = int(row.stamp) if row.stamp is not None else None
-    return PeerWrite(stamp, float(row.observed_at), float(row.written_at))
