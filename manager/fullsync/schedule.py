@@ -12,24 +12,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import schedule
 
 from manager.config import SyncConfig
 from manager.cron import CronError, schedule_cron
+from manager.fullsync.report import SyncReport
 from manager.logs import get_logger
 
 log = get_logger("manager.fullsync")
 SCHEDULER_TICK = 30.0
 
-RunSync = Callable[[str], Awaitable[Any]]  # reason → one sync; None: the lease was held
+RunSync = Callable[[str], Awaitable[SyncReport | None]]  # reason → one sync; None: lease held
 
 
 async def run_on_schedule(cfg: SyncConfig, run: RunSync) -> None:
     scheduler = schedule.Scheduler()
     due: list[str] = []
-    running: asyncio.Task[Any] | None = None
+    running: asyncio.Task[SyncReport | None] | None = None
     running_reason = ""
     waiting: str | None = None  # a sync that fell due and has not run yet
 
@@ -82,5 +82,5 @@ async def run_on_schedule(cfg: SyncConfig, run: RunSync) -> None:
                 await running
 
 
-async def _call(run: RunSync, reason: str) -> Any:
+async def _call(run: RunSync, reason: str) -> SyncReport | None:
     return await run(reason)
