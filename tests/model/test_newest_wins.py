@@ -6,7 +6,7 @@ for a user who did nothing to that item.
 
 Fake servers in memory behind the media-server interface, a real SQLite ledger and outbox,
 the real handler, writer and full sync; one virtual clock dates events and stamps.
-Budget: MODEL_EXAMPLES examples (default 25) of up to MODEL_STEPS steps (default 25);
+Budget: MODEL_EXAMPLES examples (default 60) of up to MODEL_STEPS steps (default 30);
 `make model` runs a longer one.
 """
 
@@ -34,8 +34,8 @@ from manager.store.outbox import Outbox
 from tests.model.newest_wins import Model, Seen
 from tests.support.fake_server import FakeCluster, FakeMediaServer, fake_cluster
 
-EXAMPLES = int(os.environ.get("MODEL_EXAMPLES", "25"))
-STEPS = int(os.environ.get("MODEL_STEPS", "25"))
+EXAMPLES = int(os.environ.get("MODEL_EXAMPLES", "60"))
+STEPS = int(os.environ.get("MODEL_STEPS", "30"))
 FAST = DeliveryConfig(concurrency=4, per_peer=2, base_backoff=0.01, max_backoff=0.05, timeout=1)
 SERVERS = ("alpha", "beta", "gamma")
 USERS = ("admin", "alice", "bob", "kid")  # owner, invited, invited (no gamma), managed
