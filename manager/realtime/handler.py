@@ -22,7 +22,7 @@ from typing import Any
 from manager.config import Config
 from manager.event import PlaybackEvent
 from manager.logs import get_logger
-from manager.model import MIN_RESUME_MS, Change, ClusterUser, Outcome
+from manager.model import MIN_RESUME_MS, Change, ClusterUser, ItemKey, Outcome
 from manager.realtime.interpret import decide, source_of
 from manager.realtime.throttle import Throttle
 from manager.realtime.writer import related_ids
@@ -163,9 +163,7 @@ class RealtimeHandler:
             self.throttle.not_position(user.id, key)
 
         writes, missing = await self._fan_out(event, source, user, item, identity, obs)
-        if await self._overwritten_at_source(source, user, item, event):
-            # Our write of an older change landed on the source after this change was made
-            # there (its event came late): the source needs its own change back.
+        if await self._source_behind(source, user, item, event, obs, keys):
             writes.append(self._write(source, item, user, obs, event, item))
             info["source_repaired"] = True
         info["peers"] = ",".join(w.peer for w in writes) or None
@@ -250,9 +248,23 @@ class RealtimeHandler:
             parent_keys=obs.parents,
         )
 
-    async def _overwritten_at_source(
-        self, source: Server, user: ClusterUser, item: MediaItem, event: PlaybackEvent
+    async def _source_behind(
+        self,
+        source: Server,
+        user: ClusterUser,
+        item: MediaItem,
+        event: PlaybackEvent,
+        obs: Observation,
+        keys: list[ItemKey],
     ) -> bool:
+        """Whether the source itself needs the ledger's state: our write of an older change
+        landed there after this change was made (its event came late), or this change
+        met a newer show-level unwatch there had not reached yet (a resume point kept
+        the stale played)."""
+        if obs.change is Change.RESUME:
+            known = await self.runner.run(ledger.effective, user.id, keys, obs.parents)
+            if known is not None and known.played is False:
+                return True
         ids = related_ids(source, item)
         return bool(
             await self.runner.run(peer_writes.landed_over, source.name, user.id, ids, event.seen_at)
