@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from manager.model import Change, ClusterUser
+from manager.model import Change, ClusterUser, ItemKey
 from manager.realtime.goal import Goal, goal_for, holds, peer_is_newer, steps
 from manager.servers.errors import (
     BadRequest,
@@ -160,6 +160,14 @@ class PeerWriter:
         if Change.RESUME in todo and not w.duration_ms:
             return Result(Verdict.DROP, "no duration known for a resume point")
         await self._apply(peer, credential, w, goal, todo)
+        return await self._moved_on(w, keys, goal)
+
+    async def _moved_on(self, w: Write, keys: list[ItemKey], goal: Goal) -> Result | None:
+        """A newer change recorded while we wrote (its event was being handled): write
+        again at once, to what is true now."""
+        now = await self.runner.run(ledger.effective, w.user_id, keys, w.parent_keys)
+        if now is not None and now.observed_at > goal.as_of:
+            return Result(Verdict.RETRY, "a newer change came in while writing", retry_now=True)
         return None
 
     async def _bring_container(
@@ -183,7 +191,7 @@ class PeerWriter:
             ledger.changed_under, w.user_id, key, goal.as_of
         ):
             await self._apply(peer, credential, w, goal, steps(goal, container))
-            return None
+            return await self._moved_on(w, [key], goal)
         written = 0
         for episode in episodes:
             identity = peer.index.identity(episode)
@@ -198,7 +206,9 @@ class PeerWriter:
             one = replace(w, item_id=episode.id, duration_ms=episode.duration_ms)
             await self._apply(peer, credential, one, own, steps(own, episode))
             written += 1
-        return None if written else Result(Verdict.SKIPPED, "holds a newer state")
+        if not written:
+            return Result(Verdict.SKIPPED, "holds a newer state")
+        return await self._moved_on(w, [key], goal)
 
     async def _our_stamps(
         self, peer: Server, w: Write, current: MediaItem
