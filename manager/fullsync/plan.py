@@ -23,7 +23,7 @@ from manager.fullsync.reconcile import (
 )
 from manager.model import MIN_RESUME_MS, ONLY, RESUME_TOLERANCE_MS, Change, ItemKey, UserId
 from manager.servers.identity import copy_key, local_show_key, season_key
-from manager.store.ledger import LedgerEntry, Observation
+from manager.store.ledger import LedgerEntry, Observation, with_parent
 
 
 def ledger_evidence(state: LedgerEntry) -> LedgerEvidence | None:
@@ -97,16 +97,32 @@ class UserView:
 
 
 def best_ledger(entries: Iterable[LedgerEntry], groups: Groups) -> dict[int, LedgerEntry]:
-    """Newest ledger row per group, found by the item's keys or its show's/season's."""
-    best: dict[int, LedgerEntry] = {}
+    """What the ledger knows per group: the newest row found by the item's own keys, with
+    the newest row of its show or season taken into account as the real-time path does
+    (ledger.with_parent)."""
+    own: dict[int, LedgerEntry] = {}
+    parent: dict[int, LedgerEntry] = {}
     for entry in entries:
         gi = groups.by_key.get(entry.identity_key)
-        targets = (gi,) if gi is not None else groups.by_parent.get(entry.identity_key, ())
-        for g in targets:
-            known = best.get(g)
-            if known is None or entry.observed_at > known.observed_at:
-                best[g] = entry
+        if gi is not None:
+            _keep_newest(own, gi, entry)
+            continue
+        for g in groups.by_parent.get(entry.identity_key, ()):
+            _keep_newest(parent, g, entry)
+    best: dict[int, LedgerEntry] = {}
+    for gi in own.keys() | parent.keys():
+        entry = own.get(gi)
+        key = entry.identity_key if entry is not None else groups.groups[gi].key
+        merged = with_parent(entry, parent.get(gi), key)
+        if merged is not None:
+            best[gi] = merged
     return best
+
+
+def _keep_newest(best: dict[int, LedgerEntry], gi: int, entry: LedgerEntry) -> None:
+    known = best.get(gi)
+    if known is None or entry.observed_at > known.observed_at:
+        best[gi] = entry
 
 
 def _same_state(evidence: LedgerEvidence | None, target: Target) -> bool:

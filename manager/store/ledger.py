@@ -128,29 +128,38 @@ def _newest_parent(user_id: UserId, parents: Sequence[str]) -> LedgerRow | None:
 def effective(
     user_id: UserId, keys: Sequence[ItemKey], parents: Sequence[ItemKey] = ()
 ) -> LedgerEntry | None:
-    """What the ledger knows of the item known by `keys` (best first): its own row, unless
-    a show- or season-level change is newer than its own played/unplayed; then that
-    change decides played, and the own resume point counts only if it is newer still."""
+    """What the ledger knows of the item known by `keys` (best first), with the newest
+    show- or season-level change taken into account (see `with_parent`)."""
     row = _row(user_id, list(keys))
     own = LedgerEntry.of(row) if row is not None else None
     parent = _newest_parent(user_id, parents)
+    return with_parent(own, LedgerEntry.of(parent) if parent is not None else None, keys[0])
+
+
+def with_parent(
+    own: LedgerEntry | None, parent: LedgerEntry | None, key: ItemKey
+) -> LedgerEntry | None:
+    """An item's own entry, unless a show- or season-level change is newer than its own
+    played/unplayed: then that change decides played, and the own resume point counts
+    only if it is newer still. Pure: the real-time writer and the full sync both use it."""
     if parent is None or parent.played is None:
         return own
-    parent_at = float(parent.observed_at)
-    if own is not None and own.flag_at is not None and own.flag_at >= parent_at:
+    if own is not None and own.flag_at is not None and own.flag_at >= parent.observed_at:
         return own
-    decided = LedgerEntry.of(parent)
     if own is None:
-        return replace(decided, identity_key=keys[0], view_offset_ms=None, duration_ms=None)
-    later = own.observed_at > parent_at
+        return replace(
+            parent, identity_key=key, view_offset_ms=None, duration_ms=None,
+            flag_at=parent.observed_at,
+        )  # fmt: skip
+    later = own.observed_at > parent.observed_at
     return replace(
         own,
         played=parent.played,
-        flag_at=parent_at,
+        flag_at=parent.observed_at,
         view_offset_ms=own.view_offset_ms if later else None,
-        observed_at=max(own.observed_at, parent_at),
-        source_server=own.source_server if later else decided.source_server,
-        change=own.change if later else decided.change,
+        observed_at=max(own.observed_at, parent.observed_at),
+        source_server=own.source_server if later else parent.source_server,
+        change=own.change if later else parent.change,
     )
 
 
