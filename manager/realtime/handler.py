@@ -22,7 +22,7 @@ from typing import Any
 from manager.config import Config
 from manager.event import PlaybackEvent
 from manager.logs import get_logger
-from manager.model import MIN_RESUME_MS, Change, ClusterUser, ItemKey, Outcome
+from manager.model import MIN_RESUME_MS, Change, ClusterUser, ItemKey, Outcome, UserId
 from manager.realtime.interpret import decide, source_of
 from manager.realtime.throttle import Throttle
 from manager.realtime.writer import related_ids
@@ -163,16 +163,22 @@ class RealtimeHandler:
             self.throttle.not_position(user.id, key)
 
         writes, missing = await self._fan_out(event, source, user, item, identity, obs)
-        if await self._source_behind(source, user, item, event, obs, keys):
-            writes.append(self._write(source, item, user, obs, event, item))
+        if writes:
+            await self.outbox.enqueue(writes)
+        # After the peers' writes are on their way: does the source itself need the ledger's
+        # state? (It rarely does; one database call to know.)
+        ids = related_ids(source, item)
+        if await self.runner.run(
+            _source_behind, user.id, event.seen_at, obs, keys, source.name, ids
+        ):
+            repair = self._write(source, item, user, obs, event, item)
+            await self.outbox.enqueue([repair])
+            writes.append(repair)
             info["source_repaired"] = True
         info["peers"] = ",".join(w.peer for w in writes) or None
         if missing:
             info["not_on"] = ",".join(missing)
-        if not writes:
-            return Outcome.NO_PEERS
-        await self.outbox.enqueue(writes)
-        return Outcome.QUEUED
+        return Outcome.QUEUED if writes else Outcome.NO_PEERS
 
     async def _fan_out(
         self,
@@ -248,28 +254,6 @@ class RealtimeHandler:
             parent_keys=obs.parents,
         )
 
-    async def _source_behind(
-        self,
-        source: Server,
-        user: ClusterUser,
-        item: MediaItem,
-        event: PlaybackEvent,
-        obs: Observation,
-        keys: list[ItemKey],
-    ) -> bool:
-        """Whether the source itself needs the ledger's state: our write of an older change
-        landed there after this change was made (its event came late), or this change
-        met a newer show-level unwatch there had not reached yet (a resume point kept
-        the stale played)."""
-        if obs.change is Change.RESUME:
-            known = await self.runner.run(ledger.effective, user.id, keys, obs.parents)
-            if known is not None and known.played is False:
-                return True
-        ids = related_ids(source, item)
-        return bool(
-            await self.runner.run(peer_writes.landed_over, source.name, user.id, ids, event.seen_at)
-        )
-
     def _may_use(self, user: ClusterUser, peer: Server) -> bool:
         """False when the directory knows who can use the peer and this user is not one."""
         allowed = self.directory.users(peer.name)
@@ -306,3 +290,22 @@ class RealtimeHandler:
         if found is None and peer.index.built_at is None:
             return None, "library index not built yet"
         return found, None
+
+
+def _source_behind(
+    user: UserId,
+    at: float,
+    obs: Observation,
+    keys: list[ItemKey],
+    source: str,
+    ids: list[str],
+) -> bool:
+    """On the database thread: whether the source itself needs the ledger's state. Our
+    write of an older change landed there after this change was made (its event came
+    late), or this resume point met a newer show-level unwatch that had not reached the
+    source yet (it kept the stale played)."""
+    if obs.change is Change.RESUME:
+        known = ledger.effective(user, keys, obs.parents)
+        if known is not None and known.played is False:
+            return True
+    return peer_writes.landed_over(source, user, ids, at)

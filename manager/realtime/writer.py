@@ -32,6 +32,7 @@ from manager.servers.models import SEASON, SHOW, Credential, MediaItem, Session
 from manager.servers.server import Server
 from manager.store import ledger, peer_writes
 from manager.store.db import DbRunner
+from manager.store.ledger import LedgerEntry
 from manager.store.outbox import Attempt, Result, Verdict, Write
 
 # Seconds a peer's sessions answer is reused: bounds that request to two a second per peer
@@ -146,10 +147,14 @@ class PeerWriter:
     async def _bring(self, peer: Server, credential: Credential, w: Write) -> Result | None:
         """Bring the peer to the goal; a Result when nothing is written (or cannot be)."""
         keys = [item_key_of(w.identity_key)]
-        known = await self.runner.run(ledger.effective, w.user_id, keys, w.parent_keys)
+        indexed = peer.index.item(w.item_id)
+        ids = related_ids(peer, indexed) if indexed is not None else [w.item_id]
+        # The ledger and our stamps (one database call) while the peer is read.
+        (known, stamps), current = await asyncio.gather(
+            self.runner.run(_what_we_know, w, keys, peer.name, ids),
+            peer.api.item(credential, w.item_id),
+        )
         goal = goal_for(w, known)
-        current = await peer.api.item(credential, w.item_id)
-        stamps = await self._our_stamps(peer, w, current)
         if current.kind in (SHOW, SEASON):
             return await self._bring_container(peer, credential, w, goal, current, stamps)
         if holds(goal, current):
@@ -159,16 +164,7 @@ class PeerWriter:
         todo = steps(goal, current)
         if Change.RESUME in todo and not w.duration_ms:
             return Result(Verdict.DROP, "no duration known for a resume point")
-        await self._apply(peer, credential, w, goal, todo)
-        return await self._moved_on(w, keys, goal)
-
-    async def _moved_on(self, w: Write, keys: list[ItemKey], goal: Goal) -> Result | None:
-        """A newer change recorded while we wrote (its event was being handled): write
-        again at once, to what is true now."""
-        now = await self.runner.run(ledger.effective, w.user_id, keys, w.parent_keys)
-        if now is not None and now.observed_at > goal.as_of:
-            return Result(Verdict.RETRY, "a newer change came in while writing", retry_now=True)
-        return None
+        return await self._apply(peer, credential, w, goal, todo, keys)
 
     async def _bring_container(
         self,
@@ -190,8 +186,7 @@ class PeerWriter:
         if not split and not await self.runner.run(
             ledger.changed_under, w.user_id, key, goal.as_of
         ):
-            await self._apply(peer, credential, w, goal, steps(goal, container))
-            return await self._moved_on(w, [key], goal)
+            return await self._apply(peer, credential, w, goal, steps(goal, container), [key])
         written = 0
         for episode in episodes:
             identity = peer.index.identity(episode)
@@ -204,22 +199,23 @@ class PeerWriter:
             if holds(own, episode) or peer_is_newer(own, episode, peer.name, _of(episode, stamps)):
                 continue
             one = replace(w, item_id=episode.id, duration_ms=episode.duration_ms)
-            await self._apply(peer, credential, one, own, steps(own, episode))
+            if await self._apply(peer, credential, one, own, steps(own, episode), None):
+                return Result(Verdict.RETRY, MOVED_ON, retry_now=True)
             written += 1
-        if not written:
-            return Result(Verdict.SKIPPED, "holds a newer state")
-        return await self._moved_on(w, [key], goal)
-
-    async def _our_stamps(
-        self, peer: Server, w: Write, current: MediaItem
-    ) -> dict[str, tuple[int, float]]:
-        return await self.runner.run(
-            peer_writes.stamps_by_item, peer.name, w.user_id, related_ids(peer, current)
-        )
+        return None if written else Result(Verdict.SKIPPED, "holds a newer state")
 
     async def _apply(
-        self, peer: Server, credential: Credential, w: Write, goal: Goal, todo: list[Change]
-    ) -> None:
+        self,
+        peer: Server,
+        credential: Credential,
+        w: Write,
+        goal: Goal,
+        todo: list[Change],
+        keys: list[ItemKey] | None,
+    ) -> Result | None:
+        """The writes; then what they stamped is kept, and when a newer change for the
+        item was recorded meanwhile (its event handled while we wrote), the write goes
+        again at once, to what is true now. `keys`: the item's, None not to look."""
         for step in todo:
             if step is Change.PLAYED:
                 await peer.api.mark_played(credential, w.item_id)
@@ -231,6 +227,30 @@ class PeerWriter:
         stamp: int | None = None
         if todo and todo[-1] is not Change.UNPLAYED:  # unplayed leaves no stamp
             stamp = (await peer.api.item(credential, w.item_id)).last_played_at
-        await self.runner.run(
-            peer_writes.record, peer.name, w.user_id, w.item_id, stamp, goal.as_of, self.clock()
-        )
+        written = (peer.name, stamp, goal.as_of, self.clock())
+        if await self.runner.run(_after_writing, w, written, keys):
+            return Result(Verdict.RETRY, MOVED_ON, retry_now=True)
+        return None
+
+
+MOVED_ON = "a newer change came in while writing"
+
+
+def _what_we_know(
+    w: Write, keys: list[ItemKey], peer: str, ids: list[str]
+) -> tuple[LedgerEntry | None, dict[str, tuple[int, float]]]:
+    """On the database thread: the ledger's state of the item and our stamps there."""
+    known = ledger.effective(w.user_id, keys, w.parent_keys)
+    return known, peer_writes.stamps_by_item(peer, w.user_id, ids)
+
+
+def _after_writing(
+    w: Write, written: tuple[str, int | None, float, float], keys: list[ItemKey] | None
+) -> bool:
+    """On the database thread: keep the write's stamp; whether the ledger moved on."""
+    peer, stamp, as_of, at = written
+    peer_writes.record(peer, w.user_id, w.item_id, stamp, as_of, at)
+    if keys is None:
+        return False
+    now = ledger.effective(w.user_id, keys, w.parent_keys)
+    return now is not None and now.observed_at > as_of

@@ -31,6 +31,7 @@ import httpx
 from plexapi.server import PlexServer
 
 from manager.event import PlaybackEvent
+from manager.model import RESUME_TOLERANCE_MS
 from tests.support.live_cluster import ManagerProcess, manager_and_proxies
 from tests.support.polling import wait_for
 from tests.support.processes import MitmdumpProcess, emulator_process
@@ -141,6 +142,12 @@ def measure(
             and gamma.offset(user, cats["gamma"][thing][0]) == offset
         )
 
+    def near(user: str, thing: Any, offset: int) -> bool:
+        return all(
+            abs(reader.offset(user, cats[name][thing][0]) - offset) <= RESUME_TOLERANCE_MS
+            for name, reader in (("beta", beta), ("gamma", gamma))
+        )
+
     # warm-up: each user's token on each peer is fetched once
     for u in USERS:
         items[(u, things[0])].updateTimeline(70_000, "stopped", items[(u, things[0])].duration)
@@ -206,7 +213,9 @@ def measure(
     wait_for(done, timeout=300, what="burst processed")
     elapsed = time.perf_counter() - started
     cpu = cpu_seconds(manager.proc) - cpu_before
-    wrong = [pair for pair, off in final.items() if not arrived(*pair, off)]
+    # Positions within the tolerance are the same resume point: a peer holding one within
+    # it is left alone (no write to a peer that already holds the state).
+    wrong = [pair for pair, off in final.items() if not near(*pair, off)]
     status = manager.status()
     print(f"throughput: {len(events)} events accepted in {posted:.2f} s;")
     print(
