@@ -148,8 +148,14 @@ def env_default(spec: OptionSpec, environ: Mapping[str, str] | None = None) -> A
     return spec.default
 
 
-def register(loader: Any, environ: Mapping[str, str] | None = None) -> None:
+def register(
+    loader: Any, names: tuple[str, ...] | None = None, environ: Mapping[str, str] | None = None
+) -> None:
+    """Register the options named (all when None) with mitmproxy's loader: each addon
+    registers its own."""
     for spec in OPTIONS:
+        if names is not None and spec.name not in names:
+            continue
         loader.add_option(
             spec.name,
             spec.typespec,

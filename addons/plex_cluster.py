@@ -4,18 +4,42 @@
         --set confdir=/data/mitmproxy --set cluster_manager=URL
 
 mitmproxy loads this file by path, so the repository root is put on sys.path when the
-project is not installed; the real work lives in addons.core.
+project is not installed. The proxy is a list of small addons, one concern each, each
+owning its options (`default_addons`), as mitmproxy composes its own.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.append(_ROOT)
 
-from addons.core import PlexCluster  # noqa: E402
+from addons.capture import Capture  # noqa: E402
+from addons.data_dir import DataDir  # noqa: E402
+from addons.front import FrontEnd  # noqa: E402
+from addons.logging_setup import LogSetup  # noqa: E402
+from addons.redacting_output import Redaction  # noqa: E402
+from addons.spooling import EventSpool  # noqa: E402
+from addons.streaming import Streaming  # noqa: E402
+from addons.websocket import WebsocketTrim  # noqa: E402
 
-addons = [PlexCluster()]
+
+def default_addons() -> list[Any]:
+    spool = EventSpool()
+    return [
+        LogSetup(),  # first: every other addon logs through its set-up
+        FrontEnd(),
+        Streaming(),
+        DataDir(on_change=spool.use_dir),  # before the spool: it tells it where to live
+        Redaction(),
+        Capture(spool),
+        spool,  # last: its ready line says everything is in place
+        WebsocketTrim(),
+    ]
+
+
+addons = default_addons()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any, TextIO
 
+from mitmproxy import ctx
+
 from manager.redaction import redact
 
 _ANSI = r"(?:\x1b\[[0-9;]*m)*"
@@ -83,3 +85,16 @@ def uninstall(installed: _Installed) -> None:
     for obj, attr, original in installed:
         setattr(obj, attr, original)
     installed.clear()
+
+
+class Redaction:
+    """Wraps mitmdump's output streams while mitmproxy runs."""
+
+    def __init__(self) -> None:
+        self._installed: _Installed = []
+
+    def running(self) -> None:
+        self._installed = install(ctx.master)
+
+    def done(self) -> None:
+        uninstall(self._installed)

@@ -11,7 +11,14 @@ decoding (mitmproxy's Headers.get re-encodes and lower-cases on every call).
 
 from __future__ import annotations
 
-from mitmproxy import http
+from typing import Any
+
+from mitmproxy import ctx, http
+
+from addons import config
+from manager.logs import get_logger
+
+log = get_logger("plex_cluster.proxy")
 
 
 def _framing(fields: tuple[tuple[bytes, bytes], ...]) -> tuple[bytes | None, bool, bool]:
@@ -52,3 +59,34 @@ def should_stream_request(request: http.Request, threshold: int) -> bool:
     if not coded and length is None:
         return False  # no body at all (GET, HEAD, most Plex API calls)
     return not _small(length, coded, threshold)
+
+
+class Streaming:
+    """Sets each message's `stream` flag from its headers (`cluster_stream_threshold`)."""
+
+    OPTIONS = ("cluster_stream_threshold",)
+
+    def __init__(self) -> None:
+        self.threshold = 512 * 1024
+
+    def load(self, loader: Any) -> None:
+        config.register(loader, self.OPTIONS)
+
+    def configure(self, updated: set[str]) -> None:
+        if "cluster_stream_threshold" in updated:
+            self.threshold = max(0, ctx.options.cluster_stream_threshold)
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        try:
+            if should_stream_request(flow.request, self.threshold):
+                flow.request.stream = True
+        except Exception:
+            log.exception("requestheaders failed; request passes through untouched")
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        try:
+            assert flow.response is not None
+            if should_stream_response(flow.response, self.threshold):
+                flow.response.stream = True
+        except Exception:
+            log.exception("responseheaders failed; response passes through untouched")

@@ -391,25 +391,33 @@ def _secs(value: float | None) -> str:
 
 
 def hook_cost_us(n: int = 20000) -> float:
-    """The addon's own per-request hooks on a real mitmproxy flow, in this process."""
+    """The addons' own per-request hooks on a real mitmproxy flow, in this process."""
     from mitmproxy.test import taddons, tflow
 
-    from addons.core import PlexCluster
+    from addons.plex_cluster import default_addons
 
-    addon = PlexCluster()
-    with taddons.context(addon) as tctx:
+    addons = default_addons()
+    hooks = [
+        getattr(a, name)
+        for name in ("requestheaders", "request", "responseheaders")
+        for a in addons
+        if hasattr(a, name)
+    ]
+    with taddons.context(*addons) as tctx:
         data = Path(tempfile.mkdtemp(prefix="bench-hooks-"))
-        tctx.configure(addon, cluster_data_dir=str(data), confdir=str(data / "mitmproxy"))
+        for addon in addons:
+            tctx.configure(addon, cluster_data_dir=str(data), confdir=str(data / "mitmproxy"))
         flow = tflow.tflow(resp=True)
         flow.request.path = "/library/sections/1/all?type=1&includeGuids=1"
         flow.response.headers["content-length"] = str(len(API_BODY))
         t0 = time.perf_counter()
         for _ in range(n):
-            addon.requestheaders(flow)
-            addon.request(flow)
-            addon.responseheaders(flow)
+            for hook in hooks:
+                hook(flow)
         took = (time.perf_counter() - t0) / n * 1e6
-        addon.done()
+        for addon in addons:
+            if hasattr(addon, "done"):
+                addon.done()
     return took
 
 

@@ -279,7 +279,7 @@ def test_original_env_vars_configure_the_addon() -> None:
         "PLEX_CLUSTER_HTTP2": "yes",
     }
     opts = OptManager()
-    register(opts, env)
+    register(opts, environ=env)
     settings = Settings.from_options(opts, env)
     assert settings.events_url == "https://mgr:32402/api/v1/events"
     assert settings.manager_token == "JgUNaJ6DcB7F"

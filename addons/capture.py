@@ -1,0 +1,92 @@
+"""Noticing playback-state requests that Plex accepted, and handing each over as an event.
+
+On the way in a request whose path is a playback one is parsed (servers/plex/requests.py);
+when Plex answers 2xx the event is stamped with that answer and the time and handed to the
+spool. The hooks return quickly: the only wait, the spool write, runs on its own thread
+while mitmproxy serves others. Requests the manager itself made (replays) are never
+reported (`cluster_server_name` names this proxy in events).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Awaitable
+from typing import Any
+
+from mitmproxy import ctx, http
+
+from addons import config
+from addons.spooling import EventSpool
+from manager.event import PlaybackEvent
+from manager.logs import get_logger
+from manager.servers.plex import requests as playback
+
+log = get_logger("plex_cluster.proxy")
+
+OPTIONS = ("cluster_server_name",)
+META = "plex_cluster"  # flow.metadata key: the event Plex has yet to accept, or "replay"
+_PLAYBACK_PREFIXES = (b"/:/", b"/%3A/", b"/%3a/")
+
+
+class Capture:
+    def __init__(self, spool: EventSpool) -> None:
+        self.spool = spool
+        self.server_name = ""
+
+    def load(self, loader: Any) -> None:
+        config.register(loader, OPTIONS)
+
+    def configure(self, updated: set[str]) -> None:
+        if "cluster_server_name" in updated:
+            self.server_name = ctx.options.cluster_server_name
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        try:
+            # Cheap test on the raw bytes first; only /:/... paths get decoded and parsed.
+            if flow.request.data.path.startswith(_PLAYBACK_PREFIXES):
+                kind = playback.playback_kind(flow.request.path)
+                if kind is not None:
+                    self._note_playback(flow, kind)
+        except Exception:
+            log.exception("request hook failed; request passes through untouched")
+
+    def _note_playback(self, flow: http.HTTPFlow, kind: str) -> None:
+        req = flow.request
+        if playback.is_replay(req.headers, req.query):
+            flow.metadata[META] = "replay"
+            log.debug("replayed by the manager, not reported", kind=kind)
+            return
+        form = None
+        if req.method in ("POST", "PUT") and not req.stream and req.raw_content:
+            form = req.urlencoded_form
+        upstream = f"{req.scheme}://{req.host}:{req.port}"
+        try:
+            flow.metadata[META] = playback.parse(kind, req.headers, req.query, upstream, form)
+        except playback.Skip as why:
+            log.debug("playback request not reported", kind=kind, reason=str(why))
+
+    def responseheaders(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        """For an accepted playback request, the spool write (mitmproxy awaits it).
+
+        A plain function that returns an awaitable only when there is something to wait
+        for: every other response skips coroutine overhead.
+        """
+        try:
+            pending = flow.metadata.get(META)
+            if not isinstance(pending, PlaybackEvent) or flow.response is None:
+                return None
+            status = flow.response.status_code
+            if not 200 <= status < 300:
+                log.debug("Plex refused a playback request, not reported", status=status)
+                return None
+            event = dataclasses.replace(
+                pending,
+                upstream_status=status,
+                proxy_name=self.server_name or None,
+                seen_at=time.time(),
+            )
+            return self.spool.put(event)
+        except Exception:
+            log.exception("responseheaders hook failed; response passes through untouched")
+            return None
