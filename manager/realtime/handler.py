@@ -300,10 +300,10 @@ def _source_behind(
     source: str,
     ids: list[str],
 ) -> bool:
-    """On the database thread: whether the source itself needs the ledger's state. Our
-    write of an older change landed there after this change was made (its event came
-    late), or this resume point met a newer show-level unwatch that had not reached the
-    source yet (it kept the stale played)."""
+    """On the database thread: whether the source itself needs the ledger's state. One of
+    our writes landed there after this change was made (its event came late: the write
+    was decided without it), or this resume point met a newer show-level unwatch that had
+    not reached the source yet (it kept the stale played)."""
     if obs.change is Change.RESUME:
         known = ledger.effective(user, keys, obs.parents)
         if known is not None and known.played is False:

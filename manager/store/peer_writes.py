@@ -27,15 +27,14 @@ def record(
 
 
 def landed_over(peer: str, user_id: UserId, item_ids: list[str], at: float) -> bool:
-    """Whether one of our writes there to these items replayed a change older than `at`
-    but landed after it: it may have undone the change made at `at`."""
+    """Whether one of our writes there to these items landed after `at`: decided before
+    the change made there at `at` was known, it may have undone it."""
     return (
         PeerWriteRow.select()
         .where(
             (PeerWriteRow.peer == peer)
             & (PeerWriteRow.user_id == user_id)
             & (PeerWriteRow.item_id.in_(item_ids))
-            & (PeerWriteRow.observed_at < at)
             & (PeerWriteRow.written_at > at)
         )
         .exists()
