@@ -65,7 +65,7 @@ async def run(
         )
         for i in indexes:
             print(
-                f"  {i.name}: {len(i)} entries {i.counts} requests={i.client.request_count} "
+                f"  {i.name}: {len(i)} entries {i.counts} requests={i.server.request_count} "
                 f"build={i.build_seconds:.2f}s"
             )
         print(f"  total: {items} entries in {wall:.2f}s wall = {items / wall:,.0f} items/s")
