@@ -186,6 +186,7 @@ def test_same_event_twice_is_applied_once(world: World) -> None:
         "accepted": 0,
         "duplicates": 1,
         "rejected": [],
+        "rejected_count": 0,
     }
     wait_for(
         lambda: [
