@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -128,6 +129,23 @@ def test_a_bad_field_is_answered_400_naming_it(field: str, raw: str) -> None:
         r = await http.post("/api/v1/events", content=body, headers=AUTH)
         assert r.status_code == 400, r.text
         assert field in r.json()["rejected"][0]["error"]
+
+    assert run(check).events == []
+
+
+@pytest.mark.parametrize("uri_or_status", [{"status": "inf"}, {"uri": "time=inf"}])
+def test_legacy_payload_with_infinite_numbers_is_answered_400(
+    uri_or_status: dict[str, str],
+) -> None:
+    uri = "/:/timeline?ratingKey=42&key=%2Flibrary%2Fmetadata%2F42&state=stopped&time=1"
+    line: dict[str, Any] = {"host": "plex.example:32401", "token": "plex-token", "uri": uri}
+    line["status"] = uri_or_status.get("status", "200")
+    if "uri" in uri_or_status:
+        line["uri"] = uri.replace("time=1", uri_or_status["uri"])
+
+    async def check(http: httpx.AsyncClient) -> None:
+        r = await http.post("/", params={"token": TOKEN}, content=json.dumps(line))
+        assert r.status_code == 400, r.text
 
     assert run(check).events == []
 
