@@ -22,7 +22,7 @@ from mitmproxy import ctx, http
 from addons import config, forwarded, redacting_output, streaming
 from addons.backlog import RETRY_S, Backlog
 from addons.delivery import Delivery
-from addons.spool import PutResult, Spool
+from addons.spool import PutResult, Spool, private_dir
 from manager import playback_request as playback
 from manager.event import PlaybackEvent
 from manager.logs import Throttle, configure_logging, get_logger
@@ -93,12 +93,26 @@ class PlexCluster:
             )
             confdir.mkdir(parents=True, exist_ok=True, mode=0o700)
             ctx.options.confdir = str(confdir)
+        self._make_private(new.data_dir, Path(ctx.options.confdir).expanduser())
         if self.spool is None or old is None or old.data_dir != new.data_dir:
             self._open_spool(new.data_dir, new.spool_max)  # held events move along
         elif self.spool is not None:
             self.spool.max_events = new.spool_max
         if self._running and (old is None or old != new):
             self._restart_delivery()
+
+    @staticmethod
+    def _make_private(data_dir: Path, confdir: Path) -> None:
+        """The data directory holds tokens (spool) and, usually, mitmproxy's CA key."""
+        targets = [data_dir]
+        if confdir.resolve().is_relative_to(data_dir.resolve()) and confdir.is_dir():
+            targets.append(confdir)
+        for path in targets:
+            try:
+                if private_dir(path):
+                    log.info("directory made private (0700)", path=str(path))
+            except OSError as exc:
+                log.warning("could not make directory private", path=str(path), error=str(exc))
 
     def running(self) -> None:
         self._running = True

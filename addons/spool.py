@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,8 +60,22 @@ class PutResult:
     over_cap: bool
 
 
+def private_dir(path: Path) -> bool:
+    """Create `path` 0700, or make it 0700 if it exists with wider rights and is ours.
+
+    mkdir's mode applies only to a directory it creates, and mitmproxy creates the data
+    directory first (0755 by umask) when confdir lies inside it. True if it was changed.
+    """
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    info = path.stat()
+    if stat.S_IMODE(info.st_mode) & 0o077 and info.st_uid == os.geteuid():
+        os.chmod(path, 0o700)
+        return True
+    return False
+
+
 def _private_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(path.parent)
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
     os.close(fd)
     os.chmod(path, 0o600)

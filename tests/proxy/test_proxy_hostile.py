@@ -6,6 +6,7 @@ not reported was refused by the addon, not by the server.
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import httpx
@@ -55,3 +56,22 @@ def test_ambiguous_and_infinite_requests_pass_unreported_with_few_short_lines(
     # machine is so slow that the window passed in between), never one per request.
     assert 1 <= len(warnings) <= 2, warnings
     assert all(len(line) < 400 for line in warnings)
+
+
+def test_the_documented_start_line_leaves_the_data_directory_private(
+    media: MediaUpstream, tmp_path: Path
+) -> None:
+    """`--set confdir=DATA/mitmproxy --set cluster_data_dir=DATA` with no DATA yet:
+    mitmproxy creates DATA (0755 by umask) for its confdir before the addon loads."""
+    data = tmp_path / "data"
+    proxy = mitmdump_proxy(media.url, tmp_path)
+    at = proxy.argv.index(f"confdir={tmp_path / 'conf'}")
+    proxy.argv[at] = f"confdir={data / 'mitmproxy'}"
+    assert f"cluster_data_dir={data}" in proxy.argv and not data.exists()
+    proxy.start()
+    try:
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
+        assert stat.S_IMODE((data / "mitmproxy").stat().st_mode) == 0o700
+        assert stat.S_IMODE((data / "spool.sqlite3").stat().st_mode) == 0o600
+    finally:
+        proxy.stop()
