@@ -88,7 +88,13 @@ class Spool:
         _private_file(self.path)
         self.db = peewee.SqliteDatabase(
             str(self.path),
-            pragmas={"journal_mode": "wal", "synchronous": 1, "busy_timeout": 10_000},
+            # secure_delete: a delivered event's token is overwritten, not just unlinked.
+            pragmas={
+                "journal_mode": "wal",
+                "synchronous": 1,
+                "busy_timeout": 10_000,
+                "secure_delete": 1,
+            },
             check_same_thread=False,
         )
 
@@ -166,6 +172,10 @@ class Spool:
     def delete(self, seq: int) -> None:
         Row = self.Row
         Row.delete().where(Row.seq == seq).execute()
+        if not Row.select().exists():
+            # The write-ahead log still holds the rows as written, tokens included:
+            # with nothing left to deliver, fold it into the database and empty it.
+            self.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def count(self) -> int:
         return int(self.Row.select().count())

@@ -163,6 +163,9 @@ def open_database(dsn: str) -> peewee.Database:
                 "synchronous": "normal",  # durable across process crashes in WAL mode
                 "busy_timeout": 5000,
                 "foreign_keys": 1,
+                # Cleared payloads (client tokens) are overwritten with zeros, not just
+                # unlinked: a copy of the file must not hold them (see scrub_log).
+                "secure_delete": 1,
             },
             check_same_thread=False,
         )
@@ -255,6 +258,32 @@ def finish_event(event_id: str, outcome: str, at: float) -> None:
     EventRecord.update(status="done", payload=None, outcome=outcome[:32], processed_at=at).where(
         EventRecord.id == event_id
     ).execute()
+    scrub_log()
+
+
+# When the write-ahead log was last emptied (monotonic seconds), see scrub_log.
+_scrubbed_at = 0.0
+SCRUB_INTERVAL = 60.0
+
+
+def scrub_log() -> None:
+    """Empty SQLite's write-ahead log once no event waits in the inbox (at least every
+    SCRUB_INTERVAL seconds otherwise).
+
+    secure_delete zeroes a cleared payload in the page, but the log still holds the page
+    as it was when the event arrived, token included, until the log is overwritten; so
+    checkpoint it into the database and truncate it. Cheap when the log is small, which it
+    is when done this often. PostgreSQL keeps no such file we could hand out.
+    """
+    global _scrubbed_at
+    db = database_proxy.obj
+    if not isinstance(db, peewee.SqliteDatabase):
+        return
+    recent = time.monotonic() - _scrubbed_at < SCRUB_INTERVAL
+    if recent and EventRecord.select().where(EventRecord.status == "pending").exists():
+        return
+    db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    _scrubbed_at = time.monotonic()
 
 
 def count_pending_events() -> int:
@@ -263,11 +292,13 @@ def count_pending_events() -> int:
 
 def prune_events(older_than: float) -> int:
     """Forget processed event ids after a while (proxies do not retry for days)."""
-    return int(
+    pruned = int(
         EventRecord.delete()
         .where((EventRecord.status == "done") & (EventRecord.received_at < older_than))
         .execute()
     )
+    scrub_log()
+    return pruned
 
 
 def last_sync() -> dict[str, Any] | None:

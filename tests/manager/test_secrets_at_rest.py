@@ -1,0 +1,61 @@
+"""A copy of the database files holds no client token once its events are processed.
+
+Real SQLite files, read byte by byte: the database, its write-ahead log and its index.
+Before, the payloads cleared by `finish_event` were still in the `-wal` file (and, after
+a checkpoint, in the free space of the database's pages).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from manager import db
+from manager.db import DbRunner
+from manager.event import PlaybackEvent
+
+
+def _files(path: Path) -> bytes:
+    return b"".join(
+        p.read_bytes() for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()
+    )
+
+
+def _event(n: int) -> PlaybackEvent:
+    return PlaybackEvent(
+        kind="scrobble",
+        rating_key=str(n),
+        token=f"ClientTok{n:03d}secretXYZ",
+        upstream_url="http://127.0.0.1:32400",
+    )
+
+
+def test_processed_events_leave_no_token_in_any_database_file(tmp_path: Path) -> None:
+    path = tmp_path / "manager.db"
+    runner = DbRunner(f"sqlite:///{path}")
+    events = [_event(n) for n in range(6)]
+    try:
+        runner.call(db.store_events, [(e.id, e.to_json()) for e in events], 1.0)
+        assert all(e.token.encode() in _files(path) for e in events)  # stored, durably
+        for e in events:
+            runner.call(db.finish_event, e.id, "queued", 2.0)
+        leaked = [e.token for e in events if e.token.encode() in _files(path)]
+        assert leaked == []  # while the manager runs: what a backup copy would get
+    finally:
+        runner.close()
+    leaked = [e.token for e in events if e.token.encode() in _files(path)]
+    assert leaked == []
+
+
+def test_a_pruned_event_leaves_nothing_either(tmp_path: Path) -> None:
+    path = tmp_path / "manager.db"
+    runner = DbRunner(f"sqlite:///{path}")
+    try:
+        keep, drop = _event(1), _event(2)
+        runner.call(db.store_events, [(keep.id, keep.to_json()), (drop.id, drop.to_json())], 1.0)
+        runner.call(db.finish_event, drop.id, "queued", 2.0)
+        runner.call(db.prune_events, 5.0)
+        runner.call(db.finish_event, keep.id, "queued", 3.0)
+        assert keep.token.encode() not in _files(path)
+        assert drop.token.encode() not in _files(path)
+    finally:
+        runner.close()
