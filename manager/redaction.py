@@ -35,10 +35,10 @@ def _encoded(name: str) -> str:
     return "".join(out)
 
 
-# `token` alone (also ending cluster_manager_token, access_token...) when it starts a
-# word, or follows a percent-escape such as %3F (an encoded "?").
-_BARE_TOKEN = r"(?:(?<![A-Za-z])|(?<=%[0-9A-Fa-f]{2}))" + _encoded("token")
-_NAME = "(?:" + "|".join([*(_encoded(n) for n in _NAMES), _BARE_TOKEN]) + ")"
+# `token` anywhere, also inside a longer name (cluster_manager_token, access_token, and
+# after a colour code or an escape such as %3F): redacting a value too many is harmless,
+# one too few is a leak.
+_NAME = "(?:" + "|".join(_encoded(n) for n in (*_NAMES, "token")) + ")"
 # Encoded characters that end a value: & " ' space # , ; < > [ ] \ and line breaks.
 _ENDS = "(?:26|22|27|20|23|2C|3B|3C|3E|5B|5D|5C|0A|0D|09)"
 _VALUE_CHAR = rf"(?:[^&\s\"',;<>\[\]\\\x1b…%]|%(?!(?:25)*{_ENDS}))"

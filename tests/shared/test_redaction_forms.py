@@ -36,6 +36,7 @@ U = "Pq8rStUvWx67890"
         f'"X-Plex-Token": [\n    "{T}",\n    "{U}"\n]',
         f'{{\\"X-Plex-Token\\": \\"{T}\\"}}',
         f"\x1b[33mX-Plex-Token\x1b[0m: \x1b[32m'{T}'\x1b[0m",
+        f"    \x1b[34mtoken\x1b[0m: {T}",  # found by the fuzz suite: "m" before "token"
         f"    authorization: Bearer {T}",
         f'"Authorization": "Bearer {T}"',
         f"X-Plex-Token={T}&X-Plex-Token={U}",
