@@ -107,8 +107,10 @@ def _reason(exc: ValidationError) -> str:
     errors = exc.errors(include_url=False, include_input=False, include_context=False)
     parts = []
     for err in errors[:3]:
-        where = ".".join(str(p) for p in err["loc"]) or "event"
-        parts.append(f"field {where!r}: {err['msg']}")
+        # The field's name only (a union adds its branch); phrased so that the log's
+        # redaction does not take "'token': String…" for a token and cut the message.
+        where = str(err["loc"][0]) if err["loc"] else "event"
+        parts.append(f"field {where!r} is invalid ({err['msg']})")
     if len(errors) > 3:
         parts.append(f"and {len(errors) - 3} more")
     return "; ".join(parts)

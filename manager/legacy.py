@@ -55,8 +55,8 @@ def _checked(data: Any) -> _Line:
         return _Line.model_validate(data)
     except ValidationError as exc:
         err = exc.errors(include_url=False, include_input=False, include_context=False)[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise EventError(f"legacy payload: field {where!r}: {err['msg']}") from None
+        where = str(err["loc"][0]) if err["loc"] else "line"
+        raise EventError(f"legacy payload: field {where!r} is invalid ({err['msg']})") from None
 
 
 def from_legacy(data: Any, received_at: float | None = None) -> PlaybackEvent | None:
