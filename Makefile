@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint bench venv clean
+.PHONY: test demo lint bench fuzz venv clean
 
 venv: $(STAMP)
 
@@ -29,6 +29,12 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m tests.bench $(BENCH)
+
+# The long hostile run of the fuzz suite (tests/fuzz): FUZZ_EXAMPLES examples per property,
+# drawn at random (make test runs a small fixed set). No per-test time limit here.
+FUZZ_EXAMPLES ?= 2000
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider --timeout=0 tests/fuzz
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
