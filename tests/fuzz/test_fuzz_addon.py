@@ -24,6 +24,7 @@ from manager import playback_request as playback
 from manager.event import PlaybackEvent
 from manager.redaction import redact_text
 from tests.fuzz.strategies import (
+    HOSTILE,
     KINDS,
     fuzz_settings,
     headers,
@@ -117,7 +118,13 @@ def test_a_token_never_shows_beyond_four_characters(token: str, data: st.DataObj
         assert token[4:9] not in seen, (line, out)
 
 
-@pytest.mark.parametrize("verbosity", [["-v"], ["--set", "flow_detail=4"]], ids=["v", "fd4"])
+# Every verbosity in the long run; two that between them print everything in make test.
+_LEVELS = {"default": [], "v": ["-v"], "vv": ["-vv"]}
+_LEVELS.update({f"fd{n}": ["--set", f"flow_detail={n}"] for n in (2, 3, 4)})
+VERBOSITY = _LEVELS if HOSTILE else {k: _LEVELS[k] for k in ("v", "fd4")}
+
+
+@pytest.mark.parametrize("verbosity", list(VERBOSITY.values()), ids=list(VERBOSITY))
 def test_hostile_requests_through_a_real_mitmdump(
     media: MediaUpstream, receiver: Receiver, tmp_path: Path, verbosity: list[str]
 ) -> None:
