@@ -175,7 +175,7 @@ def parse(
 
     token = req.plex("X-Plex-Token")
     if not token:
-        raise Skip("no token: the manager could not tell whose state this is")
+        raise Skip("no token (the manager could not tell whose state this is)")
 
     event = PlaybackEvent(
         kind=kind,

@@ -16,14 +16,7 @@ _SHOWN = 4
 # a URL given as a parameter, like the photo transcoder's `url=`), even twice.
 _ANSI = r"(?:\x1b\[[0-9;]*m)"
 _PCT = r"%(?:25)*"  # a percent sign, itself percent-encoded any number of times
-_NAMES = (
-    "X-Plex-Token",
-    "accessToken",
-    "authToken",
-    "authenticationToken",
-    "api_key",
-    "Bearer",
-)
+_NAMES = ("X-Plex-Token", "accessToken", "authToken", "authenticationToken", "api_key")
 
 
 def _encoded(name: str) -> str:
@@ -39,25 +32,127 @@ def _encoded(name: str) -> str:
 # after a colour code or an escape such as %3F): redacting a value too many is harmless,
 # one too few is a leak.
 _NAME = "(?:" + "|".join(_encoded(n) for n in (*_NAMES, "token")) + ")"
-# Encoded characters that end a value: & " ' space # , ; < > [ ] \ and line breaks.
+_NAME_SEP = re.compile(
+    rf"(?:{_NAME}(?:{_ANSI}|[\"'\\]|{_PCT}(?:22|27|20|5C))*\s*(?P<op>=|:|{_PCT}3[DA])"
+    rf"|(?P<bearer>Bearer)(?={_ANSI}*[ \t]))(?:{_ANSI}|[ \t])*",
+    re.IGNORECASE,
+)
+# A value in a URL or form ends at & (also encoded: %26, %2526), a space, a quote…
 _ENDS = "(?:26|22|27|20|23|2C|3B|3C|3E|5B|5D|5C|0A|0D|09)"
-_VALUE_CHAR = rf"(?:[^&\s\"',;<>\[\]\\\x1b…%]|%(?!(?:25)*{_ENDS}))"
-_QUOTE = rf"(?:{_ANSI}|[\s\"'\\]|{_PCT}(?:22|27|20|5C))"
-_TOKEN_IN_TEXT = re.compile(
-    rf"(?P<name>{_NAME})"
-    rf"(?P<sep>{_QUOTE}*(?:=|:|{_PCT}3D|{_PCT}3A)(?:{_QUOTE}|\[|-(?=[ \t]))*|{_ANSI}*\s+)"
-    rf"(?P<value>{_VALUE_CHAR}++)(?P<cut>…)?",
-    re.IGNORECASE,
-)
-# Another value of the same name right after the first: "tokA, tokB" (two headers made
-# one), a YAML list ("\n- tokB") or a JSON array; not a next "key": value pair.
-_ANOTHER = re.compile(
-    rf"(?:{_QUOTE}|\])*(?:,|\n[ \t]*-[ \t])(?:{_QUOTE}|\[)*"
-    rf"(?P<value>{_VALUE_CHAR}++)(?P<cut>…)?(?!{_ANSI}*[\"']?{_ANSI}*\s*[:=])",
-    re.IGNORECASE,
-)
+_URL_VALUE = re.compile(rf"(?:[^&\s\"',;<>\[\]\\\x1b…%]|%(?!(?:25)*{_ENDS}))++…?", re.I)
+_COMMA_VALUE = re.compile(rf",[ \t]*(?P<value>{_URL_VALUE.pattern})", re.IGNORECASE)
+_LIST_ITEM = re.compile(r"\n[ \t]*-[ \t]+(?P<value>[^\n]*)")  # YAML: "\n- value"
+_ITEM_EDGES = re.compile(rf"^((?:{_ANSI}|[\s\"',\[\]\\])*)(.*?)((?:{_ANSI}|[\s\"',\[\]\\])*)$")
+_ARRAY_ITEM = re.compile(r'"(?:[^"\\\n]|\\.)*"|[^\s,"\[\]]+')
 # Cheap test first: most lines mention no token at all, in any encoding.
 _HINT = re.compile(r"token|bearer|api_key|%", re.IGNORECASE)
+
+
+def _redacted(value: str) -> str:
+    core = value.removesuffix("…")
+    if core != value and len(core) <= _SHOWN:
+        return value  # already redacted
+    return redact(core)  # a token mitmdump cut short ("…") is redacted all the same
+
+
+def _redacted_item(item: str) -> str:
+    """A whole value as printed, quotes and colour codes kept around its redacted core."""
+    edges = _ITEM_EDGES.match(item)
+    if edges is None or not edges.group(2):
+        return item
+    return edges.group(1) + _redacted(edges.group(2)) + edges.group(3)
+
+
+def _line_end(text: str, pos: int) -> int:
+    end = text.find("\n", pos)
+    return len(text) if end < 0 else end
+
+
+def _indent(text: str, pos: int) -> int:
+    """How far the line holding `pos` is indented."""
+    start = text.rfind("\n", 0, pos) + 1
+    return len(text[start:pos]) - len(text[start:pos].lstrip(" \t"))
+
+
+def _folded(text: str, pos: int, indent: int) -> int:
+    """End of the lines after `pos` (a line end) indented deeper than `indent`: YAML
+    folds a long value onto such lines. They belong to the value and are left out."""
+    while pos < len(text):
+        nxt = _line_end(text, pos + 1)
+        line = text[pos + 1 : nxt]
+        if not line.strip() or len(line) - len(line.lstrip(" \t")) <= indent:
+            break
+        pos = nxt
+    return pos
+
+
+def _quoted_end(text: str, start: int, quote: str) -> int:
+    end = text.find(quote, start)
+    while end >= 0 and (
+        (quote == '"' and text[end - 1] == "\\")  # JSON/YAML \" inside the string
+        or (quote == "'" and text.startswith("''", end))  # YAML 'it''s'
+    ):
+        end = text.find(quote, end + (2 if quote == "'" else 1))
+    return min(_line_end(text, start), end if end >= 0 else len(text))
+
+
+def _bracket_end(text: str, pos: int) -> int:
+    """Index of the `]` closing the list opened at `pos` (nested lists, strings skipped)."""
+    depth, in_string, i = 0, False, pos
+    while i < len(text):
+        ch = text[i]
+        if in_string:
+            in_string = ch != '"' or text[i - 1] == "\\"
+        elif ch == '"':
+            in_string = True
+        elif ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return len(text)
+
+
+def _value(text: str, pos: int, colon: bool, out: list[str]) -> int:
+    """Append the redacted value that starts at `pos`; return where the text goes on.
+
+    After `name=` (a URL or form) the value ends at &, a space or a quote; after
+    `name:` (a header, YAML, JSON) it is all of it: the quoted string, the bracketed
+    list, the rest of the line, or the YAML list below, with any lines folded from it.
+    """
+    indent = _indent(text, pos)
+    quote = '\\"' if text.startswith('\\"', pos) else text[pos : pos + 1]
+    if quote in ('"', "'", '\\"'):
+        start = pos + len(quote)
+        end = _quoted_end(text, start, quote)
+        out += [quote, _redacted(text[start:end])]
+        return _folded(text, end, indent) if colon and end == _line_end(text, end) else end
+    if quote == "[":
+        end = _bracket_end(text, pos)
+        items = _ARRAY_ITEM.sub(lambda m: _redacted_item(m.group()), text[pos + 1 : end])
+        out += ["[", items]
+        return end
+    if colon:
+        end = _line_end(text, pos)
+        if text[pos:end].strip():
+            out.append(_redacted_item(text[pos:end]))
+            return _folded(text, end, indent)
+        start = end
+        while (item := _LIST_ITEM.match(text, end)) is not None:
+            out += [text[end : item.start("value")], _redacted_item(item.group("value"))]
+            end = _folded(text, item.end(), _indent(text, item.start("value") - 1))
+        return end if end != start else pos
+    value = _URL_VALUE.match(text, pos)
+    if value is None:
+        return pos
+    out.append(_redacted(value.group()))
+    pos = value.end()
+    while (more := _COMMA_VALUE.match(text, pos)) is not None:  # X-Plex-Token=tokA,tokB
+        out += [text[pos : more.start("value")], _redacted(more.group("value"))]
+        pos = more.end()
+    return pos
 
 
 SENSITIVE_KEYS = frozenset(
@@ -84,25 +179,17 @@ def redact(secret: str | None) -> str:
     return secret[:_SHOWN] + "…"
 
 
-def _value(match: re.Match[str]) -> str:
-    value = match.group("value")
-    if match.group("cut") and len(value) <= _SHOWN:
-        return value + "…"  # already redacted
-    return redact(value)  # a token mitmdump cut short ("…") is redacted all the same
-
-
 def redact_text(text: str) -> str:
     """Redact every token written as `name=value`, `name: value` and the forms above."""
     if not _HINT.search(text):
         return text
     out: list[str] = []
     pos = 0
-    while (match := _TOKEN_IN_TEXT.search(text, pos)) is not None:
-        out += [text[pos : match.start("value")], _value(match)]
-        pos = match.end()
-        while (more := _ANOTHER.match(text, pos)) is not None:
-            out += [text[pos : more.start("value")], _value(more)]
-            pos = more.end()
+    while (match := _NAME_SEP.search(text, pos)) is not None:
+        out.append(text[pos : match.end()])
+        op = match.group("op") or ""
+        colon = op == ":" or op[-2:].upper() == "3A"
+        pos = _value(text, match.end(), colon, out)
     out.append(text[pos:])
     return "".join(out)
 

@@ -211,18 +211,21 @@ def token_lines(draw: st.DrawFn, token: str) -> str:
     name = draw(st.sampled_from(_TOKEN_NAMES))
     colour = draw(st.sampled_from(["", "\x1b[34m"]))
     end = "\x1b[0m" if colour else ""
-    other = draw(tokens)
+    # what may come first in the same value or list: another token or anything at all
+    other = draw(tokens | st.sampled_from(["a: b", "x y", "'", "", "tokA, tokB", "#"]))
     if shape == "url":
         line = f"127.0.0.1:5: GET http://h/:/x?a=1&{draw(token_params(token))}&b=2"
     elif shape == "header":
-        line = f"    {colour}{name}{end}: {token}" + draw(st.sampled_from(["", f", {other}"]))
+        before = draw(st.sampled_from(["", f"{other} ", f"{other}, "]))
+        line = f"    {colour}{name}{end}: {before}{token}" + draw(st.sampled_from(["", ", x"]))
     elif shape == "yaml":
         quote_mark = draw(st.sampled_from(["", "'", '"']))
         line = f"{colour}{name}{end}: {quote_mark}{token}{quote_mark}\nnext: 1"
     elif shape == "yaml-list":
-        line = f"{name}:\n- {other}\n- {token}\nnext: 1"
+        line = f"{name}:\n- {other!r}\n- {token}\nnext: 1"
     elif shape == "json":
-        line = f'{{\n    "{name}": "{token}",\n    "next": 1\n}}'
+        before = draw(st.sampled_from(["", "x ", "a: b "]))
+        line = f'{{\n    "{name}": "{before}{token}",\n    "next": 1\n}}'
     else:
         line = f'{{"{name}": [\n    "{other}",\n    "{token}"\n]}}'
     if draw(st.booleans()) and shape == "url":  # mitmdump cuts long URLs with "…"

@@ -176,7 +176,8 @@ def test_hostile_requests_through_a_real_mitmdump(
     assert "Traceback" not in output
     decoded = unquote(unquote(unquote(output)))
     leaked = [t for t in sent if t[4:11] in output or t[4:11] in decoded]
-    assert leaked == []
+    lines = [ln for ln in decoded.splitlines() if any(t[4:11] in ln for t in leaked)]
+    assert leaked == [], lines[:5]
     for body in receiver.events():  # whatever was delivered before the proxy stopped
         event = PlaybackEvent.from_dict(body)  # everything delivered passes the schema
         assert ", " not in event.token
