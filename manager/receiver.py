@@ -5,12 +5,12 @@
   asynchronous): `{"accepted": n, "duplicates": n, "rejected": [{"index": i, "error": "…"}],
   "rejected_count": n}` (the first MAX_REJECTIONS_SHOWN rejections); 400 when nothing in the
   body is a valid event, 413 for more events than MAX_EVENTS, 401 without the right token.
-
-Client input never gets a 500: a malformed request (framing, JSON, an event field) is
-answered 400 with what is wrong, or 413 when it is too big.
 - `POST /?token=<token>`: the original product's proxy payload (see legacy.py).
 - `GET /health`: liveness, no token needed.
 - `GET /api/v1/status`: servers, users, queue depth, last sync (bearer token).
+
+Client input never gets a 500: a malformed request (framing, JSON, an event field) is
+answered 400 with what is wrong, or 413 when it is too big.
 """
 
 from __future__ import annotations
