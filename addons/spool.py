@@ -174,8 +174,10 @@ class Spool:
         Row.delete().where(Row.seq == seq).execute()
         if not Row.select().exists():
             # The write-ahead log still holds the rows as written, tokens included:
-            # with nothing left to deliver, fold it into the database and empty it.
-            self.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            # with nothing left to deliver, fold it into the database and empty it (if
+            # that fails now, it happens after the next delivery).
+            with contextlib.suppress(peewee.DatabaseError):
+                self.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def count(self) -> int:
         return int(self.Row.select().count())

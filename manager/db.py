@@ -15,6 +15,7 @@ blocks on disk and SQLite sees a single connection. The tables:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import uuid
@@ -282,7 +283,9 @@ def scrub_log() -> None:
     recent = time.monotonic() - _scrubbed_at < SCRUB_INTERVAL
     if recent and EventRecord.select().where(EventRecord.status == "pending").exists():
         return
-    db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    # A failure (another process holding the database) only means: next time.
+    with contextlib.suppress(peewee.DatabaseError):
+        db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     _scrubbed_at = time.monotonic()
 
 
