@@ -85,6 +85,9 @@ class Spool:
     def __init__(self, data_dir: Path, max_events: int = 100_000) -> None:
         self.path = data_dir / SPOOL_FILE
         self.max_events = max_events
+        self.scrub_min_interval = 2.0
+        self._scrub_wanted = False
+        self._scrubbed_at = -self.scrub_min_interval
         _private_file(self.path)
         self.db = peewee.SqliteDatabase(
             str(self.path),
@@ -167,17 +170,27 @@ class Spool:
     def peek(self, limit: int = 50) -> list[Spooled]:
         Row = self.Row
         rows = Row.select().order_by(Row.seq).limit(limit).tuples()
-        return [Spooled(seq=r[0], event_id=r[1], kind=r[2], state=r[3], body=r[4]) for r in rows]
+        out = [Spooled(seq=r[0], event_id=r[1], kind=r[2], state=r[3], body=r[4]) for r in rows]
+        if not out and self._scrub_wanted:
+            self._scrub()
+        return out
 
     def delete(self, seq: int) -> None:
         Row = self.Row
         Row.delete().where(Row.seq == seq).execute()
-        if not Row.select().exists():
-            # The write-ahead log still holds the rows as written, tokens included:
-            # with nothing left to deliver, fold it into the database and empty it (if
-            # that fails now, it happens after the next delivery).
-            with contextlib.suppress(peewee.DatabaseError):
-                self.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._scrub_wanted = True
+
+    def _scrub(self) -> None:
+        """The write-ahead log still holds the rows as written, tokens included: once
+        nothing is left to deliver, fold it into the database and truncate it. At most
+        every scrub_min_interval s: a checkpoint syncs the file and holds up the writer,
+        so not after every event of a burst (the delivery loop's next idle peek does it)."""
+        now = time.monotonic()
+        if now - self._scrubbed_at < self.scrub_min_interval:
+            return
+        with contextlib.suppress(peewee.DatabaseError):  # failing now: the next idle peek
+            self.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._scrub_wanted, self._scrubbed_at = False, now
 
     def count(self) -> int:
         return int(self.Row.select().count())

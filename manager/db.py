@@ -179,6 +179,7 @@ def open_database(dsn: str) -> peewee.Database:
                 "install plex-cluster[postgres]"
             ) from exc
     database_proxy.initialize(db)
+    _scrub.update(wanted=False, at=0.0)
     db.connect(reuse_if_open=True)
     db.create_tables(MODELS, safe=True)
     if path is not None:
@@ -251,42 +252,52 @@ def pending_events(limit: int, exclude: list[str]) -> list[tuple[str, str]]:
     )
     if exclude:
         query = query.where(EventRecord.id.not_in(exclude))
-    rows = query.order_by(EventRecord.received_at).limit(limit)
-    return [(str(r.id), str(r.payload or "")) for r in rows]
+    rows = [
+        (str(r.id), str(r.payload or ""))
+        for r in query.order_by(EventRecord.received_at).limit(limit)
+    ]
+    if not rows:
+        scrub_log()  # the worker is idle: a good moment
+    return rows
 
 
 def finish_event(event_id: str, outcome: str, at: float) -> None:
     EventRecord.update(status="done", payload=None, outcome=outcome[:32], processed_at=at).where(
         EventRecord.id == event_id
     ).execute()
-    scrub_log()
+    _scrub["wanted"] = True
 
 
-# When the write-ahead log was last emptied (monotonic seconds), see scrub_log.
-_scrubbed_at = 0.0
-SCRUB_INTERVAL = 60.0
+# Emptying SQLite's write-ahead log (scrub_log): wanted once a payload was cleared, done when
+# the inbox is idle, at most every SCRUB_MIN_INTERVAL s (a checkpoint syncs the file: not
+# once per event in a burst), at the latest SCRUB_MAX_DELAY s after it was wanted.
+SCRUB_MIN_INTERVAL = 2.0
+SCRUB_MAX_DELAY = 60.0
+_scrub: dict[str, Any] = {"wanted": False, "at": 0.0}
 
 
-def scrub_log() -> None:
-    """Empty SQLite's write-ahead log once no event waits in the inbox (at least every
-    SCRUB_INTERVAL seconds otherwise).
+def scrub_log() -> bool:
+    """Fold the write-ahead log into the database and truncate it, if that is due.
 
-    secure_delete zeroes a cleared payload in the page, but the log still holds the page
-    as it was when the event arrived, token included, until the log is overwritten; so
-    checkpoint it into the database and truncate it. Cheap when the log is small, which it
-    is when done this often. PostgreSQL keeps no such file we could hand out.
+    secure_delete zeroes a cleared payload in its page, but the log still holds the page
+    as it was when the event arrived, token included, until the log is overwritten. Called
+    by the event worker's idle poll (pending_events); True if it ran. PostgreSQL keeps no
+    such file we could hand out.
     """
-    global _scrubbed_at
     db = database_proxy.obj
-    if not isinstance(db, peewee.SqliteDatabase):
-        return
-    recent = time.monotonic() - _scrubbed_at < SCRUB_INTERVAL
-    if recent and EventRecord.select().where(EventRecord.status == "pending").exists():
-        return
+    if not _scrub["wanted"] or not isinstance(db, peewee.SqliteDatabase):
+        return False
+    since = time.monotonic() - _scrub["at"]
+    if since < SCRUB_MIN_INTERVAL:
+        return False
+    busy = EventRecord.select().where(EventRecord.status == "pending").exists()
+    if busy and since < SCRUB_MAX_DELAY:
+        return False
     # A failure (another process holding the database) only means: next time.
     with contextlib.suppress(peewee.DatabaseError):
         db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    _scrubbed_at = time.monotonic()
+    _scrub.update(wanted=False, at=time.monotonic())
+    return True
 
 
 def count_pending_events() -> int:
@@ -295,13 +306,11 @@ def count_pending_events() -> int:
 
 def prune_events(older_than: float) -> int:
     """Forget processed event ids after a while (proxies do not retry for days)."""
-    pruned = int(
+    return int(
         EventRecord.delete()
         .where((EventRecord.status == "done") & (EventRecord.received_at < older_than))
         .execute()
     )
-    scrub_log()
-    return pruned
 
 
 def last_sync() -> dict[str, Any] | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from manager import db
 from manager.db import DbRunner
 from manager.event import PlaybackEvent
@@ -29,6 +31,11 @@ def _event(n: int) -> PlaybackEvent:
     )
 
 
+@pytest.fixture(autouse=True)
+def _no_pause_between_scrubs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(db, "SCRUB_MIN_INTERVAL", 0.0)  # each test scrubs from a clean slate
+
+
 def test_processed_events_leave_no_token_in_any_database_file(tmp_path: Path) -> None:
     path = tmp_path / "manager.db"
     runner = DbRunner(f"sqlite:///{path}")
@@ -38,6 +45,7 @@ def test_processed_events_leave_no_token_in_any_database_file(tmp_path: Path) ->
         assert all(e.token.encode() in _files(path) for e in events)  # stored, durably
         for e in events:
             runner.call(db.finish_event, e.id, "queued", 2.0)
+        assert runner.call(db.pending_events, 10, []) == []  # the event worker's idle poll
         leaked = [e.token for e in events if e.token.encode() in _files(path)]
         assert leaked == []  # while the manager runs: what a backup copy would get
     finally:
@@ -55,6 +63,7 @@ def test_a_pruned_event_leaves_nothing_either(tmp_path: Path) -> None:
         runner.call(db.finish_event, drop.id, "queued", 2.0)
         runner.call(db.prune_events, 5.0)
         runner.call(db.finish_event, keep.id, "queued", 3.0)
+        assert runner.call(db.pending_events, 10, []) == []
         assert keep.token.encode() not in _files(path)
         assert drop.token.encode() not in _files(path)
     finally:

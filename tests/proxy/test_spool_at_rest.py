@@ -39,6 +39,7 @@ def test_delivered_and_dropped_events_leave_no_token(tmp_path: Path) -> None:
         assert spool.put(stopped).dropped == 1  # the oldest heartbeat made room
         for row in spool.peek():
             spool.delete(row.seq)  # what the delivery loop does after a 2xx
+        assert spool.peek() == []  # and then it looks for more, finds none
         assert spool.count() == 0
         leaked = [e.token for e in [*heartbeats, stopped] if e.token.encode() in _files(tmp_path)]
         assert leaked == []
