@@ -178,6 +178,10 @@ def test_hostile_requests_through_a_real_mitmdump(
     leaked = [t for t in sent if t[4:11] in output or t[4:11] in decoded]
     lines = [ln for ln in decoded.splitlines() if any(t[4:11] in ln for t in leaked)]
     assert leaked == [], lines[:5]
+    print(
+        f"\nmitmdump {' '.join(verbosity) or 'default'}: {len(sent)} hostile requests, "
+        f"{len(output.splitlines())} output lines, {len(receiver.events())} events delivered"
+    )
     for body in receiver.events():  # whatever was delivered before the proxy stopped
         event = PlaybackEvent.from_dict(body)  # everything delivered passes the schema
         assert ", " not in event.token

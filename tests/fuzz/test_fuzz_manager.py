@@ -7,6 +7,7 @@ processed to an outcome without crashing (no `event_crashed`, no traceback in th
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -73,6 +74,7 @@ def processed(world: ManagerWorld, ids: set[str]) -> dict[str, dict[str, Any]]:
 def test_hostile_events_at_the_real_manager(manager_world: ManagerWorld) -> None:
     servers = list(manager_world.cluster.servers.values())
     accepted: set[str] = set()
+    statuses: Counter[int] = Counter()
 
     @fuzz_settings(60)
     @given(body=bodies(event_dicts(servers)), data=st.data())
@@ -81,6 +83,7 @@ def test_hostile_events_at_the_real_manager(manager_world: ManagerWorld) -> None
             f"{manager_world.manager.url}/api/v1/events", content=body, headers=AUTH, timeout=30
         )
         assert r.status_code in (202, 400, 413), r.text
+        statuses[r.status_code] += 1
         if r.status_code == 413:
             return
         try:
@@ -102,3 +105,5 @@ def test_hostile_events_at_the_real_manager(manager_world: ManagerWorld) -> None
     log = manager_world.manager.logs()
     assert [e for e in log if e.get("event") in CRASHES or "exception" in e] == []
     assert {e.get("outcome") for e in outcomes.values()} & {"error", "unreadable", None} == set()
+    print(f"\nevents door: answers {dict(statuses)}, {len(accepted)} events accepted, outcomes")
+    print(dict(Counter(e.get("outcome") for e in outcomes.values())))
