@@ -143,7 +143,14 @@ def _value(text: str, pos: int, colon: bool, out: list[str]) -> int:
         while (item := _LIST_ITEM.match(text, end)) is not None:
             out += [text[end : item.start("value")], _redacted_item(item.group("value"))]
             end = _folded(text, item.end(), _indent(text, item.start("value") - 1))
-        return end if end != start else pos
+        if end != start:
+            return end
+        below = _line_end(text, end + 1)  # YAML puts a long value below its key, deeper
+        if end < len(text) and _indent(text, below) > indent and text[end:below].strip():
+            lead = _indent(text, below) + 1
+            out += [text[pos : end + lead], _redacted_item(text[end + lead : below])]
+            return _folded(text, below, indent)
+        return pos
     value = _URL_VALUE.match(text, pos)
     if value is None:
         return pos

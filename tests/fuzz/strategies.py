@@ -207,7 +207,8 @@ def token_params(draw: st.DrawFn, token: str) -> str:
 @st.composite
 def token_lines(draw: st.DrawFn, token: str) -> str:
     """A line as mitmdump or a log may print it: URL, header, YAML, JSON, colours, cut."""
-    shape = draw(st.sampled_from(["url", "header", "yaml", "yaml-list", "json", "json-list"]))
+    shapes = ["url", "header", "yaml", "yaml-below", "yaml-list", "json", "json-list"]
+    shape = draw(st.sampled_from(shapes))
     name = draw(st.sampled_from(_TOKEN_NAMES))
     colour = draw(st.sampled_from(["", "\x1b[34m"]))
     end = "\x1b[0m" if colour else ""
@@ -221,6 +222,8 @@ def token_lines(draw: st.DrawFn, token: str) -> str:
     elif shape == "yaml":
         quote_mark = draw(st.sampled_from(["", "'", '"']))
         line = f"{colour}{name}{end}: {quote_mark}{token}{quote_mark}\nnext: 1"
+    elif shape == "yaml-below":  # a long key: YAML puts the value on the next line
+        line = f"    {draw(_spelled(name))}: \n      {other} {token}\n    next: 1"
     elif shape == "yaml-list":
         line = f"{name}:\n- {other!r}\n- {token}\nnext: 1"
     elif shape == "json":
