@@ -87,24 +87,29 @@ def _folded(text: str, pos: int, indent: int) -> int:
 
 
 def _quoted_end(text: str, start: int, quote: str) -> int:
-    end = text.find(quote, start)
-    while end >= 0 and (
-        (quote == '"' and text[end - 1] == "\\")  # JSON/YAML \" inside the string
-        or (quote == "'" and text.startswith("''", end))  # YAML 'it''s'
-    ):
-        end = text.find(quote, end + (2 if quote == "'" else 1))
-    return min(_line_end(text, start), end if end >= 0 else len(text))
+    """Index of the quote closing a string opened just before `start` (its line's end if
+    none): JSON and YAML double quotes escape with a backslash, YAML '' is a quote."""
+    end, i = _line_end(text, start), start
+    while i < end:
+        if quote == '"' and text[i] == "\\":
+            i += 2
+        elif text.startswith(quote, i):
+            if quote == "'" and text.startswith("''", i):
+                i += 2
+                continue
+            return i
+        else:
+            i += 1
+    return end
 
 
 def _bracket_end(text: str, pos: int) -> int:
     """Index of the `]` closing the list opened at `pos` (nested lists, strings skipped)."""
-    depth, in_string, i = 0, False, pos
+    depth, i = 0, pos
     while i < len(text):
         ch = text[i]
-        if in_string:
-            in_string = ch != '"' or text[i - 1] == "\\"
-        elif ch == '"':
-            in_string = True
+        if ch == '"':
+            i = _quoted_end(text, i + 1, '"')
         elif ch == "[":
             depth += 1
         elif ch == "]":

@@ -188,6 +188,12 @@ def _spelled(draw: st.DrawFn, text: str) -> str:
 
 
 @st.composite
+def token_names(draw: st.DrawFn) -> str:
+    """A name Plex (or a log reader) takes for a token's, spelled any way: `_spelled`."""
+    return draw(_spelled(draw(st.sampled_from(_TOKEN_NAMES))))
+
+
+@st.composite
 def token_params(draw: st.DrawFn, token: str) -> str:
     """A query fragment that carries `token`: name=value with the name (and the value, and
     the `=`) encoded any way, or inside an encoded URL given as a parameter, once or twice."""

@@ -8,6 +8,7 @@ characters, whatever its spelling; every request still reaches the server.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -17,6 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from mitmproxy import http
+from mitmproxy.contentviews._utils import merge_repeated_keys, yaml_dumps
 from mitmproxy.test import tflow
 
 from addons.core import META, PlexCluster
@@ -30,6 +32,7 @@ from tests.fuzz.strategies import (
     headers,
     query_strings,
     token_lines,
+    token_names,
     token_params,
     tokens,
 )
@@ -116,6 +119,30 @@ def test_a_token_never_shows_beyond_four_characters(token: str, data: st.DataObj
     out = redact_text(line)
     for seen in (out, unquote(out), unquote(unquote(out)), unquote(unquote(unquote(out)))):
         assert token[4:9] not in seen, (line, out)
+
+
+printable = st.text(st.characters(codec="utf-8"), max_size=30)  # what mitmproxy can render
+
+
+@fuzz_settings(500)
+@given(token=tokens, data=st.data())
+def test_a_token_in_mitmproxys_yaml_and_json_renderings_is_redacted(
+    token: str, data: st.DataObject
+) -> None:
+    """The query and form as mitmdump prints them at flow_detail 3 and 4 (its own YAML and
+    JSON renderers): long keys, values below their key, lists, quoting, block scalars."""
+    name = data.draw(token_names())
+    prefix = data.draw(st.sampled_from(["", "a b ", "x: ", "'", '"', "- ", "#", "\n"]) | printable)
+    pairs = data.draw(st.lists(st.tuples(printable, printable), max_size=3))
+    pairs += [(name, v) for v in data.draw(st.lists(printable, max_size=2))]
+    pairs += [(name, prefix + token)]
+    pairs += data.draw(st.lists(st.tuples(printable, printable), max_size=2))
+    merged = merge_repeated_keys(pairs)
+    rendered = "\n".join("    " + line for line in yaml_dumps(merged).splitlines())
+    for text in (rendered, json.dumps(merged, indent=4, ensure_ascii=False)):
+        out = redact_text(text)
+        for seen in (out, unquote(out), unquote(unquote(out))):
+            assert token[4:9] not in seen, (text, out)
 
 
 # Every verbosity in the long run; two that between them print everything in make test.

@@ -48,6 +48,7 @@ U = "Pq8rStUvWx67890"
         # and a value YAML put on the line below its (long) key, found by a longer run
         f"    time: '1'\n    a%75tH%65%6ETi%63AtioNT%6FKeN: \n      {T}\n\n << 200 OK",
         f"X-Plex-Token:\n  Zx9y {T}\n  {U}\nnext: 1",
+        f'{{"token": [\n    "\\\\",\n    "]{T}"\n]}}',  # an escaped backslash ends a string
     ],
 )
 def test_every_form_is_redacted(text: str) -> None:
