@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint bench model venv clean
+.PHONY: test demo lint bench model fuzz venv clean
 
 venv: $(STAMP)
 
@@ -33,7 +33,13 @@ bench: $(STAMP)
 # The newest-wins model (tests/model) at a longer budget than make test gives it.
 model: $(STAMP)
 	MODEL_RANDOM=1 MODEL_EXAMPLES=$${MODEL_EXAMPLES:-1000} MODEL_STEPS=$${MODEL_STEPS:-40} \
-		$(PY) -m pytest -q tests/model
+		$(PY) -m pytest -q --timeout=0 tests/model
+
+# The long hostile run of the fuzz suite (tests/fuzz): FUZZ_EXAMPLES examples per property,
+# drawn at random (make test runs a small fixed set). No per-test time limit here.
+FUZZ_EXAMPLES ?= 2000
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider --timeout=0 tests/fuzz
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -19,7 +19,7 @@ from mitmproxy import ctx, http
 from addons import config
 from addons.spooling import EventSpool
 from manager.event import PlaybackEvent
-from manager.logs import get_logger
+from manager.logs import Throttle, get_logger
 from manager.servers.plex import requests as playback
 
 log = get_logger("plex_cluster.proxy")
@@ -33,6 +33,8 @@ class Capture:
     def __init__(self, spool: EventSpool) -> None:
         self.spool = spool
         self.server_name = ""
+        # Lines a client can cause once per request: one a minute each, with a count.
+        self._throttle = Throttle()
 
     def load(self, loader: Any) -> None:
         config.register(loader, OPTIONS)
@@ -49,7 +51,8 @@ class Capture:
                 if kind is not None:
                     self._note_playback(flow, kind)
         except Exception:
-            log.exception("request hook failed; request passes through untouched")
+            if (held := self._throttle("request hook failed")) is not None:
+                log.exception("request hook failed; request passes through untouched", held=held)
 
     def _note_playback(self, flow: http.HTTPFlow, kind: str) -> None:
         req = flow.request
@@ -58,11 +61,23 @@ class Capture:
             log.debug("replayed by the manager, not reported", kind=kind)
             return
         form = None
-        if req.method in ("POST", "PUT") and not req.stream and req.raw_content:
-            form = req.urlencoded_form
         upstream = f"{req.scheme}://{req.host}:{req.port}"
         try:
+            if req.method in ("POST", "PUT") and not req.stream and req.raw_content:
+                try:
+                    form = req.urlencoded_form
+                except ValueError:  # e.g. a Content-Encoding that does not decode
+                    raise playback.Invalid("form body unreadable") from None
             flow.metadata[META] = playback.parse(kind, req.headers, req.query, upstream, form)
+        except playback.Invalid as why:
+            # The client's own doing, possibly on every request: a short line, rate-limited.
+            if (held := self._throttle("invalid playback request")) is not None:
+                log.warning(
+                    "playback request not reported: ambiguous or invalid",
+                    kind=kind,
+                    reason=str(why)[:200],
+                    held=held,
+                )
         except playback.Skip as why:
             log.debug("playback request not reported", kind=kind, reason=str(why))
 

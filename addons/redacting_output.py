@@ -8,30 +8,16 @@ on a terminal, and long URLs are cut with "…" in the middle of a token: both h
 
 from __future__ import annotations
 
-import re
 from typing import Any, TextIO
 
 from mitmproxy import ctx
 
-from manager.redaction import redact
-
-_ANSI = r"(?:\x1b\[[0-9;]*m)*"
-_TOKEN = re.compile(
-    r"(?P<name>X-Plex-Token|accessToken|authToken|authenticationToken|"
-    r"cluster_manager_token|Authorization:\s*Bearer|(?<![A-Za-z-])token)"
-    rf"(?P<sep>{_ANSI}\s*(?:=|:)\s*{_ANSI}\"?|{_ANSI}\s+)"
-    r"(?P<value>[^&\s\"',;<>\x1b…]+)",
-    re.IGNORECASE,
-)
+from manager.redaction import redact_text
 
 
 def redact_line(text: str) -> str:
-    lowered = text.lower()
-    if "token" not in lowered and "bearer" not in lowered:
-        return text  # the fast path: most lines mention no token at all
-    return _TOKEN.sub(
-        lambda m: f"{m.group('name')}{m.group('sep')}{redact(m.group('value'))}", text
-    )
+    """The same rules as the manager's logs (manager/redaction.py), colour codes included."""
+    return redact_text(text)
 
 
 class RedactingStream:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,8 +60,22 @@ class PutResult:
     over_cap: bool
 
 
+def private_dir(path: Path) -> bool:
+    """Create `path` 0700, or make it 0700 if it exists with wider rights and is ours.
+
+    mkdir's mode applies only to a directory it creates, and mitmproxy creates the data
+    directory first (0755 by umask) when confdir lies inside it. True if it was changed.
+    """
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    info = path.stat()
+    if stat.S_IMODE(info.st_mode) & 0o077 and info.st_uid == os.geteuid():
+        os.chmod(path, 0o700)
+        return True
+    return False
+
+
 def _private_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(path.parent)
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
     os.close(fd)
     os.chmod(path, 0o600)
@@ -70,10 +85,19 @@ class Spool:
     def __init__(self, data_dir: Path, max_events: int = 100_000) -> None:
         self.path = data_dir / SPOOL_FILE
         self.max_events = max_events
+        self.scrub_min_interval = 2.0
+        self._scrub_wanted = False
+        self._scrubbed_at = -self.scrub_min_interval
         _private_file(self.path)
         self.db = peewee.SqliteDatabase(
             str(self.path),
-            pragmas={"journal_mode": "wal", "synchronous": 1, "busy_timeout": 10_000},
+            # secure_delete: a delivered event's token is overwritten, not just unlinked.
+            pragmas={
+                "journal_mode": "wal",
+                "synchronous": 1,
+                "busy_timeout": 10_000,
+                "secure_delete": 1,
+            },
             check_same_thread=False,
         )
 
@@ -146,11 +170,27 @@ class Spool:
     def peek(self, limit: int = 50) -> list[Spooled]:
         Row = self.Row
         rows = Row.select().order_by(Row.seq).limit(limit).tuples()
-        return [Spooled(seq=r[0], event_id=r[1], kind=r[2], state=r[3], body=r[4]) for r in rows]
+        out = [Spooled(seq=r[0], event_id=r[1], kind=r[2], state=r[3], body=r[4]) for r in rows]
+        if not out and self._scrub_wanted:
+            self._scrub()
+        return out
 
     def delete(self, seq: int) -> None:
         Row = self.Row
         Row.delete().where(Row.seq == seq).execute()
+        self._scrub_wanted = True
+
+    def _scrub(self) -> None:
+        """The write-ahead log still holds the rows as written, tokens included: once
+        nothing is left to deliver, fold it into the database and truncate it. At most
+        every scrub_min_interval s: a checkpoint syncs the file and holds up the writer,
+        so not after every event of a burst (the delivery loop's next idle peek does it)."""
+        now = time.monotonic()
+        if now - self._scrubbed_at < self.scrub_min_interval:
+            return
+        with contextlib.suppress(peewee.DatabaseError):  # failing now: the next idle peek
+            self.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._scrub_wanted, self._scrubbed_at = False, now
 
     def count(self) -> int:
         return int(self.Row.select().count())

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 import structlog
@@ -53,3 +55,24 @@ def get_logger(name: str) -> Any:
     # Initial values keep the proxy lazy: binding now would freeze the configuration in
     # force at import time, before `configure_logging` has run.
     return structlog.get_logger(component=name)
+
+
+class Throttle:
+    """At most one line per `interval` seconds per key, for lines that any client can
+    trigger once per request (a bad request, a wrong token): without it a client could
+    flood the log. The line that is let through says how many were held back since."""
+
+    def __init__(self, interval: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._seen: dict[str, tuple[float, int]] = {}  # key -> (last line's time, held back)
+
+    def __call__(self, key: str) -> int | None:
+        """None: stay quiet. Otherwise log now; the number held back since the last line."""
+        now = self._clock()
+        seen = self._seen.get(key)
+        if seen is not None and now - seen[0] < self.interval:
+            self._seen[key] = (seen[0], seen[1] + 1)
+            return None
+        self._seen[key] = (now, 0)
+        return seen[1] if seen is not None else 0

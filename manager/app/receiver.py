@@ -1,12 +1,16 @@
 """The manager's HTTP API, on asyncio streams (stdlib only; the API is four routes).
 
-- `POST /api/v1/events`: one event object or a JSON list of them, `Authorization: Bearer
-  <token>`. Answers 202 once the events are durably queued (processing is asynchronous):
-  `{"accepted": n, "duplicates": n, "rejected": [{"index": i, "error": "…"}]}`; 400 when
-  nothing in the body is a valid event, 401 without the right token.
+- `POST /api/v1/events`: one event object or a JSON list of at most MAX_EVENTS, `Authorization:
+  Bearer <token>`. Answers 202 once the events are durably queued (processing is
+  asynchronous): `{"accepted": n, "duplicates": n, "rejected": [{"index": i, "error": "…"}],
+  "rejected_count": n}` (the first MAX_REJECTIONS_SHOWN rejections); 400 when nothing in the
+  body is a valid event, 413 for more events than MAX_EVENTS, 401 without the right token.
 - `POST /?token=<token>`: the original product's proxy payload (see legacy.py).
 - `GET /health`: liveness, no token needed.
 - `GET /api/v1/status`: servers, users, queue depth, last sync (bearer token).
+
+Client input never gets a 500: a malformed request (framing, JSON, an event field) is
+answered 400 with what is wrong, or 413 when it is too big.
 """
 
 from __future__ import annotations
@@ -15,14 +19,15 @@ import asyncio
 import contextlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from manager.event import EventError, PlaybackEvent
-from manager.logs import get_logger
+from manager.event import EventError, PlaybackEvent, TooManyEvents, loads, read_batch
+from manager.logs import Throttle, get_logger
 from manager.servers.plex.legacy import from_legacy
 
 log = get_logger("manager.receiver")
@@ -31,6 +36,12 @@ MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 4 * 1024 * 1024
 IDLE_TIMEOUT = 75.0
 BODY_TIMEOUT = 30.0
+# Proxies send one event per request; a list is for batches, not for floods. Parsing stops
+# at the first item past the cap, so a huge list costs little memory.
+MAX_EVENTS = 1000
+MAX_REJECTIONS_SHOWN = 20
+_DIGITS = re.compile(rb"[0-9]{1,12}")
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,12}")
 _REASONS = {
     200: "OK",
     202: "Accepted",
@@ -101,43 +112,72 @@ async def _read_request(
         name, sep, value = line.partition(":")
         if not sep:
             raise HttpError(400, "bad header line")
-        headers[name.strip().lower()] = value.strip()
+        name, value = name.strip().lower(), value.strip()
+        # Two different lengths (or a length beside chunking) would let a proxy in front
+        # and this server disagree on where the body ends: refuse, do not pick one.
+        if name == "content-length" and headers.get(name, value) != value:
+            raise HttpError(400, "conflicting Content-Length")
+        headers[name] = value
     connection = headers.get("connection", "").lower()
     keep_alive = (version == "HTTP/1.1" and connection != "close") or connection == "keep-alive"
-    body = b""
+    try:
+        parts = urlsplit(target)
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+    except ValueError:
+        raise HttpError(400, "bad request target") from None
+    chunked = "transfer-encoding" in headers
+    if chunked and headers["transfer-encoding"].lower() != "chunked":
+        raise HttpError(400, "unsupported Transfer-Encoding")
+    if chunked and "content-length" in headers:
+        raise HttpError(400, "both Transfer-Encoding and Content-Length")
+    length = 0
+    if "content-length" in headers:
+        raw_length = headers["content-length"].encode("latin-1")
+        if not _DIGITS.fullmatch(raw_length):  # int() would take "-5", "+5", "1_0", " 5"
+            raise HttpError(400, "bad Content-Length")
+        length = int(raw_length)
+        if length > MAX_BODY_BYTES:
+            raise HttpError(413, "body too large")
+    elif not chunked and method in ("POST", "PUT"):
+        raise HttpError(411, "Content-Length required")
     if headers.get("expect", "").lower() == "100-continue":
         # curl asks before sending a body over 1 kB (the original proxy posted with curl).
         writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         await writer.drain()
-    if headers.get("transfer-encoding", "").lower() == "chunked":
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            size_line = await asyncio.wait_for(reader.readuntil(b"\r\n"), BODY_TIMEOUT)
-            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
-            if size == 0:
-                while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                    pass
-                break
-            total += size
-            if total > MAX_BODY_BYTES:
-                raise HttpError(413, "body too large")
-            chunks.append(await asyncio.wait_for(reader.readexactly(size), BODY_TIMEOUT))
-            await asyncio.wait_for(reader.readexactly(2), BODY_TIMEOUT)
-        body = b"".join(chunks)
-    elif "content-length" in headers:
-        try:
-            length = int(headers["content-length"])
-        except ValueError:
-            raise HttpError(400, "bad Content-Length") from None
-        if length > MAX_BODY_BYTES:
-            raise HttpError(413, "body too large")
+    if chunked:
+        body = await _read_chunked(reader)
+    else:
         body = await asyncio.wait_for(reader.readexactly(length), BODY_TIMEOUT) if length else b""
-    elif method in ("POST", "PUT"):
-        raise HttpError(411, "Content-Length required")
-    parts = urlsplit(target)
-    query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
     return Request(method.upper(), target, parts.path or "/", query, headers, body, keep_alive)
+
+
+async def _read_line(reader: asyncio.StreamReader) -> bytes:
+    try:
+        return await asyncio.wait_for(reader.readuntil(b"\r\n"), BODY_TIMEOUT)
+    except asyncio.LimitOverrunError:
+        raise HttpError(400, "chunk line too long") from None
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        size_line = await _read_line(reader)
+        size_text = size_line[:-2].split(b";", 1)[0].strip()
+        if not _HEX.fullmatch(size_text):  # int(x, 16) would take "-2", "0x2", "+2"
+            raise HttpError(400, "bad chunk size")
+        size = int(size_text, 16)
+        if size == 0:
+            for _ in range(100):  # trailer lines, up to the empty one
+                if await _read_line(reader) == b"\r\n":
+                    return b"".join(chunks)
+            raise HttpError(400, "too many trailer lines")
+        total += size
+        if total > MAX_BODY_BYTES:
+            raise HttpError(413, "body too large")
+        chunks.append(await asyncio.wait_for(reader.readexactly(size), BODY_TIMEOUT))
+        if await asyncio.wait_for(reader.readexactly(2), BODY_TIMEOUT) != b"\r\n":
+            raise HttpError(400, "chunk not followed by CRLF")
 
 
 def _response(status: int, payload: Any, keep_alive: bool) -> bytes:
@@ -160,6 +200,7 @@ class Receiver:
         self._status = status
         self._server: asyncio.Server | None = None
         self._conns: set[asyncio.Task[Any]] = set()
+        self._throttle = Throttle()  # anyone can send a wrong token on every request
         self.host = ""
         self.port = 0
 
@@ -192,8 +233,8 @@ class Receiver:
                     writer.write(_response(exc.status, {"error": str(exc)}, False))
                     await writer.drain()
                     break
-                except (asyncio.IncompleteReadError, TimeoutError, ValueError):
-                    break
+                except (asyncio.IncompleteReadError, TimeoutError):
+                    break  # the client went quiet or away: nobody left to answer
                 if request is None:
                     break
                 status, payload = await self._route(request)
@@ -203,6 +244,8 @@ class Receiver:
                     break
         except (ConnectionError, asyncio.CancelledError):
             pass
+        except Exception:  # a bug of ours; the connection ends, the server goes on
+            log.exception("connection_failed")
         finally:
             if task is not None:
                 self._conns.discard(task)
@@ -227,14 +270,16 @@ class Receiver:
                 if req.method != "POST":
                     return 405, {"error": "use POST"}
                 if not self._bearer_ok(req):
-                    log.warning("events_refused", reason="bad token", peer=req.headers.get("host"))
+                    if (held := self._throttle("events_refused")) is not None:
+                        log.warning("events_refused", reason="bad token", held=held)
                     return 401, {"error": "missing or wrong bearer token"}
                 return await self._events(req)
             if req.path == "/":
                 if req.method != "POST":
                     return 405, {"error": "use POST"}
                 if not _token_ok(self._token, req.query.get("token")):
-                    log.warning("legacy_refused", reason="bad token")
+                    if (held := self._throttle("legacy_refused")) is not None:
+                        log.warning("legacy_refused", reason="bad token", held=held)
                     return 401, {"error": "missing or wrong token"}
                 return await self._legacy(req)
             return 404, {"error": f"no route {req.path}"}
@@ -256,40 +301,49 @@ class Receiver:
 
     async def _events(self, req: Request) -> tuple[int, Any]:
         try:
-            data = json.loads(req.body)
-        except ValueError as exc:
-            return 400, {"error": f"body is not JSON: {exc}"}
-        items = data if isinstance(data, list) else [data]
+            items = read_batch(req.body, MAX_EVENTS)
+        except EventError as exc:
+            status = 413 if isinstance(exc, TooManyEvents) else 400
+            log.warning("events_rejected", error=str(exc))
+            return status, {"error": str(exc)}
         events: list[PlaybackEvent] = []
         rejected: list[dict[str, Any]] = []
+        count = 0
         for index, item in enumerate(items):
             try:
                 events.append(PlaybackEvent.from_dict(item))
             except EventError as exc:
-                rejected.append({"index": index, "error": str(exc)})
+                count += 1
+                if len(rejected) < MAX_REJECTIONS_SHOWN:
+                    rejected.append({"index": index, "error": str(exc)})
         if not events:
             log.warning(
                 "events_rejected",
-                count=len(rejected),
+                count=count,
                 first=rejected[0]["error"] if rejected else "empty",
             )
-            return 400, {"error": "no valid event in body", "rejected": rejected}
+            return 400, {
+                "error": "no valid event in body",
+                "rejected": rejected,
+                "rejected_count": count,
+            }
         result = await self._accept(events)
         if rejected:
-            log.warning("events_rejected", count=len(rejected), first=rejected[0]["error"])
+            log.warning("events_rejected", count=count, first=rejected[0]["error"])
         return 202, {
             "accepted": result.accepted,
             "duplicates": result.duplicates,
             "rejected": rejected,
+            "rejected_count": count,
         }
 
     async def _legacy(self, req: Request) -> tuple[int, Any]:
         try:
-            data = json.loads(req.body)
-            event = from_legacy(data)
-        except ValueError as exc:  # EventError is a ValueError, as is bad JSON
-            log.warning("legacy_rejected", error=str(exc))
-            return 400, {"error": str(exc)}
+            event = from_legacy(loads(req.body))
+        except EventError as exc:
+            error = str(exc)[:300]  # it may quote the client's input: keep the line short
+            log.warning("legacy_rejected", error=error)
+            return 400, {"error": error}
         if event is None:
             return 200, {"ignored": "replay"}
         result = await self._accept([event])

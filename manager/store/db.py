@@ -17,6 +17,7 @@ work on them:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import uuid
@@ -217,6 +218,9 @@ def open_database(dsn: str) -> peewee.Database:
                 "synchronous": "normal",  # durable across process crashes in WAL mode
                 "busy_timeout": 5000,
                 "foreign_keys": 1,
+                # Cleared payloads (client tokens) are overwritten with zeros, not just
+                # unlinked: a copy of the file must not hold them (see scrub_log).
+                "secure_delete": 1,
             },
             check_same_thread=False,
         )
@@ -229,6 +233,7 @@ def open_database(dsn: str) -> peewee.Database:
                 "install plex-cluster[postgres]"
             ) from exc
     database_proxy.initialize(db)
+    _scrub.update(wanted=False, at=0.0)
     db.connect(reuse_if_open=True)
     db.create_tables(MODELS, safe=True)
     _add_missing_columns(db)
@@ -291,3 +296,39 @@ class DbRunner:
 
 def now() -> float:
     return time.time()
+
+
+# Emptying SQLite's write-ahead log (scrub_log): wanted once a payload was cleared, done when
+# the inbox is idle, at most every SCRUB_MIN_INTERVAL s (a checkpoint syncs the file: not
+# once per event in a burst), at the latest SCRUB_MAX_DELAY s after it was wanted.
+SCRUB_MIN_INTERVAL = 2.0
+SCRUB_MAX_DELAY = 60.0
+_scrub: dict[str, Any] = {"wanted": False, "at": 0.0}
+
+
+def scrub_wanted() -> None:
+    """A client token was cleared from a row: empty the write-ahead log soon."""
+    _scrub["wanted"] = True
+
+
+def scrub_log(busy: bool) -> bool:
+    """Fold the write-ahead log into the database and truncate it, if that is due.
+
+    secure_delete zeroes a cleared payload in its page, but the log still holds the page
+    as it was when the event arrived, token included, until the log is overwritten. Called
+    by the event worker's idle poll (inbox.pending_events; `busy`: events still pending);
+    True if it ran. PostgreSQL keeps no such file we could hand out.
+    """
+    db = database_proxy.obj
+    if not _scrub["wanted"] or not isinstance(db, peewee.SqliteDatabase):
+        return False
+    since = time.monotonic() - _scrub["at"]
+    if since < SCRUB_MIN_INTERVAL:
+        return False
+    if busy and since < SCRUB_MAX_DELAY:
+        return False
+    # A failure (another process holding the database) only means: next time.
+    with contextlib.suppress(peewee.DatabaseError):
+        db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    _scrub.update(wanted=False, at=time.monotonic())
+    return True

@@ -8,7 +8,7 @@ Run on the database thread (`DbRunner.run`).
 
 from __future__ import annotations
 
-from manager.store.db import EventRow, database_proxy
+from manager.store.db import EventRow, database_proxy, scrub_log, scrub_wanted
 
 
 def store_events(items: list[tuple[str, str]], at: float) -> list[bool]:
@@ -30,14 +30,19 @@ def pending_events(limit: int, exclude: list[str]) -> list[tuple[str, str]]:
     query = EventRow.select(EventRow.id, EventRow.payload).where(EventRow.status == "pending")
     if exclude:
         query = query.where(EventRow.id.not_in(exclude))
-    rows = query.order_by(EventRow.received_at).limit(limit)
-    return [(str(r.id), str(r.payload or "")) for r in rows]
+    rows = [
+        (str(r.id), str(r.payload or "")) for r in query.order_by(EventRow.received_at).limit(limit)
+    ]
+    if not rows:  # the worker is idle: a good moment to empty the write-ahead log
+        scrub_log(busy=bool(exclude))
+    return rows
 
 
 def finish_event(event_id: str, outcome: str, at: float) -> None:
     EventRow.update(status="done", payload=None, outcome=outcome[:32], processed_at=at).where(
         EventRow.id == event_id
     ).execute()
+    scrub_wanted()  # the payload held the client's token
 
 
 def count_pending_events() -> int:

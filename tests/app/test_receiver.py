@@ -138,7 +138,9 @@ def test_original_delivery_loop_with_curl_and_a_long_line() -> None:
     """The original proxy posted each log line with `curl -d`; older curls send `Expect:
     100-continue` for bodies over 1 kB (forced here) and wait for the answer before sending."""
     uri = "/:/timeline?ratingKey=42&key=%2Flibrary%2Fmetadata%2F42&state=stopped&time=1200000"
-    uri += "&duration=5400000&X-Plex-Product=Plex%20Web&X-Plex-Device=" + "x" * 1200
+    # Plex Web's long profile parameter (not one we read; device names are capped at 256)
+    uri += "&duration=5400000&X-Plex-Product=Plex%20Web&X-Plex-Client-Profile-Extra="
+    uri += "x" * 1200
     line = json.dumps(
         {
             "remote_addr": "203.0.113.9",

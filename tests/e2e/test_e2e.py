@@ -10,63 +10,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from plexapi.server import PlexServer
 
 from manager.event import PlaybackEvent
 from manager.realtime.writer import SESSIONS_TTL
-from tests.fakeplex import Cluster, start_cluster
+from tests.e2e.world import World, running_world
 from tests.support.configs import MANAGER_TOKEN
-from tests.support.live_cluster import ManagerProcess, addon_available, manager_and_proxies
+from tests.support.live_cluster import addon_available
 from tests.support.polling import wait_for
-from tests.support.processes import MitmdumpProcess
-from tests.support.state import raw_state
 
 pytestmark = pytest.mark.skipif(not addon_available(), reason="proxy addon not in the tree")
 
 
-@dataclass
-class World:
-    cluster: Cluster
-    manager: ManagerProcess
-    proxies: dict[str, MitmdumpProcess]
-
-    def plex(self, user: str, server: str = "alpha") -> PlexServer:
-        """python-plexapi talking to `server` through its proxy, as `user`."""
-        return PlexServer(self.proxies[server].url, self.cluster.token_for(user, server))
-
-    def key(self, server: str, catalog: str) -> str:
-        return self.cluster.servers[server].find_key(catalog=catalog)
-
-    def state(self, server: str, user: str, catalog: str) -> dict[str, int]:
-        return raw_state(self.cluster, server, user, catalog=catalog)
-
-    def event(self, user: str, catalog: str, server: str = "alpha", **kw: object) -> PlaybackEvent:
-        srv = self.cluster.servers[server]
-        return PlaybackEvent(
-            rating_key=srv.find_key(catalog=catalog),
-            token=self.cluster.token_for(user, server),
-            upstream_url=srv.url,
-            machine_identifier=srv.machine_identifier,
-            **kw,  # type: ignore[arg-type]
-        )
-
-    def event_done(self, event_id: str) -> dict[str, object]:
-        lines = self.manager.log_lines("event", event_id=event_id)
-        return lines[-1] if lines else {}
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    workdir: Path = tmp_path_factory.mktemp("e2e")
-    with (
-        start_cluster("demo") as cluster,
-        manager_and_proxies(cluster, workdir) as (manager, proxies),
-    ):
-        yield World(cluster, manager, proxies)
+    with running_world(tmp_path_factory.mktemp("e2e")) as world:
+        yield world
 
 
 def test_mark_played_spreads_to_the_same_user_only(world: World) -> None:
@@ -183,6 +144,7 @@ def test_same_event_twice_is_applied_once(world: World) -> None:
         "accepted": 0,
         "duplicates": 1,
         "rejected": [],
+        "rejected_count": 0,
     }
     wait_for(
         lambda: [
@@ -422,38 +384,3 @@ def test_no_token_in_full_in_the_logs_or_left_in_the_database(world: World) -> N
     with sqlite3.connect(world.manager.workdir / "manager.db") as conn:
         left = conn.execute("SELECT count(*) FROM event WHERE payload IS NOT NULL").fetchone()
     assert left == (0,)
-
-
-@pytest.fixture(scope="module")
-def through_proxies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """The original's layout: the manager reaches every server through its proxy."""
-    workdir: Path = tmp_path_factory.mktemp("e2e-loop")
-    with (
-        start_cluster("demo") as cluster,
-        manager_and_proxies(cluster, workdir, manager_via_proxies=True) as (manager, proxies),
-    ):
-        yield World(cluster, manager, proxies)
-
-
-def test_replayed_writes_are_not_reported_again(through_proxies: World) -> None:
-    world = through_proxies
-    movie = world.plex("alice").fetchItem(int(world.key("alpha", "inception")))
-    movie.markPlayed()
-    for server in ("beta", "gamma"):
-        wait_for(lambda s=server: world.state(s, "alice", "inception")["view_count"] == 1)
-    # Each proxy delivers in order: once a later request through beta's and gamma's proxies
-    # has reached the manager, an echo of our writes would have reached it before.
-    for server in ("beta", "gamma"):
-        later = world.plex("bob" if server == "beta" else "kid", server)
-        later.fetchItem(int(world.key(server, "matrix"))).markPlayed()
-        wait_for(
-            lambda s=server: [
-                line
-                for line in world.manager.log_lines("event", title="The Matrix")
-                if line.get("source") == s
-            ],
-            what=f"marker event from {server}",
-        )
-    events = world.manager.log_lines("event", title="Inception")
-    assert [(e["source"], e["outcome"]) for e in events] == [("alpha", "queued")]
-    assert world.state("alpha", "alice", "inception")["view_count"] == 1

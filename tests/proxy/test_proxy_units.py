@@ -76,17 +76,20 @@ def test_timeline_from_query_only_like_plex_web() -> None:
     assert c.upstream_url == UP
 
 
-def test_headers_win_and_query_names_are_case_insensitive() -> None:
-    headers = _h(X_Plex_Token="header-token", X_Plex_Client_Identifier="cid-h")
-    query = {"key": "7", "identifier": LIB, "x-plex-token": "query-token"}
+def test_query_names_are_case_insensitive_and_header_and_query_must_agree() -> None:
+    headers = _h(X_Plex_Token="same-token", X_Plex_Client_Identifier="cid-h")
+    query = {"key": "7", "identifier": LIB, "x-plex-token": "same-token"}
     c = playback.parse("scrobble", headers, query, UP)
     assert (c.token, c.client_id, c.rating_key, c.state, c.time_ms) == (
-        "header-token",
+        "same-token",
         "cid-h",
         "7",
         None,
         None,
     )
+    # Which one Plex would use is not ours to guess: nothing is reported.
+    with pytest.raises(playback.Invalid, match="ambiguous"):
+        playback.parse("scrobble", headers, {**query, "x-plex-token": "other-token"}, UP)
 
 
 def test_post_form_body_counts() -> None:

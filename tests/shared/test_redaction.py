@@ -1,7 +1,7 @@
 import io
 import json
 
-from manager.logs import configure_logging, get_logger
+from manager.logs import Throttle, configure_logging, get_logger
 from manager.redaction import redact, redact_mapping, redact_text
 
 TOKEN = "Zx9yQwErTy12345"
@@ -53,3 +53,14 @@ def test_a_logger_made_before_configuration_follows_it() -> None:
     lines = stream.getvalue().splitlines()
     assert [json.loads(line)["event"] for line in lines] == ["shown"]
     assert json.loads(lines[0])["component"] == "early"
+
+
+def test_throttle_lets_one_line_per_window_through_and_counts_the_rest() -> None:
+    now = [100.0]
+    throttle = Throttle(interval=60.0, clock=lambda: now[0])
+    assert throttle("bad request") == 0  # the first one is logged
+    assert [throttle("bad request") for _ in range(5)] == [None] * 5
+    assert throttle("other line") == 0  # keys are independent
+    now[0] += 60.0
+    assert throttle("bad request") == 5  # logged again, saying how many were held back
+    assert throttle("bad request") is None

@@ -19,40 +19,71 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from manager.event import EventError, PlaybackEvent
 from manager.servers.plex import requests as playback_request
 
+_Text = Annotated[str, Field(max_length=2048)]
 
-def _status(value: Any) -> int:
+
+class _Line(BaseModel):
+    """The fields of the original line the manager reads; all strings in the original
+    (`status` may also be a JSON number). Strict: `"token": {"a": 1}` is refused, not
+    turned into the text of a dict."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    uri: Annotated[str, Field(min_length=1, max_length=16384, pattern=r"^/")]
+    host: _Text | None = None
+    token: _Text | None = None
+    identifier: _Text | None = None
+    status: (
+        Annotated[str, Field(pattern=r"^[1-5][0-9][0-9]$")]
+        | Annotated[int, Field(ge=100, le=599)]
+        | None
+    ) = None
+
+
+def _checked(data: Any) -> _Line:
+    if not isinstance(data, dict):
+        raise EventError("legacy payload must be a JSON object")
     try:
-        return int(float(str(value)))
-    except ValueError:
-        return 0
+        return _Line.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False, include_input=False, include_context=False)[0]
+        where = str(err["loc"][0]) if err["loc"] else "line"
+        raise EventError(f"legacy payload: field {where!r} is invalid ({err['msg']})") from None
 
 
 def from_legacy(data: Any, received_at: float | None = None) -> PlaybackEvent | None:
-    """Map one original payload to an event; None for a line to ignore (a replay)."""
-    if not isinstance(data, dict):
-        raise EventError("legacy payload must be a JSON object")
-    uri = data.get("uri")
-    if not isinstance(uri, str) or not uri.startswith("/"):
-        raise EventError("legacy payload has no 'uri'")
-    kind = playback_request.playback_kind(uri)
+    """Map one original payload to an event; None for a line to ignore (a replay).
+
+    Raises EventError, and nothing else, for a line that cannot be used."""
+    line = _checked(data)
+    try:
+        parts = urlsplit(line.uri)
+    except ValueError:  # e.g. "//[x": an unbalanced IPv6 bracket
+        raise EventError("legacy payload: 'uri' is not a URI") from None
+    kind = playback_request.playback_kind(line.uri)
     if kind is None:
-        raise EventError(f"legacy payload is not a playback request: {urlsplit(uri).path!r}")
-    query = {k: v[-1] for k, v in parse_qs(urlsplit(uri).query, keep_blank_values=True).items()}
+        raise EventError(f"legacy payload is not a playback request: {parts.path[:80]!r}")
+    query = parse_qsl(parts.query, keep_blank_values=True)
     # nginx logged these two headers (empty when the client sent them in the query instead).
     headers = {
-        name: str(data.get(field) or "")
-        for name, field in (("X-Plex-Token", "token"), ("X-Plex-Client-Identifier", "identifier"))
-        if data.get(field)
+        name: value
+        for name, value in (
+            ("X-Plex-Token", line.token),
+            ("X-Plex-Client-Identifier", line.identifier),
+        )
+        if value
     }
     if playback_request.is_replay(headers, query):
         return None
-    host = str(data.get("host") or "").strip().lower()
+    host = (line.host or "").strip().lower()
     if not host:
         raise EventError("legacy payload has no 'host'")
     try:
@@ -66,5 +97,5 @@ def from_legacy(data: Any, received_at: float | None = None) -> PlaybackEvent | 
         state=event.state or ("stopped" if kind == "timeline" else None),
         proxy_name="legacy",
         seen_at=received_at if received_at is not None else time.time(),
-        upstream_status=_status(data.get("status", "200")),
-    )
+        upstream_status=int(line.status or 200),
+    ).validated()

@@ -24,12 +24,12 @@ def test_timeline_with_token_in_query() -> None:
         uri="/:/timeline?ratingKey=42&key=%2Flibrary%2Fmetadata%2F42&state=stopped&time=1200000"
         "&duration=5400000&X-Plex-Token=secret-token",
     )
-    event = from_legacy(line, received_at=1000.0)
+    event = from_legacy(line, received_at=1_763_712_000.0)
     assert event is not None
     assert (event.kind, event.rating_key, event.state) == ("timeline", "42", "stopped")
     assert (event.time_ms, event.duration_ms, event.token) == (1200000, 5400000, "secret-token")
     assert event.upstream_url == "https://plex-home.mydomain.com:32401"
-    assert event.client_id == "client-1" and event.seen_at == 1000.0
+    assert event.client_id == "client-1" and event.seen_at == 1_763_712_000.0
 
 
 def test_scrobble_with_token_header_and_replays_ignored() -> None:
