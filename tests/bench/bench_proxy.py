@@ -190,8 +190,8 @@ class Conn:
 
 def latencies(port: int, path: str, n: int) -> list[float]:
     conn = Conn(port)
-    for _ in range(50):  # warm-up
-        conn.get(path)
+    for _ in range(50):  # warm-up; a real position, or the addon rightly reports nothing
+        conn.get(path.format(t=0) if "{t}" in path else path)
     out = []
     for i in range(n):
         p = path.format(t=i * 1000) if "{t}" in path else path
