@@ -35,6 +35,8 @@ from manager.fullsync.tracker import Tracker
 from manager.logs import get_logger
 from manager.model import ClusterUser, ItemKey, UserId
 from manager.servers.interface import DEFAULT_PAGE_SIZE, MediaServer, UserDirectory
+from manager.servers.models import MediaItem
+from manager.servers.recent import ReadState
 from manager.servers.server import Server
 from manager.store import lease, ledger, peer_writes
 from manager.store.db import DbRunner
@@ -282,6 +284,7 @@ class FullSync:
                     await tracker.wait(self.options.wait_timeout, below=MAX_AHEAD - FEED)
                     for write in batch:
                         tracker.expect(user.id, write)
+                self._note_reads(read, batch)
                 await self.outbox.enqueue([_outbox_write(user, w) for w in batch])
         log.info(
             "sync_user",
@@ -290,6 +293,31 @@ class FullSync:
             changes=len(writes),
             ledger_records=len(plan.records) if not self.options.dry_run else None,
         )
+
+    def _note_reads(self, read: UserRead, writes: Sequence[PlannedWrite]) -> None:
+        """Leave what this run read of each written item with its server, so the write
+        need not read it again (a show or season write reads its episodes anyway)."""
+        position = {c.name: i for i, c in enumerate(self.catalogs)}
+        servers = {s.name: s for s in self.servers}
+        for w in writes:
+            si = position.get(w.server)
+            listed = self.catalogs[si].items.get(w.item_id) if si is not None else None
+            if w.level != "item" or listed is None or w.server not in servers:
+                continue
+            st = read.states[si].get(w.item_id)  # no entry: unplayed, no resume point
+            item = MediaItem(
+                id=w.item_id,
+                kind=listed.kind,
+                title=listed.title,
+                duration_ms=listed.duration_ms,
+                season_id=listed.season_id,
+                show_id=listed.show_id,
+                played=st.watched if st else False,
+                play_count=int(st.watched) if st else 0,  # at least; nothing decides by it
+                resume_ms=(st.view_offset_ms or 0) if st else 0,
+                last_played_at=int(st.last_viewed_at) if st and st.last_viewed_at else None,
+            )
+            servers[w.server].recent.note(read.user.id, w.item_id, ReadState(item, read.started))
 
 
 def _outbox_write(user: ClusterUser, planned: PlannedWrite) -> Write:

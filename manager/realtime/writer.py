@@ -2,10 +2,11 @@
 
 The user's credential on the peer (from the directory); while the user is playing that
 item there, try again later; then what the peer should hold (goal.py, from the ledger),
-what it holds now (one read), and only the writes that change it. The write and the stamp
-the peer leaves are remembered (store/peer_writes.py), so it never passes for a newer
-change. Every failure becomes an outbox `Result`: retry (with the peer held when it is down), drop
-with a reason, or retry at once after a refused credential was refreshed.
+what it holds now (one read, or the full sync's read of a moment ago: servers/recent.py),
+and only the writes that change it. The write and the stamp the peer leaves are
+remembered (store/peer_writes.py), so it never passes for a newer change. Every failure
+becomes an outbox `Result`: retry (with the peer held when it is down), drop with a
+reason, or retry at once after a refused credential was refreshed.
 """
 
 from __future__ import annotations
@@ -147,13 +148,20 @@ class PeerWriter:
     async def _bring(self, peer: Server, credential: Credential, w: Write) -> Result | None:
         """Bring the peer to the goal; a Result when nothing is written (or cannot be)."""
         keys = [item_key_of(w.identity_key)]
-        indexed = peer.index.item(w.item_id)
+        seen = peer.recent.take(w.user_id, w.item_id) if w.origin == "sync" else None
+        indexed = peer.index.item(w.item_id) or (seen.item if seen is not None else None)
         ids = related_ids(peer, indexed) if indexed is not None else [w.item_id]
-        # The ledger and our stamps (one database call) while the peer is read.
-        (known, stamps), current = await asyncio.gather(
-            self.runner.run(_what_we_know, w, keys, peer.name, ids),
-            peer.api.item(credential, w.item_id),
-        )
+        if seen is not None and seen.item.kind not in (SHOW, SEASON):
+            known, stamps = await self.runner.run(_what_we_know, w, keys, peer.name, ids)
+            current = seen.item
+            if known is not None and known.observed_at > seen.read_at:
+                current = await peer.api.item(credential, w.item_id)  # it changed since
+        else:
+            # The ledger and our stamps (one database call) while the peer is read.
+            (known, stamps), current = await asyncio.gather(
+                self.runner.run(_what_we_know, w, keys, peer.name, ids),
+                peer.api.item(credential, w.item_id),
+            )
         goal = goal_for(w, known)
         if current.kind in (SHOW, SEASON):
             return await self._bring_container(peer, credential, w, goal, current, stamps)
@@ -216,6 +224,12 @@ class PeerWriter:
         """The writes; then what they stamped is kept, and when a newer change for the
         item was recorded meanwhile (its event handled while we wrote), the write goes
         again at once, to what is true now. `keys`: the item's, None not to look."""
+        # Before writing, as a failed write may still have landed; a show's or season's
+        # write changes its episodes too.
+        if todo:
+            indexed = peer.index.item(w.item_id)
+            for item_id in related_ids(peer, indexed) if indexed is not None else [w.item_id]:
+                peer.recent.wrote(w.user_id, item_id)
         for step in todo:
             if step is Change.PLAYED:
                 await peer.api.mark_played(credential, w.item_id)

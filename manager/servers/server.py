@@ -12,6 +12,7 @@ from manager.model import UserId
 from manager.servers.index import LibraryIndex
 from manager.servers.interface import MediaServer
 from manager.servers.models import Credential
+from manager.servers.recent import RecentStates
 
 
 @dataclass(slots=True, eq=False)
@@ -27,6 +28,8 @@ class Server:
     # Users whose events skipped this server because its index could not be read (it was
     # down); the service brings them up to date from the ledger once it answers again.
     catch_up_users: set[UserId] = field(default_factory=set)
+    # States the full sync just read there, so its writes need not read them again.
+    recent: RecentStates = field(default_factory=RecentStates)
 
     @property
     def name(self) -> str:

@@ -81,3 +81,16 @@ def test_a_server_that_cannot_be_read_is_reported_and_the_others_still_sync(
     beta = cluster.api("beta")
     assert beta.seen("alice", beta.find("Casablanca")) == (True, 0)
     assert gamma.writes == []
+
+
+def test_a_sync_write_reads_the_item_once_after_writing_not_before(tmp_path: Path) -> None:
+    # The run has just read alice's state on beta; the writer uses that read, and reads
+    # the item only for the stamp its write left.
+    cluster = fake_cluster()
+    alpha, beta = cluster.api("alpha"), cluster.api("beta")
+    alpha.mark("alice", alpha.find("Heat"), True)
+    report = sync(cluster, tmp_path)
+    assert report.ok, report.render()
+    heat = beta.find("Heat")
+    assert beta.writes == [("alice", "played", heat, None)]
+    assert beta.item_reads == [("alice", heat)]

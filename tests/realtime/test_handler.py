@@ -32,6 +32,7 @@ class Parts:
     cluster: FakeCluster
     handler: RealtimeHandler
     outbox: Outbox
+    writer: PeerWriter
 
     def event(self, user: str, title: str, kind: str, server: str = "alpha", **kw: Any):
         source = self.cluster.server(server)
@@ -66,7 +67,7 @@ async def parts(tmp_path: Path, down: tuple[str, ...] = (), **config: Any) -> As
             await server.index.refresh()
     outbox.start()
     try:
-        yield Parts(cluster, handler, outbox)
+        yield Parts(cluster, handler, outbox, writer)
     finally:
         await outbox.stop()
         runner.close()

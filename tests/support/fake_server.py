@@ -62,6 +62,7 @@ class FakeMediaServer:
     # Writes that changed nothing: the user's state there already was what they asked for.
     redundant: list[tuple[str, str, str, int | None]] = field(default_factory=list)
     playing: list[Session] = field(default_factory=list)
+    item_reads: list[tuple[str, str]] = field(default_factory=list)  # (user, item id)
     clock: Callable[[], float] = time.time  # what it stamps last_played_at with
 
     # -- building the library ------------------------------------------------------------
@@ -143,6 +144,7 @@ class FakeMediaServer:
 
     async def item(self, credential: Credential, item_id: str) -> MediaItem:
         user = self._call(credential)
+        self.item_reads.append((user, item_id))
         if item_id not in self.library:
             raise NotFound(f"{self.name}: no item {item_id}", status=404, target=self.name)
         return self._as_seen(user, self.library[item_id])

@@ -1,0 +1,78 @@
+"""What a server held for a user a moment ago, so a write right after a read need not read
+again. The full sync lists every item's state of a user and writes only the ones that
+differ, seconds later; without this, each of those writes read the item once more first.
+
+Rule: a state noted at `read_at` is used at most once, within `MAX_AGE_S`, and not after
+one of our own writes to that item there (`wrote`), which would have changed it. The
+writer also checks that the ledger learned of no change of the item after `read_at`. What
+it cannot see is a change made on that server, after the read, that no proxy or webhook
+reported: that is why the age is short, and why the real-time path never uses it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from manager.model import UserId
+from manager.servers.models import MediaItem
+
+MAX_AGE_S = 60.0
+# A full sync queues a bounded number of writes ahead (its tracker); this only caps memory
+# should a caller note states it never writes.
+MAX_ENTRIES = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class ReadState:
+    item: MediaItem  # as the user saw it: played, resume point, last played
+    read_at: float  # when the read began, on the clock the ledger dates changes by
+
+
+class RecentStates:
+    """Per server: (user, item id) → the state read last; and when we last wrote there."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self._states: OrderedDict[tuple[UserId, str], ReadState] = OrderedDict()
+        self._writes: OrderedDict[tuple[UserId, str], float] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def note(self, user_id: UserId, item_id: str, state: ReadState) -> None:
+        key = (user_id, item_id)
+        self._states.pop(key, None)
+        self._states[key] = state
+        while len(self._states) > MAX_ENTRIES:
+            self._states.popitem(last=False)
+
+    def wrote(self, user_id: UserId, item_id: str) -> None:
+        """One of our writes to the item landed (or may have): states read before are stale."""
+        key = (user_id, item_id)
+        self._writes.pop(key, None)
+        self._writes[key] = self.clock()
+        self._states.pop(key, None)
+        self._forget_old_writes()
+
+    def take(self, user_id: UserId, item_id: str) -> ReadState | None:
+        """The state noted for the item, once, while it is still fresh."""
+        key = (user_id, item_id)
+        state = self._states.pop(key, None)
+        if state is None or self.clock() - state.read_at > MAX_AGE_S:
+            return None
+        written = self._writes.get(key)
+        if written is not None and written >= state.read_at:
+            return None
+        return state
+
+    def _forget_old_writes(self) -> None:
+        # A write older than MAX_AGE_S precedes every state still fresh enough to be taken.
+        horizon = self.clock() - MAX_AGE_S
+        while self._writes:
+            key, at = next(iter(self._writes.items()))
+            if at >= horizon:
+                break
+            del self._writes[key]
