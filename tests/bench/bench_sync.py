@@ -1,27 +1,33 @@
-"""Benchmark: one full sync of 3 emulated servers × ~20 000 items × 5 users (+ the admin).
+"""Benchmark: one full sync of 3 emulated servers × ~20 000 items × 5 users (+ the admin),
+and the floor: what a lean bare client needs for the same reads and writes.
 
     .venv/bin/python -m tests.bench.bench_sync [--movies N --shows S --episodes E
-                                                --diverge 0.1 --memory --no-second]
+                                                --diverge 0.1 --memory --no-second
+                                                --no-floor --floor-in-flight 8 --json]
 
-The emulator runs in its own process (so the numbers here are the manager's alone); the
-database is a real SQLite file in a temporary directory; writes go through the real
+The emulator runs in its own process (so the numbers here are the manager's alone) and so
+does the writing of the fixture (at large sizes it needs more memory than the manager);
+the database is a real SQLite file in a temporary directory; writes go through the real
 outbox. Prints wall time per phase, requests per server (library reads vs writes), items
-compared per second and peak memory; then a second sync, which must write nothing.
-Not part of the test run (it measures speed).
+compared per second and peak memory; then a second sync, which must write nothing. Then
+the floor (tests/bench/sync_floor.py) against a fresh emulator on the same fixture, and
+ours against it. `--json` adds one JSON line with the numbers (bench_sync_curve reads it).
+Not part of the test run (it measures speed). See docs/sync-speed.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import resource
 import sys
 import tempfile
 import time
 import tracemalloc
+from dataclasses import dataclass, fields
 from pathlib import Path
-
-import yaml
+from typing import Any
 
 from manager.logs import configure_logging
 
@@ -32,7 +38,9 @@ from manager.config import parse_config  # noqa: E402
 from manager.fullsync.engine import SyncOptions  # noqa: E402
 from manager.fullsync.report import Progress, SyncReport  # noqa: E402
 from manager.sync_command import run_standalone  # noqa: E402
-from tests.fakeplex.generate import add_size_arguments, big_fixture, sizes_from  # noqa: E402
+from tests.bench.sync_fixture import write_fixture_in_child  # noqa: E402
+from tests.bench.sync_floor import IN_FLIGHT, FloorResult, WriteMix, run_floor  # noqa: E402
+from tests.fakeplex.generate import add_size_arguments  # noqa: E402
 from tests.support.processes import emulator_process  # noqa: E402
 
 
@@ -51,6 +59,32 @@ class PhaseTimer(Progress):
             until = self.marks[n + 1][1] if n + 1 < len(self.marks) else end
             out.append(f"{phase} {until - at:.1f}s")
         return ", ".join(out)
+
+
+@dataclass
+class Run:
+    title: str
+    report: SyncReport
+    wall: float
+
+    def requests(self) -> dict[str, int]:
+        servers = self.report.servers.values()
+        return {
+            "reads": sum(s.read_requests for s in servers),
+            "writes": sum(s.write_requests for s in servers),
+            "other": sum(s.other_requests for s in servers),
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        counts = self.requests()
+        return {
+            "wall_s": round(self.wall, 3),
+            "requests": sum(counts.values()),
+            **counts,
+            "groups": self.report.groups,
+            "changes": self.report.changes,
+            "ok": self.report.ok,
+        }
 
 
 def print_report(
@@ -72,6 +106,97 @@ def print_report(
         )
 
 
+def write_mixes(report: SyncReport) -> dict[str, WriteMix]:
+    """Per server: our first sync's write requests, split as its change counts."""
+    return {
+        name: WriteMix.like(s.write_requests, s.watched, s.unwatched, s.resume)
+        for name, s in report.servers.items()
+    }
+
+
+def ratio(ours: float, floor: float) -> str:
+    return f"{ours / floor:.1f}x" if floor > 0 else "n/a"
+
+
+def print_floor(floor: FloorResult, runs: list[Run], mixes: dict[str, WriteMix]) -> None:
+    reads = sum(s.read_requests for s in floor.servers.values())
+    writes = sum(s.write_requests for s in floor.servers.values())
+    kinds = {f.name: sum(getattr(m, f.name) for m in mixes.values()) for f in fields(WriteMix)}
+    print(
+        f"floor (fresh emulator, same fixture): tokens {floor.tokens_s:.2f} s, "
+        f"reads {floor.read_s:.1f} s ({reads} requests, client CPU {floor.read_cpu_s:.1f} s), "
+        f"writes {floor.write_s:.1f} s ({writes} requests: "
+        + ", ".join(f"{n} {k}" for k, n in kinds.items())
+        + f"; client CPU {floor.write_cpu_s:.1f} s)"
+    )
+    ours = runs[0].report.servers
+    for name, s in floor.servers.items():
+        mine = ours.get(name)
+        mark = ""
+        if mine is not None and mine.read_requests != s.read_requests:
+            mark = "  <- not the pages our sync read"  # the floor is no longer like for like
+        print(
+            f"  {name}: listings {s.users}, reads {s.read_requests} requests "
+            f"(ours {mine.read_requests if mine else '?'}), writes {s.write_requests} "
+            f"(ours {mine.write_requests if mine else '?'}), items listed {s.items_listed:,}" + mark
+        )
+    first = runs[0]
+    print(
+        f"first run:  floor read {floor.read_s:.1f} s + write {floor.write_s:.1f} s "
+        f"= {floor.total_s:.1f} s; ours {first.wall:.1f} s; "
+        f"ours/floor {ratio(first.wall, floor.total_s)}"
+    )
+    if len(runs) > 1:
+        second = runs[1]
+        print(
+            f"second run: read floor {floor.read_s:.1f} s; ours {second.wall:.1f} s; "
+            f"ours/floor {ratio(second.wall, floor.read_s)}"
+        )
+
+
+def run_syncs(args: argparse.Namespace, path: Path, tmp: str) -> list[Run]:
+    """Our full sync, then (unless --no-second) a second one, on one emulator."""
+    runs: list[Run] = []
+    started = time.perf_counter()
+    with emulator_process(path) as describe:
+        print(
+            f"emulator up in {time.perf_counter() - started:.1f} s: "
+            f"{len(describe['servers'])} servers, {args.users} users + admin, "
+            f"{args.movies:,} movies + {args.shows * args.seasons * args.episodes:,} "
+            f"episodes in the catalogue ({args.diverge:.0%} missing per server, "
+            f"{args.diverge:.0%} of items with state per user and server)"
+        )
+        config = parse_config(
+            {
+                "servers": [
+                    {"name": s["name"], "url": s["url"], "token": s["owner_token"]}
+                    for s in describe["servers"]
+                ],
+                "token": "bench-secret",
+                "database": f"sqlite:///{Path(tmp) / 'bench.db'}",
+                "plextv_url": describe["plextv_url"],
+                "sync": {"concurrency": args.concurrency},
+                "delivery": {"per_peer": args.per_peer, "concurrency": 2 * args.per_peer},
+            },
+            "bench",
+            env={},
+        )
+        if args.memory:
+            tracemalloc.start()
+        for title in ("first sync", "second sync"):
+            timer = PhaseTimer()
+            t0 = time.perf_counter()
+            report, _ = asyncio.run(
+                run_standalone(config, SyncOptions(concurrency=args.concurrency), timer)
+            )
+            end = time.perf_counter()
+            print_report(title, report, end - t0, timer, end)
+            runs.append(Run(title, report, end - t0))
+            if args.no_second:
+                break
+    return runs
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     add_size_arguments(ap)
@@ -81,55 +206,62 @@ def main() -> int:
     ap.add_argument("--per-peer", type=int, default=4, help="outbox deliveries per server")
     ap.add_argument("--memory", action="store_true", help="tracemalloc peak (slower)")
     ap.add_argument("--no-second", action="store_true")
+    ap.add_argument("--no-floor", action="store_true", help="skip the bare client's floor")
+    ap.add_argument(
+        "--floor-in-flight", type=int, default=IN_FLIGHT, help="floor requests per server"
+    )
+    ap.add_argument("--json", action="store_true", help="end with one JSON line of numbers")
     args = ap.parse_args()
-    fixture = big_fixture(servers=3, users=args.users, diverge=args.diverge, **sizes_from(args))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.yaml"
-        path.write_text(yaml.safe_dump(fixture))
-        del fixture
         started = time.perf_counter()
-        with emulator_process(path) as describe:
-            print(
-                f"emulator up in {time.perf_counter() - started:.1f} s: "
-                f"{len(describe['servers'])} servers, {args.users} users + admin, "
-                f"{args.movies:,} movies + {args.shows * args.seasons * args.episodes:,} "
-                f"episodes in the catalogue ({args.diverge:.0%} missing per server, "
-                f"{args.diverge:.0%} of items with state per user and server)"
-            )
-            config = parse_config(
-                {
-                    "servers": [
-                        {"name": s["name"], "url": s["url"], "token": s["owner_token"]}
-                        for s in describe["servers"]
-                    ],
-                    "token": "bench-secret",
-                    "database": f"sqlite:///{Path(tmp) / 'bench.db'}",
-                    "plextv_url": describe["plextv_url"],
-                    "sync": {"concurrency": args.concurrency},
-                    "delivery": {"per_peer": args.per_peer, "concurrency": 2 * args.per_peer},
-                },
-                "bench",
-                env={},
-            )
-            if args.memory:
-                tracemalloc.start()
-            for title in ("first sync", "second sync"):
-                timer = PhaseTimer()
-                t0 = time.perf_counter()
-                report, _ = asyncio.run(
-                    run_standalone(config, SyncOptions(concurrency=args.concurrency), timer)
-                )
-                end = time.perf_counter()
-                print_report(title, report, end - t0, timer, end)
-                if args.no_second:
-                    break
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"peak RSS of this process {rss:.0f} MiB", end="")
-            if args.memory:
-                _, peak = tracemalloc.get_traced_memory()
-                print(f", tracemalloc peak {peak / 2**20:.0f} MiB", end="")
-            print()
+        write_fixture_in_child(path, args)
+        print(f"fixture written in {time.perf_counter() - started:.1f} s (child process)")
+        runs = run_syncs(args, path, tmp)
+        # Before the floor runs in this process: the peak must be the manager's.
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS of this process {rss:.0f} MiB", end="")
+        if args.memory:
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            print(f", tracemalloc peak {peak / 2**20:.0f} MiB", end="")
+        print(flush=True)
+        floor = None
+        if not args.no_floor:
+            mixes = write_mixes(runs[0].report)
+            floor = run_floor(path, mixes, args.floor_in_flight)
+            print_floor(floor, runs, mixes)
+    if args.json:
+        print(json.dumps(result_json(args, runs, rss, floor)))
     return 0
+
+
+def result_json(
+    args: argparse.Namespace, runs: list[Run], rss: float, floor: FloorResult | None
+) -> dict[str, Any]:
+    episodes = args.shows * args.seasons * args.episodes
+    return {
+        "items": args.movies + episodes,
+        "movies": args.movies,
+        "episodes": episodes,
+        "users": args.users,
+        "diverge": args.diverge,
+        "first": runs[0].as_json(),
+        "second": runs[1].as_json() if len(runs) > 1 else None,
+        "rss_mib": round(rss, 1),
+        "floor": None
+        if floor is None
+        else {
+            "tokens_s": round(floor.tokens_s, 3),
+            "read_s": round(floor.read_s, 3),
+            "write_s": round(floor.write_s, 3),
+            "total_s": round(floor.total_s, 3),
+            "read_requests": sum(s.read_requests for s in floor.servers.values()),
+            "write_requests": sum(s.write_requests for s in floor.servers.values()),
+            "read_cpu_s": round(floor.read_cpu_s, 3),
+            "write_cpu_s": round(floor.write_cpu_s, 3),
+        },
+    }
 
 
 if __name__ == "__main__":
