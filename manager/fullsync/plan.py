@@ -23,6 +23,7 @@ from manager.fullsync.reconcile import (
 )
 from manager.model import MIN_RESUME_MS, ONLY, RESUME_TOLERANCE_MS, Change, ItemKey, UserId
 from manager.servers.identity import copy_key, local_show_key, season_key
+from manager.servers.peer_clock import same_stamp
 from manager.store.ledger import LedgerEntry, Observation, with_parent
 
 
@@ -158,7 +159,7 @@ def _dated(
         return None
     stamp = st.last_viewed_at
     for our_stamp, change_at in ours:
-        if our_stamp == stamp:
+        if same_stamp(our_stamp, stamp):
             return change_at
     if row is not None and row.source_server == server and abs(stamp - row.observed_at) <= 2:
         return row.observed_at

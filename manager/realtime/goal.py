@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from manager.model import MIN_RESUME_MS, RESUME_TOLERANCE_MS, Change
 from manager.servers.models import SEASON, SHOW, MediaItem
+from manager.servers.peer_clock import same_stamp
 from manager.store.ledger import LedgerEntry
 from manager.store.outbox import Write
 
@@ -96,7 +97,7 @@ def peer_is_newer(
     stamp = peer.last_played_at
     if stamp is None:
         return False  # unplayed leaves no date: nothing there can be shown newer
-    mine = [change_at for our_stamp, change_at in ours if our_stamp == stamp]
+    mine = [change_at for our_stamp, change_at in ours if same_stamp(our_stamp, stamp)]
     if mine:
         dated = max(mine)  # our own write's stamp: as old as the change it replayed
     elif goal.source == peer_name and abs(stamp - goal.as_of) <= STAMP_SLACK_S:

@@ -4,7 +4,8 @@ The user's credential on the peer (from the directory); while the user is playin
 item there, try again later; then what the peer should hold (goal.py, from the ledger),
 what it holds now (one read, or the full sync's read of a moment ago: servers/recent.py),
 and only the writes that change it. The write and the stamp the peer leaves are
-remembered (store/peer_writes.py), so it never passes for a newer change. Every failure
+remembered (store/peer_writes.py), so it never passes for a newer change: read back, or
+predicted from the peer's clock (servers/peer_clock.py). Every failure
 becomes an outbox `Result`: retry (with the peer held when it is down), drop with a
 reason, or retry at once after a refused credential was refreshed.
 """
@@ -230,7 +231,9 @@ class PeerWriter:
             indexed = peer.index.item(w.item_id)
             for item_id in related_ids(peer, indexed) if indexed is not None else [w.item_id]:
                 peer.recent.wrote(w.user_id, item_id)
+        sent_at = answered_at = self.clock()
         for step in todo:
+            sent_at = self.clock()
             if step is Change.PLAYED:
                 await peer.api.mark_played(credential, w.item_id)
             elif step is Change.UNPLAYED:
@@ -238,9 +241,14 @@ class PeerWriter:
             else:
                 assert goal.position_ms is not None and w.duration_ms
                 await peer.api.set_resume(credential, w.item_id, goal.position_ms, w.duration_ms)
+            answered_at = self.clock()
         stamp: int | None = None
         if todo and todo[-1] is not Change.UNPLAYED:  # unplayed leaves no stamp
-            stamp = (await peer.api.item(credential, w.item_id)).last_played_at
+            stamp = peer.clock.stamp_for(sent_at, answered_at)
+            if stamp is None:  # the peer's clock is not known (any more): read it back
+                stamp = (await peer.api.item(credential, w.item_id)).last_played_at
+                if stamp is not None:
+                    peer.clock.learn(stamp, sent_at, answered_at)
         written = (peer.name, stamp, goal.as_of, self.clock())
         if await self.runner.run(_after_writing, w, written, keys):
             return Result(Verdict.RETRY, MOVED_ON, retry_now=True)

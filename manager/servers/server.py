@@ -12,6 +12,7 @@ from manager.model import UserId
 from manager.servers.index import LibraryIndex
 from manager.servers.interface import MediaServer
 from manager.servers.models import Credential
+from manager.servers.peer_clock import PeerClock
 from manager.servers.recent import RecentStates
 
 
@@ -30,6 +31,8 @@ class Server:
     catch_up_users: set[UserId] = field(default_factory=set)
     # States the full sync just read there, so its writes need not read them again.
     recent: RecentStates = field(default_factory=RecentStates)
+    # Its clock against ours, so the stamps our writes leave need not be read back.
+    clock: PeerClock = field(default_factory=PeerClock)
 
     @property
     def name(self) -> str:
