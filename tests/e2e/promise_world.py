@@ -22,6 +22,7 @@ import yaml
 from plexapi.server import PlexServer
 
 from manager.event import REPLAY_HEADER
+from manager.store.outbox import DEFER_S
 from tests.fakeplex import Cluster, start_cluster
 from tests.fakeplex.fixture import FIXTURE_DIR
 from tests.support.live_cluster import PROXY_READY_TIMEOUT, ManagerProcess, manager_and_proxies
@@ -226,7 +227,9 @@ class PromiseWorld:
             queue = self.manager.status()["queue"]
             return queue["events_pending"] == 0 and queue["writes"] == 0
 
-        wait_for(idle, what="manager idle (no pending event, empty outbox)")
+        # A write deferred while the user played the item there waits DEFER_S before it is
+        # tried again: the wait must outlast it with room for a loaded machine.
+        wait_for(idle, timeout=DEFER_S + 30, what="manager idle (no pending event, empty outbox)")
 
     def write_lines(self, peer: str, user: str, title: str) -> list[dict[str, Any]]:
         return self.manager.log_lines("write", peer=peer, user=user, title=title)
