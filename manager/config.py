@@ -56,8 +56,8 @@ class ServerConfig:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryConfig:
-    concurrency: int = 8
-    per_peer: int = 4
+    concurrency: int = 16
+    per_peer: int = 8  # a ceiling: below it, what each server answers decides (pacing)
     max_backoff: float = 300.0
     base_backoff: float = 1.0
     timeout: float = 10.0
@@ -69,7 +69,7 @@ class SyncConfig:
     on_start: bool = False
     allow_users: tuple[str, ...] = ()
     deny_users: tuple[str, ...] = ()
-    concurrency: int = 2
+    concurrency: int = 8  # a ceiling: below it, what each server answers decides (pacing)
 
 
 @dataclass(frozen=True, slots=True)

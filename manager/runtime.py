@@ -41,7 +41,14 @@ class Runtime:
         )
         self.servers: list[Server] = []
         for cfg in config.servers:
-            api = kinds.media_server(cfg, self.http, client_id, timeout=config.delivery.timeout)
+            # Writes and single reads: at most as many in flight as the outbox delivers.
+            api = kinds.media_server(
+                cfg,
+                self.http,
+                client_id,
+                interactive_concurrency=config.delivery.per_peer,
+                timeout=config.delivery.timeout,
+            )
             self.servers.append(Server(cfg, api, LibraryIndex(api, Credential(cfg.token))))
         self.directory: UserDirectory = kinds.directory(self.servers, self.http, client_id, config)
         self.writer = PeerWriter(self.servers, self.directory, runner)

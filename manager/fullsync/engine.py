@@ -60,7 +60,7 @@ class SyncOptions:
     servers: tuple[str, ...] = ()  # write only to these; empty: every server
     only: str | None = None  # "watched" | "progress"
     page_size: int = DEFAULT_PAGE_SIZE
-    concurrency: int = 2  # page requests in flight per server
+    concurrency: int = 8  # page requests in flight per server at most (paced below it)
     wait_timeout: float | None = 3600.0  # for delivery; None: until done
     reason: str = "cli"
 

@@ -25,10 +25,16 @@ def media_server(
     client_id: str,
     *,
     max_concurrency: int = 4,
+    interactive_concurrency: int = 4,
     timeout: float | None = 30.0,
 ) -> MediaServer:
     return _BUILDERS[config.kind].media_server(
-        config, http, client_id, max_concurrency=max_concurrency, timeout=timeout
+        config,
+        http,
+        client_id,
+        max_concurrency=max_concurrency,
+        interactive_concurrency=interactive_concurrency,
+        timeout=timeout,
     )
 
 

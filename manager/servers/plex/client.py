@@ -4,21 +4,30 @@ type codes, rating keys); `PlexMediaServer` puts the cluster's interface on top 
 Every call takes the token to act as, so one client serves every user of its server.
 Library pages (the bulk of a full sync) share one bound per server, `max_concurrency`;
 everything else (single-item reads, sessions, writes: real-time replay) has its own bound,
-`interactive_concurrency`, so a replay never queues behind a sync's page reads.
+`interactive_concurrency`, so a replay never queues behind a sync's page reads. Both are
+ceilings: below them the number in flight follows how the server answers (pacing.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import httpx
 
-from manager.servers.errors import MediaServerError, NotFound
+from manager.servers.errors import (
+    MediaServerError,
+    NotFound,
+    RateLimited,
+    ServerFault,
+    Unreachable,
+)
 from manager.servers.interface import DEFAULT_PAGE_SIZE
 from manager.servers.models import Library, MediaItem, ServerIdentity, Session
+from manager.servers.pacing import Pacer
 from manager.servers.plex import parse
 from manager.servers.plex.transport import base_headers, send
 
@@ -47,8 +56,10 @@ class PlexServerClient:
         self.max_concurrency = max(1, max_concurrency)
         self.timeout = timeout
         self.request_count = 0
-        self._bulk = asyncio.Semaphore(self.max_concurrency)
-        self._interactive = asyncio.Semaphore(max(1, interactive_concurrency))
+        # Ceilings: how many requests of each kind the server gets at once adapts below
+        # them to how it answers (servers/pacing.py).
+        self.bulk = Pacer(self.max_concurrency)
+        self.interactive = Pacer(max(1, interactive_concurrency))
         self._headers = base_headers(client_id)
         # JSON is smaller and parses faster than XML; both are understood either way.
         self._headers["Accept"] = "application/json" if prefer_json else "application/xml"
@@ -67,19 +78,27 @@ class PlexServerClient:
         bulk: bool = False,
     ) -> httpx.Response:
         merged = self._headers if not headers else {**self._headers, **headers}
-        async with self._bulk if bulk else self._interactive:
+        pacer = self.bulk if bulk else self.interactive
+        async with pacer.slot():
             self.request_count += 1
-            return await send(
-                self.http,
-                method,
-                self.base_url,
-                path,
-                headers=merged,
-                token=token,
-                params=params,
-                timeout=self.timeout,
-                target=self.name,
-            )
+            started = time.monotonic()
+            try:
+                response = await send(
+                    self.http,
+                    method,
+                    self.base_url,
+                    path,
+                    headers=merged,
+                    token=token,
+                    params=params,
+                    timeout=self.timeout,
+                    target=self.name,
+                )
+            except (ServerFault, RateLimited, Unreachable):
+                pacer.overloaded()
+                raise
+            pacer.answered(time.monotonic() - started)
+            return response
 
     async def _get_body(
         self,

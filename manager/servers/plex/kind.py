@@ -19,6 +19,7 @@ def media_server(
     client_id: str,
     *,
     max_concurrency: int = 4,
+    interactive_concurrency: int = 4,
     timeout: float | None = 30.0,
 ) -> PlexMediaServer:
     return PlexMediaServer.connect(
@@ -27,6 +28,7 @@ def media_server(
         client_id,
         name=config.name,
         max_concurrency=max_concurrency,
+        interactive_concurrency=interactive_concurrency,
         timeout=timeout,
     )
 

@@ -35,6 +35,7 @@ class PlexMediaServer:
         *,
         name: str,
         max_concurrency: int = 4,
+        interactive_concurrency: int = 4,
         timeout: float | None = 30.0,
     ) -> PlexMediaServer:
         return cls(
@@ -44,6 +45,7 @@ class PlexMediaServer:
                 client_id,
                 name=name,
                 max_concurrency=max_concurrency,
+                interactive_concurrency=interactive_concurrency,
                 timeout=timeout,
             )
         )
