@@ -29,6 +29,7 @@ ENV_TOKEN = "CLUSTER_MANAGER_TOKEN"
 ENV_UPDATE_ON_START = "UPDATE_ON_START"
 ENV_DEBUG = "DEBUG"
 ENV_SCHEDULE = "FULL_SYNC_SCHEDULE"
+ENV_CHANGED_SCHEDULE = "CHANGED_SYNC_SCHEDULE"
 ENV_DSN = "PLEX_CLUSTER_DSN"
 ENV_LISTEN = "PLEX_CLUSTER_LISTEN"
 ENV_PLEXTV = "PLEX_CLUSTER_PLEXTV_URL"
@@ -66,6 +67,8 @@ class DeliveryConfig:
 @dataclass(frozen=True, slots=True)
 class SyncConfig:
     schedule: str | None = None  # cron form, e.g. "0 2 * * *"
+    # Syncs of what changed since the last run (fullsync/changed.py), e.g. "*/15 * * * *".
+    changed_schedule: str | None = None
     on_start: bool = False
     allow_users: tuple[str, ...] = ()
     deny_users: tuple[str, ...] = ()
@@ -114,7 +117,7 @@ _TOP_KEYS = {
 }
 _SERVER_KEYS = {"name", "kind", "url", "host", "port", "scheme", "token", "aliases", "log"}
 _DELIVERY_KEYS = {"concurrency", "per_peer", "max_backoff", "base_backoff", "timeout"}
-_SYNC_KEYS = {"schedule", "on_start", "users", "concurrency"}
+_SYNC_KEYS = {"schedule", "changed_schedule", "on_start", "users", "concurrency"}
 _USERS_KEYS = {"allow", "deny"}
 
 
@@ -252,40 +255,33 @@ def parse_config(data: Any, path: str, env: Mapping[str, str] | None = None) -> 
         raise reader.fail("log_format", f"must be text or json, not {log_format!r}")
 
     d = reader.mapping(top.get("delivery"), "delivery", _DELIVERY_KEYS)
+    dd, sd = DeliveryConfig(), SyncConfig()  # the defaults, said once
     delivery = DeliveryConfig(
-        concurrency=int(reader.number(d.get("concurrency", 8), "delivery.concurrency", minimum=1)),
-        per_peer=int(reader.number(d.get("per_peer", 4), "delivery.per_peer", minimum=1)),
+        concurrency=int(
+            reader.number(d.get("concurrency", dd.concurrency), "delivery.concurrency", minimum=1)
+        ),
+        per_peer=int(reader.number(d.get("per_peer", dd.per_peer), "delivery.per_peer", minimum=1)),
         max_backoff=reader.number(d.get("max_backoff", 300), "delivery.max_backoff", minimum=0.05),
         base_backoff=reader.number(d.get("base_backoff", 1), "delivery.base_backoff", minimum=0.01),
         timeout=reader.number(d.get("timeout", 10), "delivery.timeout", minimum=0.1),
     )
 
     s = reader.mapping(top.get("sync"), "sync", _SYNC_KEYS)
-    schedule = env.get(ENV_SCHEDULE) or (
-        reader.string(s["schedule"], "sync.schedule") if s.get("schedule") else None
-    )
-    if schedule:
-        key = ENV_SCHEDULE if env.get(ENV_SCHEDULE) else "sync.schedule"
-        if len(schedule.split()) != 5:
-            raise reader.fail(
-                key, f"must be a 5-field cron expression like '0 2 * * *', not {schedule!r}"
-            )
-        from manager.cron import CronError, parse
-
-        try:
-            parse(schedule)
-        except CronError as exc:
-            raise reader.fail(key, str(exc)) from None
+    schedule = _cron(reader, env, s, "schedule", ENV_SCHEDULE)
+    changed_schedule = _cron(reader, env, s, "changed_schedule", ENV_CHANGED_SCHEDULE)
     on_start = reader.boolean(s.get("on_start", False), "sync.on_start")
     if env.get(ENV_UPDATE_ON_START) is not None:
         on_start = reader.boolean(env[ENV_UPDATE_ON_START], ENV_UPDATE_ON_START)
     users = reader.mapping(s.get("users"), "sync.users", _USERS_KEYS)
     sync = SyncConfig(
         schedule=schedule,
+        changed_schedule=changed_schedule,
         on_start=on_start,
         allow_users=reader.names(users.get("allow"), "sync.users.allow"),
         deny_users=reader.names(users.get("deny"), "sync.users.deny"),
-        concurrency=int(reader.number(s.get("concurrency", 2), "sync.concurrency", minimum=1)),
+        concurrency=int(
+            reader.number(s.get("concurrency", sd.concurrency), "sync.concurrency", minimum=1)
+        ),
     )
 
     return Config(
@@ -342,3 +338,22 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{name}: {where}: not valid YAML: {problem}") from None
     return parse_config(data, name, env)
+
+
+def _cron(
+    reader: Reader, env: Mapping[str, str], s: Mapping[str, Any], name: str, env_name: str
+) -> str | None:
+    """A 5-field cron expression from the environment or `sync.<name>`, checked."""
+    value = env.get(env_name) or (reader.string(s[name], f"sync.{name}") if s.get(name) else None)
+    if not value:
+        return None
+    key = env_name if env.get(env_name) else f"sync.{name}"
+    if len(value.split()) != 5:
+        raise reader.fail(key, f"must be a 5-field cron expression like '0 2 * * *', not {value!r}")
+    from manager.cron import CronError, parse
+
+    try:
+        parse(value)
+    except CronError as exc:
+        raise reader.fail(key, str(exc)) from None
+    return value

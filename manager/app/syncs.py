@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from manager.fullsync.engine import SyncBusy, SyncOptions
 from manager.fullsync.report import LogProgress, SyncReport
+from manager.fullsync.schedule import CHANGES
 from manager.logs import get_logger
 from manager.runtime import Runtime
 from manager.store import lease
@@ -29,6 +30,7 @@ async def run_sync(
     options = SyncOptions(
         concurrency=runtime.config.sync.concurrency,
         reason=reason,
+        changed_only=reason == CHANGES,
         servers=tuple(servers),
         users=tuple(users),
     )

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from manager.config import Config
+from manager.fullsync.changed import read_changed
 from manager.fullsync.group import Groups, build_groups
 from manager.fullsync.plan import PlannedWrite, Record, UserView, best_ledger, plan_user
 from manager.fullsync.read import Catalog, RunReader, UserRead
@@ -51,6 +52,7 @@ CHUNK = 500  # ledger records per database call: real-time work interleaves
 # first: the sync keeps at most MAX_AHEAD of its writes queued, adding FEED at a time.
 FEED = 250
 MAX_AHEAD = 1000
+CHANGED_MARGIN_S = 3600.0
 
 
 @dataclass
@@ -61,6 +63,9 @@ class SyncOptions:
     only: str | None = None  # "watched" | "progress"
     page_size: int = DEFAULT_PAGE_SIZE
     concurrency: int = 8  # page requests in flight per server at most (paced below it)
+    # Only what changed since the last run that ended well (fullsync/changed.py); a full
+    # run when there was none.
+    changed_only: bool = False
     wait_timeout: float | None = 3600.0  # for delivery; None: until done
     reason: str = "cli"
 
@@ -133,8 +138,9 @@ class FullSync:
         renew = None
         try:
             if not opts.dry_run:
+                kind = "changed" if opts.changed_only else "full"
                 run_id = await self.runner.run(
-                    lease.run_started, self.report.started_at, opts.reason
+                    lease.run_started, self.report.started_at, opts.reason, kind
                 )
                 renew = asyncio.create_task(self._renew_lease())
             log.info(
@@ -185,6 +191,18 @@ class FullSync:
         )
         return self.report
 
+    async def _since(self) -> int | None:
+        """Where a run of changes only starts (the servers' clocks), or None for a full run:
+        the start of the last run that ended well, less `CHANGED_MARGIN_S` for the clocks
+        of servers that run behind ours."""
+        last = await self.runner.run(lease.last_good_start)
+        if last is None:
+            log.info("sync_full_instead", why="no earlier sync ended well")
+            self.report.kind = "full"
+            return None
+        self.report.kind = "changed"
+        return int(last - CHANGED_MARGIN_S)
+
     async def _renew_lease(self) -> None:
         while True:
             await asyncio.sleep(LEASE_TTL / 3)
@@ -201,6 +219,11 @@ class FullSync:
             self.report.error = "no server could be read"
             return
         groups = self.groups = build_groups(reads.catalogs_read())
+        since = await self._since() if opts.changed_only else None
+        if since is not None:
+            for catalog in reads.catalogs:
+                # A show-level mark needs every episode's state; this run reads a few.
+                catalog.level_marks = False
         self.report.groups = len(groups.groups)
         cfg = self.config.sync
         users = reads.select_users(cfg.allow_users, cfg.deny_users, opts.users)
@@ -216,8 +239,14 @@ class FullSync:
             pending: list[asyncio.Task[UserRead] | None] = []
             for n, user in enumerate(users):
                 while len(pending) <= min(n + 1, len(users) - 1):  # read one user ahead
-                    nxt = users[len(pending)]
-                    pending.append(asyncio.create_task(reads.read_user(nxt, len(pending))))
+                    nxt, m = users[len(pending)], len(pending)
+                    pending.append(
+                        asyncio.create_task(
+                            reads.read_user(nxt, m)
+                            if since is None
+                            else read_changed(reads, nxt, m, since, groups)
+                        )
+                    )
                 task = pending[n]
                 assert task is not None
                 read = await task
@@ -245,6 +274,8 @@ class FullSync:
         rows, ours = await self.runner.run(_ledger_rows, user.id)
         await asyncio.sleep(0)
         best = best_ledger(rows, groups)
+        if read.groups is not None:  # a run of changes only decides what it read
+            best = {gi: row for gi, row in best.items() if gi in read.groups}
         plan = plan_user(
             view,
             self.reads.catalogs,

@@ -135,9 +135,10 @@ async def _scan(
     kind: str,
     page_size: int,
     on_page: Callable[[list[MediaItem]], None],
+    since: int | None = None,
 ) -> int:
     pages = 0
-    async for page in server.items(credential, library, kind, page_size):
+    async for page in server.items(credential, library, kind, page_size, since):
         pages += 1
         on_page(page)
         await asyncio.sleep(0)  # let real-time events in between pages
@@ -153,8 +154,10 @@ async def read_listing(
     build: bool = False,
     page_size: int = DEFAULT_PAGE_SIZE,
     on_items: PageHook | None = None,
+    since: int | None = None,
 ) -> Listing:
-    """Every movie and episode the credential's user sees, with their state.
+    """Every movie and episode the credential's user sees, with their state (`since`:
+    only those the user played or left a resume point in after it, server clock).
 
     `build=True` (the owner's read) fills the catalogue, shows first so that episodes get
     their show's ids. Other users' reads only add state and visibility.
@@ -194,7 +197,7 @@ async def read_listing(
 
     scans = [(s, MOVIE) for s in movie_libraries] + [(s, EPISODE) for s in show_libraries]
     counts = await asyncio.gather(
-        *(_scan(server, credential, s, k, page_size, take) for s, k in scans)
+        *(_scan(server, credential, s, k, page_size, take, since) for s, k in scans)
     )
     listing.pages += sum(counts) + 1
     return listing
@@ -208,6 +211,7 @@ class UserRead:
     started: float
     bits: list[int]
     states: list[dict[str, UserState]]
+    groups: set[int] | None = None  # the item groups read (None: all of them)
 
 
 def matches(user: ClusterUser, names: Sequence[str]) -> bool:
@@ -294,6 +298,14 @@ class RunReader:
                 found.setdefault(user.id, user)
                 self._access.setdefault(user.id, set()).add(i)
         return sorted(found.values(), key=lambda u: (u.kind != "owner", u.name.casefold()))
+
+    def usable(self, user: ClusterUser) -> list[int]:
+        """The readable servers the user can use."""
+        return [i for i in self.readable() if i in self._access.get(user.id, set())]
+
+    def owner_listing(self, user: ClusterUser, i: int) -> Listing | None:
+        """The catalogue's listing of server `i` when the user owns it (their state)."""
+        return self._owner_states[i] if self._is_owner(user, i) else None
 
     def _is_owner(self, user: ClusterUser, i: int) -> bool:
         owner = self.directory.owner_of(self.servers[i].name)

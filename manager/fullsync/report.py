@@ -57,6 +57,7 @@ class SyncReport:
     changes: int = 0
     undelivered: int = 0  # writes still in the outbox when the run ended (retried later)
     error: str | None = None  # a failure of the whole run
+    kind: str = "full"  # or "changed": only what changed since the last run (changed.py)
 
     def server(self, name: str) -> ServerSummary:
         found = self.servers.get(name)
@@ -76,7 +77,8 @@ class SyncReport:
 
     def render(self) -> str:
         took = (self.finished_at or time.time()) - self.started_at
-        head = "Full sync (dry run: nothing written)" if self.dry_run else "Full sync"
+        head = "Full sync" if self.kind == "full" else "Sync of changes"
+        head += " (dry run: nothing written)" if self.dry_run else ""
         lines = [f"{head}: {len(self.users)} users, {self.groups} items, {took:.1f} s"]
         if self.error:
             lines.append(f"FAILED: {self.error}")

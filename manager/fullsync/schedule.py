@@ -1,5 +1,7 @@
 """When `serve` runs full syncs: at start (`sync.on_start` / UPDATE_ON_START), then on the
-cron schedule (`sync.schedule` / FULL_SYNC_SCHEDULE, through manager.cron).
+cron schedule (`sync.schedule` / FULL_SYNC_SCHEDULE, through manager.cron); and syncs of
+what changed since the last run on theirs (`sync.changed_schedule` / CHANGED_SYNC_SCHEDULE,
+reason `CHANGES`), usually more often.
 
 One at a time; real-time events keep flowing meanwhile (same loop). A sync that falls
 due while another one runs (here, or elsewhere: `run` answers None when the lease is
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable
 
 import schedule
@@ -24,6 +27,7 @@ log = get_logger("manager.fullsync")
 SCHEDULER_TICK = 30.0
 
 RunSync = Callable[[str], Awaitable[SyncReport | None]]  # reason → one sync; None: lease held
+CHANGES = "changes"  # the reason of a sync of changes only
 
 
 async def run_on_schedule(cfg: SyncConfig, run: RunSync) -> None:
@@ -38,7 +42,8 @@ async def run_on_schedule(cfg: SyncConfig, run: RunSync) -> None:
         if running is not None and not running.done():
             if waiting is None:
                 log.info("sync_waiting", reason=reason, why="a full sync is running")
-            waiting = waiting or reason
+            if waiting is None or waiting == CHANGES:
+                waiting = reason  # a full sync waiting covers the changes too
             return
         running_reason = reason
         running = asyncio.create_task(_call(run, reason), name=f"full-sync-{reason}")
@@ -54,12 +59,16 @@ async def run_on_schedule(cfg: SyncConfig, run: RunSync) -> None:
             log.info("sync_waiting", reason=running_reason, why="another sync holds the lease")
             waiting = running_reason
 
-    if cfg.schedule:
+    for cron, reason in ((cfg.schedule, "schedule"), (cfg.changed_schedule, CHANGES)):
+        if not cron:
+            continue
         try:
-            schedule_cron(cfg.schedule, lambda: due.append("schedule"), scheduler)
-            log.info("sync_scheduled", schedule=cfg.schedule, next_run=str(scheduler.next_run))
+            schedule_cron(cron, functools.partial(due.append, reason), scheduler)
+            log.info(
+                "sync_scheduled", reason=reason, schedule=cron, next_run=str(scheduler.next_run)
+            )
         except CronError as exc:
-            log.error("sync_schedule_invalid", schedule=cfg.schedule, error=str(exc))
+            log.error("sync_schedule_invalid", schedule=cron, error=str(exc))
     try:
         if cfg.on_start:
             start("on_start")

@@ -47,9 +47,17 @@ class MediaServer(Protocol):
         library: Library,
         kind: str,
         page_size: int = DEFAULT_PAGE_SIZE,
+        since: int | None = None,
     ) -> AsyncIterator[list[MediaItem]]:
         """Every item of a kind in a library with its ids and the user's state, a page at a
-        time, in order."""
+        time, in order. `since` (the server's clock, epoch seconds): only the items the user
+        played or left a resume point in after it (an unplayed mark leaves no date, so it
+        is never among them)."""
+        ...
+
+    async def items_by_id(self, credential: Credential, item_ids: list[str]) -> list[MediaItem]:
+        """These items with their ids and the user's state, in few requests; the ones that
+        do not exist, or that the user cannot see, are left out."""
         ...
 
     async def item(self, credential: Credential, item_id: str) -> MediaItem:

@@ -69,8 +69,19 @@ def release(owner: str) -> None:
         MetaRow.delete().where((MetaRow.key == LEASE_KEY) & (MetaRow.value == row.value)).execute()
 
 
-def run_started(at: float, reason: str) -> int:
-    return int(SyncRunRow.insert(kind=f"full:{reason}"[:16], started_at=at).execute())
+def run_started(at: float, reason: str, kind: str = "full") -> int:
+    return int(SyncRunRow.insert(kind=f"{kind}:{reason}"[:16], started_at=at).execute())
+
+
+def last_good_start() -> float | None:
+    """When the newest sync that ended well (full, or of changes only) started."""
+    row = (
+        SyncRunRow.select(SyncRunRow.started_at)
+        .where(SyncRunRow.ok == True)  # noqa: E712 (peewee builds SQL from ==)
+        .order_by(SyncRunRow.started_at.desc())
+        .first()
+    )
+    return float(row.started_at) if row is not None else None
 
 
 def run_finished(run_id: int, at: float, ok: bool, summary: str) -> None:

@@ -63,6 +63,7 @@ class FakeMediaServer:
     redundant: list[tuple[str, str, str, int | None]] = field(default_factory=list)
     playing: list[Session] = field(default_factory=list)
     item_reads: list[tuple[str, str]] = field(default_factory=list)  # (user, item id)
+    batch_reads: list[tuple[str, list[str]]] = field(default_factory=list)  # (user, item ids)
     clock: Callable[[], float] = time.time  # what it stamps last_played_at with
 
     # -- building the library ------------------------------------------------------------
@@ -132,6 +133,7 @@ class FakeMediaServer:
         library: Library,
         kind: str,
         page_size: int = DEFAULT_PAGE_SIZE,
+        since: int | None = None,
     ) -> AsyncIterator[list[MediaItem]]:
         user = self._call(credential)
         found = [
@@ -139,8 +141,15 @@ class FakeMediaServer:
             for i in self.library.values()
             if i.library_id == library.id and i.kind == kind
         ]
+        if since is not None:
+            found = [i for i in found if i.last_played_at is not None and i.last_played_at > since]
         for start in range(0, len(found), page_size):
             yield found[start : start + page_size]
+
+    async def items_by_id(self, credential: Credential, item_ids: list[str]) -> list[MediaItem]:
+        user = self._call(credential)
+        self.batch_reads.append((user, list(item_ids)))
+        return [self._as_seen(user, self.library[i]) for i in item_ids if i in self.library]
 
     async def item(self, credential: Credential, item_id: str) -> MediaItem:
         user = self._call(credential)

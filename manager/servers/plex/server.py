@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
+from manager.servers.errors import NotFound
 from manager.servers.interface import DEFAULT_PAGE_SIZE
 from manager.servers.models import Credential, Library, MediaItem, ServerIdentity, Session
 from manager.servers.plex.client import PlexServerClient
@@ -69,8 +70,21 @@ class PlexMediaServer:
         library: Library,
         kind: str,
         page_size: int = DEFAULT_PAGE_SIZE,
+        since: int | None = None,
     ) -> AsyncIterator[list[MediaItem]]:
-        return self.client.iter_items(credential.secret, library, TYPE_CODES[kind], page_size)
+        # Plex's filter syntax for dates: `field>>=value` is "after".
+        after = {"lastViewedAt>>": str(since)} if since is not None else None
+        return self.client.iter_items(
+            credential.secret, library, TYPE_CODES[kind], page_size, extra_params=after
+        )
+
+    async def items_by_id(self, credential: Credential, item_ids: list[str]) -> list[MediaItem]:
+        if not item_ids:
+            return []
+        try:
+            return await self.client.metadata(credential.secret, item_ids)
+        except NotFound:
+            return []
 
     async def item(self, credential: Credential, item_id: str) -> MediaItem:
         return await self.client.item(credential.secret, item_id)

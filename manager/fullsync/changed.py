@@ -1,0 +1,124 @@
+"""Incremental sync, reading: per user, only the items that changed since the last run.
+
+A server can list the items a user played or left a resume point in after a time (Plex:
+`lastViewedAt>>=`). Every item group touched so on some server is then read on every other
+server the user can use, in batches (`items_by_id`): a decision needs every server's state
+of the item. The result is the `UserRead` a full read gives, limited to those groups
+(`UserRead.groups`), so the plan, its rules and the writes are the full sync's own.
+
+The catalogue (the owner's listing) is read whole, as in every run: it groups items across
+servers, and it is the owner's state, of which the changed part is taken the same way.
+
+What it cannot see: an item marked unplayed leaves no date, so it is never listed. The
+proxy reports those as they happen; the full sync, on its slower schedule, finds the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from manager.fullsync.group import Groups
+from manager.fullsync.read import (
+    ADMIN_BIT,
+    RunReader,
+    UserRead,
+    UserState,
+    read_listing,
+    state_of,
+)
+from manager.logs import get_logger
+from manager.model import ClusterUser
+from manager.servers.errors import MediaServerError
+from manager.servers.models import Credential
+
+log = get_logger("manager.fullsync")
+
+
+async def read_changed(
+    reads: RunReader, user: ClusterUser, n: int, since: int, groups: Groups
+) -> UserRead:
+    """The user's state of every item group changed on some server after `since` (the
+    servers' clocks, epoch seconds); `n`: their place in the run."""
+    count = len(reads.servers)
+    read = UserRead(user, time.time(), [0] * count, [{} for _ in range(count)], set())
+    assert read.groups is not None
+    credentials: dict[int, Credential] = {}
+    owned: dict[int, dict[str, UserState]] = {}
+
+    def touch(i: int, states: dict[str, UserState]) -> None:
+        items = reads.catalogs[i].items
+        for rk, st in states.items():
+            entry = items.get(rk)
+            if entry is not None and entry.group >= 0 and (st.last_viewed_at or 0) > since:
+                read.groups.add(entry.group)  # type: ignore[union-attr]
+
+    async def changed_on(i: int) -> None:
+        server = reads.servers[i]
+        summary = reads.report.server(server.name)
+        own = reads.owner_listing(user, i)
+        if own is not None:
+            owned[i] = own.states
+            touch(i, own.states)
+            return
+        try:
+            credential = await reads.directory.credential_for(user, server.name)
+            if credential is None:
+                return  # cannot use this server
+            bit = 1 << (n + 1)
+            listing = await read_listing(
+                reads.readers[i], credential, reads.catalogs[i], bit,
+                page_size=reads.page_size, since=since,
+            )  # fmt: skip
+        except MediaServerError as exc:
+            summary.error(f"{user.name} not read: {exc}")
+            summary.failed += 1
+            log.warning("sync_user_unreadable", server=server.name, user=user.name, error=str(exc))
+            return
+        read.bits[i], read.states[i] = bit, listing.states
+        credentials[i] = credential
+        summary.compared += listing.compared
+        touch(i, listing.states)
+
+    async def rest_on(i: int) -> None:
+        """The touched groups' items there that the changed listing did not give."""
+        listed = read.states[i]
+        wanted = [
+            rk
+            for gi in sorted(read.groups or ())
+            for si, rk in groups.groups[gi].members
+            if si == i and rk not in listed
+        ]
+        if not wanted:
+            return
+        server = reads.servers[i]
+        try:
+            found = await reads.readers[i].items_by_id(credentials[i], wanted)
+        except MediaServerError as exc:
+            reads.report.server(server.name).error(f"{user.name} not read: {exc}")
+            reads.report.server(server.name).failed += 1
+            read.bits[i] = 0  # half a read decides nothing there
+            return
+        items = reads.catalogs[i].items
+        for item in found:
+            entry = items.get(item.id)
+            if entry is None:
+                continue
+            entry.mask |= read.bits[i]
+            state = state_of(item)
+            if state is not None:
+                listed[item.id] = state
+        reads.report.server(server.name).compared += len(found)
+
+    usable = reads.usable(user)
+    await asyncio.gather(*(changed_on(i) for i in usable))
+    for i, states in owned.items():
+        # The owner's whole state is known; only the touched groups are this run's.
+        items = reads.catalogs[i].items
+        read.bits[i] = ADMIN_BIT
+        read.states[i] = {
+            rk: st for rk, st in states.items() if rk in items and items[rk].group in read.groups
+        }
+        reads.report.server(reads.servers[i].name).compared += len(read.states[i])
+    await asyncio.gather(*(rest_on(i) for i in credentials))
+    return read
