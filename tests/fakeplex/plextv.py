@@ -7,9 +7,10 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .fixture import AccountSpec, ClusterSpec
-from .library import BASE_TIME, xml_attrs
+from .items import BASE_TIME
 from .render import XML_DECL, element
 from .transport import Host, Hosted, Request, Response
+from .xmltext import xml_attrs
 
 if TYPE_CHECKING:
     from .pms import FakeServer
