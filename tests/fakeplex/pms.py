@@ -9,7 +9,8 @@ import threading
 from typing import Any
 
 from .fixture import AccountSpec, ClusterSpec, MovieSpec, ServerSpec, ShowSpec
-from .library import Item, Library
+from .items import Item
+from .library import Library
 from .pms_base import (
     DEFAULT_MIN_RESUME_OFFSET,
     DEFAULT_SESSION_TIMEOUT,
@@ -17,6 +18,7 @@ from .pms_base import (
     ServerBase,
     Session,
 )
+from .pms_info import InfoMixin
 from .pms_reads import ReadsMixin
 from .pms_writes import WritesMixin
 from .state import StateStore
@@ -26,7 +28,7 @@ _RE_SECTION = re.compile(r"^/library/sections/(\d+)(?:/(all|allLeaves|collection
 _RE_METADATA = re.compile(r"^/library/metadata/([\d,]+)(?:/(children|allLeaves))?$")
 
 
-class FakeServer(Hosted, ReadsMixin, WritesMixin, ServerBase):
+class FakeServer(Hosted, InfoMixin, ReadsMixin, WritesMixin, ServerBase):
     """An emulated PMS. Test hooks: requests, go_down/come_up, fail_next, set_delay,
     refuse_when, restart."""
 

@@ -9,7 +9,8 @@ import time
 from dataclasses import dataclass, field
 
 from .fixture import AccountSpec, ServerSpec
-from .library import Item, Library, Section
+from .items import Item, Section
+from .library import Library
 from .state import StateStore
 from .transport import Request
 

@@ -1,13 +1,15 @@
-"""PMS library reads: root, sections, listings with filters and paging, metadata."""
+"""PMS library listings: a section's items with filters, sorting and paging; metadata,
+children and leaves of items."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .fixture import AccountSpec
-from .library import NUM_TYPE, TYPE_NUM, Item, Section
-from .pms_base import ALL_TITLES, LIBRARY_ID, HTTPError, ServerBase, int_param, now_s
-from .render import container, element, item_json, item_xml, json_attrs
+from .items import NUM_TYPE, TYPE_NUM, Item, Section
+from .pms_base import ALL_TITLES, LIBRARY_ID, HTTPError, ServerBase, int_param
+from .pms_search import search_filters, search_meta
+from .render import container, element, item_json, item_xml
 from .transport import Request, Response
 
 
@@ -23,106 +25,6 @@ def _section_tags(sec: Section) -> dict[str, Any]:
 
 
 class ReadsMixin(ServerBase):
-    def _identity(self, req: Request) -> Response:
-        return container(
-            req.wants_json,
-            {
-                "size": 0,
-                "apiVersion": "1.1.1",
-                "claimed": 1,
-                "machineIdentifier": self.machine_identifier,
-                "version": self.version,
-            },
-        )
-
-    def _root(self, req: Request, acct: AccountSpec) -> Response:
-        dirs = [
-            ("activities", "activities"),
-            ("butler", "butler"),
-            ("library", "library"),
-            ("playlists", "playlists"),
-            ("status", "status"),
-            ("system", "system"),
-        ]
-        attrs = {
-            "size": len(dirs),
-            "allowCameraUpload": 0,
-            "allowChannelAccess": 1,
-            "allowMediaDeletion": 1,
-            "allowSharing": 1,
-            "allowSync": 1,
-            "backgroundProcessing": 1,
-            "certificate": 1,
-            "companionProxy": 1,
-            "countryCode": "usa",
-            "diagnostics": "logs,databases,streaminglogs",
-            "eventStream": 1,
-            "friendlyName": self.friendly_name,
-            "hubSearch": 1,
-            "machineIdentifier": self.machine_identifier,
-            "multiuser": 1,
-            "myPlex": 1,
-            "myPlexMappingState": "mapped",
-            "myPlexSigninState": "ok",
-            "myPlexSubscription": 1,
-            "myPlexUsername": self.owner.email,
-            "ownerFeatures": "webhooks,sync",
-            "platform": "Linux",
-            "platformVersion": "6.1",
-            "pluginHost": 1,
-            "readOnlyLibraries": 0,
-            "requestParametersInCookie": 1,
-            "streamingBrainVersion": 2,
-            "sync": 1,
-            "transcoderActiveVideoSessions": 0,
-            "transcoderAudio": 1,
-            "transcoderVideo": 1,
-            "updatedAt": now_s(),
-            "updater": 1,
-            "version": self.version,
-            "voiceSearch": 1,
-        }
-        rows = [{"count": 1, "key": k, "title": t} for k, t in dirs]
-        return container(
-            req.wants_json,
-            attrs,
-            items_xml=[element("Directory", r) for r in rows],
-            items_json=rows,
-            json_key="Directory",
-        )
-
-    def _library_root(self, req: Request) -> Response:
-        rows = [
-            {"key": "sections", "title": "Library Sections"},
-            {"key": "recentlyAdded", "title": "Recently Added Content"},
-            {"key": "onDeck", "title": "On Deck Content"},
-        ]
-        attrs = {
-            "size": len(rows),
-            "allowSync": 0,
-            "art": "/:/resources/library-art.png",
-            "content": "",
-            "identifier": LIBRARY_ID,
-            "mediaTagPrefix": "/system/bundle/media/flags/",
-            "mediaTagVersion": 1700000000,
-            "title1": "Plex Library",
-            "title2": "",
-        }
-        return container(
-            req.wants_json,
-            attrs,
-            items_xml=[element("Directory", r) for r in rows],
-            items_json=rows,
-            json_key="Directory",
-        )
-
-    def _sections(self, req: Request, acct: AccountSpec) -> Response:
-        secs = self._visible_sections(acct)
-        xml = [element("Directory", s.attrs(), element("Location", s.location())) for s in secs]
-        js = [{**json_attrs(s.attrs()), "Location": [s.location()]} for s in secs]
-        attrs = {"size": len(secs), "allowSync": 0, "title1": "Plex Library"}
-        return container(req.wants_json, attrs, items_xml=xml, items_json=js, json_key="Directory")
-
     def _section(self, req: Request, acct: AccountSpec, sid: int, sub: str | None) -> Response:
         sec = self.library.sections.get(sid)
         if sec is None or sec not in self._visible_sections(acct):
@@ -172,7 +74,7 @@ class ReadsMixin(ServerBase):
             raise HTTPError(400)
         libtype = NUM_TYPE[tnum]
         candidates = sec.by_type.get(libtype, [])
-        filters = _filters(q)
+        filters = search_filters(q)
         aid = acct.id
         with self._lock:
             if filters:
@@ -182,7 +84,7 @@ class ReadsMixin(ServerBase):
                 candidates = self._sorted(aid, candidates, sort)
             extra = None
             if q.get("includeMeta") == "1":
-                extra = _meta(sec)
+                extra = search_meta(sec)
             return self._page(
                 req,
                 acct,
@@ -339,78 +241,3 @@ class ReadsMixin(ServerBase):
                 }
             )
         return attrs
-
-
-def _filters(q: dict[str, str]) -> dict[str, str]:
-    """Filter parameters plexapi's search() sends, with their libtype prefix stripped
-    ("episode.unwatched" -> "unwatched")."""
-    known = {"unwatched", "unwatchedLeaves", "inProgress", "title", "year", "guid", "id"}
-    out = {}
-    for k, v in q.items():
-        field = k.rsplit(".", 1)[-1]
-        if field in known:
-            out[field] = v
-    return out
-
-
-_FIELD_TYPES = {
-    "boolean": [("=", "is true")],
-    "string": [("=", "contains"), ("!=", "does not contain"), ("==", "is"), ("!==", "is not")],
-    "integer": [("=", "is"), ("!=", "is not"), (">>=", "is greater than"), ("<<=", "is less than")],
-    "tag": [("=", "is"), ("!=", "is not")],
-}
-
-
-def _meta(sec: Section) -> tuple[str, dict[str, Any]]:
-    """The <Meta> block plexapi reads (includeMeta=1) to validate search filters."""
-    types: list[tuple[str, str, list[tuple[str, str, str]]]] = []
-    base_fields = [
-        ("title", "Title", "string"),
-        ("unwatched", "Unplayed", "boolean"),
-        ("inProgress", "In Progress", "boolean"),
-        ("year", "Year", "integer"),
-    ]
-    if sec.type == "movie":
-        types.append(("movie", "Movies", base_fields))
-    else:
-        types.append(
-            (
-                "show",
-                "TV Shows",
-                [
-                    ("show.title", "Show Title", "string"),
-                    ("show.unwatchedLeaves", "Unplayed", "boolean"),
-                    ("show.inProgress", "In Progress", "boolean"),
-                    ("show.year", "Year", "integer"),
-                ],
-            )
-        )
-        types.append(
-            (
-                "season",
-                "Seasons",
-                [
-                    ("season.title", "Season Title", "string"),
-                    ("season.unwatched", "Unplayed", "boolean"),
-                ],
-            )
-        )
-        types.append(("episode", "Episodes", [(f"episode.{k}", t, ft) for k, t, ft in base_fields]))
-    xml_types = []
-    js_types = []
-    for tname, title, fields in types:
-        key = f"/library/sections/{sec.id}/all?type={TYPE_NUM[tname]}"
-        fattrs = [{"key": k, "title": t, "type": ft} for k, t, ft in fields]
-        tattrs = {"key": key, "type": tname, "title": title, "active": 0}
-        xml_types.append(element("Type", tattrs, "".join(element("Field", f) for f in fattrs)))
-        js_types.append({**tattrs, "Field": fattrs})
-    xml_ft = []
-    js_ft = []
-    for ftype, ops in _FIELD_TYPES.items():
-        oattrs = [{"key": k, "title": t} for k, t in ops]
-        xml_ft.append(
-            element("FieldType", {"type": ftype}, "".join(element("Operator", o) for o in oattrs))
-        )
-        js_ft.append({"type": ftype, "Operator": oattrs})
-    xml = element("Meta", {}, "".join(xml_types) + "".join(xml_ft))
-    return xml, {"Type": js_types, "FieldType": js_ft}

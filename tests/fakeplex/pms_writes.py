@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from .fixture import AccountSpec
-from .library import Item
+from .items import Item
 from .pms_base import (
     LIBRARY_ID,
     PLAYBACK_STATES,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .library import Item, esc, xml_attrs
+from .items import Item
 from .transport import Response
+from .xmltext import esc, xml_attrs
 
 XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .library import Item
+from .items import Item
 
 
 @dataclass(slots=True)
