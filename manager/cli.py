@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     sync = sub.add_parser("sync", parents=[common], help="run one full sync and exit")
     sync.add_argument("--dry-run", action="store_true", help="print planned changes, write nothing")
     sync.add_argument(
+        "--changed",
+        action="store_true",
+        help="only items played or resumed since the last sync that ended well (full if none)",
+    )
+    sync.add_argument(
         "--user", action="append", default=[], metavar="NAME", help="only this user (repeatable)"
     )
     sync.add_argument(

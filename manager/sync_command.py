@@ -30,6 +30,7 @@ def options_from_args(config: Config, args: argparse.Namespace) -> SyncOptions:
         only=getattr(args, "only", None),
         concurrency=config.sync.concurrency,
         reason="cli",
+        changed_only=bool(getattr(args, "changed", False)),
     )
 
 

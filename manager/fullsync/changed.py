@@ -31,15 +31,25 @@ from manager.logs import get_logger
 from manager.model import ClusterUser
 from manager.servers.errors import MediaServerError
 from manager.servers.models import Credential
+from manager.servers.peer_clock import same_stamp
+from manager.store import peer_writes
+from manager.store.db import DbRunner
 
 log = get_logger("manager.fullsync")
 
 
 async def read_changed(
-    reads: RunReader, user: ClusterUser, n: int, since: int, groups: Groups
+    reads: RunReader,
+    user: ClusterUser,
+    n: int,
+    since: list[int],
+    groups: Groups,
+    runner: DbRunner,
 ) -> UserRead:
-    """The user's state of every item group changed on some server after `since` (the
-    servers' clocks, epoch seconds); `n`: their place in the run."""
+    """The user's state of every item group changed on some server after `since[i]` (on
+    server i's clock, epoch seconds); `n`: their place in the run. A state that our own
+    write left (its stamp is ours) is no change: that write was the replay of one."""
+    ours = await runner.run(peer_writes.stamps_for, user.id)
     count = len(reads.servers)
     read = UserRead(user, time.time(), [0] * count, [{} for _ in range(count)], set())
     assert read.groups is not None
@@ -47,11 +57,15 @@ async def read_changed(
     owned: dict[int, dict[str, UserState]] = {}
 
     def touch(i: int, states: dict[str, UserState]) -> None:
-        items = reads.catalogs[i].items
+        items, name = reads.catalogs[i].items, reads.servers[i].name
         for rk, st in states.items():
             entry = items.get(rk)
-            if entry is not None and entry.group >= 0 and (st.last_viewed_at or 0) > since:
-                read.groups.add(entry.group)  # type: ignore[union-attr]
+            if entry is None or entry.group < 0 or (st.last_viewed_at or 0) <= since[i]:
+                continue
+            stamp = ours.get((name, rk))
+            if stamp is not None and same_stamp(stamp[0], int(st.last_viewed_at or 0)):
+                continue
+            read.groups.add(entry.group)  # type: ignore[union-attr]
 
     async def changed_on(i: int) -> None:
         server = reads.servers[i]
@@ -68,7 +82,7 @@ async def read_changed(
             bit = 1 << (n + 1)
             listing = await read_listing(
                 reads.readers[i], credential, reads.catalogs[i], bit,
-                page_size=reads.page_size, since=since,
+                page_size=reads.page_size, since=since[i],
             )  # fmt: skip
         except MediaServerError as exc:
             summary.error(f"{user.name} not read: {exc}")

@@ -39,7 +39,7 @@ from manager.servers.interface import DEFAULT_PAGE_SIZE, MediaServer, UserDirect
 from manager.servers.models import MediaItem
 from manager.servers.recent import ReadState
 from manager.servers.server import Server
-from manager.store import lease, ledger, peer_writes
+from manager.store import clocks, lease, ledger, peer_writes
 from manager.store.db import DbRunner
 from manager.store.ledger import LedgerEntry
 from manager.store.outbox import Outbox, Write
@@ -52,7 +52,10 @@ CHUNK = 500  # ledger records per database call: real-time work interleaves
 # first: the sync keeps at most MAX_AHEAD of its writes queued, adding FEED at a time.
 FEED = 250
 MAX_AHEAD = 1000
-CHANGED_MARGIN_S = 3600.0
+# A sync of changes only starts this long before the last good run did: server clocks
+# drift, and a stamp is a whole second. Where a server's clock was never learned, an hour.
+CLOCK_SLACK_S = 120.0
+UNKNOWN_CLOCK_S = 3600.0
 
 
 @dataclass
@@ -165,6 +168,9 @@ class FullSync:
                 self.report.server(s.name).read_requests = reader.request_count
             if renew is not None:
                 renew.cancel()
+            learned = {s.name: s.clock.offset for s in self.servers if s.clock.offset is not None}
+            with contextlib.suppress(Exception):
+                await self.runner.run(clocks.save, learned)
             if run_id is not None:
                 with contextlib.suppress(Exception):
                     await self.runner.run(
@@ -191,17 +197,26 @@ class FullSync:
         )
         return self.report
 
-    async def _since(self) -> int | None:
-        """Where a run of changes only starts (the servers' clocks), or None for a full run:
-        the start of the last run that ended well, less `CHANGED_MARGIN_S` for the clocks
-        of servers that run behind ours."""
+    async def _since(self) -> list[int] | None:
+        """Where a run of changes only starts on each server (on its clock), or None for a
+        full run: the start of the last run that ended well, moved to the server's clock
+        (servers/peer_clock.py, kept in store/clocks.py) less `CLOCK_SLACK_S`; less
+        `UNKNOWN_CLOCK_S` where that clock was never learned."""
         last = await self.runner.run(lease.last_good_start)
         if last is None:
             log.info("sync_full_instead", why="no earlier sync ended well")
             self.report.kind = "full"
             return None
         self.report.kind = "changed"
-        return int(last - CHANGED_MARGIN_S)
+        kept = await self.runner.run(clocks.load)
+        since = []
+        for s in self.servers:
+            offset = s.clock.offset if s.clock.offset is not None else kept.get(s.name)
+            since.append(
+                int(last + offset - CLOCK_SLACK_S) if offset is not None
+                else int(last - UNKNOWN_CLOCK_S)
+            )  # fmt: skip
+        return since
 
     async def _renew_lease(self) -> None:
         while True:
@@ -244,7 +259,7 @@ class FullSync:
                         asyncio.create_task(
                             reads.read_user(nxt, m)
                             if since is None
-                            else read_changed(reads, nxt, m, since, groups)
+                            else read_changed(reads, nxt, m, since, groups, self.runner)
                         )
                     )
                 task = pending[n]

@@ -38,6 +38,7 @@ from manager.config import parse_config  # noqa: E402
 from manager.fullsync.engine import SyncOptions  # noqa: E402
 from manager.fullsync.report import Progress, SyncReport  # noqa: E402
 from manager.sync_command import run_standalone  # noqa: E402
+from tests.bench.sync_changes import make_changes  # noqa: E402
 from tests.bench.sync_fixture import write_fixture_in_child  # noqa: E402
 from tests.bench.sync_floor import IN_FLIGHT, FloorResult, WriteMix, run_floor  # noqa: E402
 from tests.fakeplex.generate import add_size_arguments  # noqa: E402
@@ -194,6 +195,25 @@ def run_syncs(args: argparse.Namespace, path: Path, tmp: str) -> list[Run]:
             runs.append(Run(title, report, end - t0))
             if args.no_second:
                 break
+        if not args.no_second and args.changes > 0:
+            # As many changes twice: once for a sync of changes only, once for a full one.
+            for title, changed_only, seed in (("changes only", True, 7), ("full", False, 8)):
+                made = make_changes(describe, args.changes, seed)
+                print(f"then {made:,} changes made on the servers without a proxy (no event)")
+                timer = PhaseTimer()
+                t0 = time.perf_counter()
+                options = SyncOptions(concurrency=args.concurrency, changed_only=changed_only)
+                report, _ = asyncio.run(run_standalone(config, options, timer))
+                end = time.perf_counter()
+                print_report(f"sync after changes, {title}", report, end - t0, timer, end)
+                runs.append(Run(f"after changes, {title}", report, end - t0))
+            quick, full = runs[-2], runs[-1]
+            print(
+                f"  after changes: changes only {quick.wall:.1f} s, full {full.wall:.1f} s "
+                f"({ratio(quick.wall, full.wall)}); read requests "
+                f"{sum(s.read_requests for s in quick.report.servers.values()):,} vs "
+                f"{sum(s.read_requests for s in full.report.servers.values()):,}"
+            )
     return runs
 
 
@@ -207,6 +227,13 @@ def main() -> int:
     ap.add_argument("--memory", action="store_true", help="tracemalloc peak (slower)")
     ap.add_argument("--no-second", action="store_true")
     ap.add_argument("--no-floor", action="store_true", help="skip the bare client's floor")
+    ap.add_argument(
+        "--changes",
+        type=float,
+        default=0.01,
+        help="share of items each user changes after the second run, then a sync of changes "
+        "only (0: none)",
+    )
     ap.add_argument(
         "--floor-in-flight", type=int, default=IN_FLIGHT, help="floor requests per server"
     )
@@ -248,6 +275,8 @@ def result_json(
         "diverge": args.diverge,
         "first": runs[0].as_json(),
         "second": runs[1].as_json() if len(runs) > 1 else None,
+        "changes_only": runs[2].as_json() if len(runs) > 3 else None,
+        "full_after_changes": runs[3].as_json() if len(runs) > 3 else None,
         "rss_mib": round(rss, 1),
         "floor": None
         if floor is None

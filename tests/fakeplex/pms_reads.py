@@ -114,6 +114,14 @@ class ReadsMixin(ServerBase):
                     return False
             elif field == "id" and item.rating_key not in value.split(","):
                 return False
+            elif field in ("lastViewedAt>>", "lastViewedAt<<"):
+                when = int_param(value)
+                if when is None:
+                    raise HTTPError(400)
+                st = self._state.of(aid).get(item.rating_key)
+                seen = st.last_viewed_at if st is not None else None
+                if seen is None or (seen <= when if field.endswith(">>") else seen >= when):
+                    return False
         return True
 
     def _sorted(self, aid: int, items: list[Item], sort: str) -> list[Item]:

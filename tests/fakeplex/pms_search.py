@@ -11,8 +11,11 @@ from .render import element
 
 def search_filters(q: dict[str, str]) -> dict[str, str]:
     """Filter parameters plexapi's search() sends, with their libtype prefix stripped
-    ("episode.unwatched" -> "unwatched")."""
+    ("episode.unwatched" -> "unwatched"). A date field's operator stays in the name: Plex
+    writes "after" as `lastViewedAt>>=T`, which a query string parses as the name
+    `lastViewedAt>>` and the value T (epoch seconds)."""
     known = {"unwatched", "unwatchedLeaves", "inProgress", "title", "year", "guid", "id"}
+    known |= {"lastViewedAt>>", "lastViewedAt<<"}
     out = {}
     for k, v in q.items():
         field = k.rsplit(".", 1)[-1]
@@ -26,6 +29,7 @@ _FIELD_TYPES = {
     "string": [("=", "contains"), ("!=", "does not contain"), ("==", "is"), ("!==", "is not")],
     "integer": [("=", "is"), ("!=", "is not"), (">>=", "is greater than"), ("<<=", "is less than")],
     "tag": [("=", "is"), ("!=", "is not")],
+    "date": [(">>=", "is after"), ("<<=", "is before")],
 }
 
 
@@ -37,6 +41,7 @@ def search_meta(sec: Section) -> tuple[str, dict[str, Any]]:
         ("unwatched", "Unplayed", "boolean"),
         ("inProgress", "In Progress", "boolean"),
         ("year", "Year", "integer"),
+        ("lastViewedAt", "Last Played", "date"),
     ]
     if sec.type == "movie":
         types.append(("movie", "Movies", base_fields))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 from plexapi.exceptions import NotFound, Unauthorized
 from plexapi.myplex import MyPlexAccount
@@ -273,3 +275,23 @@ def test_myplex_account_via_emulated_plextv(demo_cluster: Cluster) -> None:
         token = kid_resources[srv.machine_identifier].accessToken
         assert token == demo_cluster.token_for("kid", name)
         assert PlexServer(srv.url, token).library.sections()
+
+
+def test_search_by_last_played_after_a_time_per_user(demo_cluster: Cluster) -> None:
+    """`lastViewedAt>>=` ("after", as plexapi writes a date filter) lists what the asking
+    user played or left a resume point in since then; the owner's plays are not alice's."""
+    since = datetime.now() - timedelta(minutes=5)
+    admin, alice = connect(demo_cluster, "beta"), connect(demo_cluster, "beta", "alice")
+    arrival = alice.library.section("Movies").get("Arrival")
+    arrival.markPlayed()
+    alien = admin.library.section("Movies").get("Alien")
+    alien.markPlayed()
+    after = alice.library.section("Movies").search(filters={"lastViewedAt>>": since})
+    assert [m.title for m in after] == ["Arrival"]
+    later = datetime.now() + timedelta(minutes=5)
+    assert alice.library.section("Movies").search(filters={"lastViewedAt>>": later}) == []
+    before = alice.library.section("Movies").search(filters={"lastViewedAt<<": later})
+    assert [m.title for m in before] == ["Arrival"]
+    arrival.markUnplayed()  # an unplayed mark leaves no date: the item is not "after" anything
+    assert alice.library.section("Movies").search(filters={"lastViewedAt>>": since}) == []
+    alien.markUnplayed()  # the cluster is shared with other tests
