@@ -119,10 +119,15 @@ _BY_ALIAS = (
     'WHERE "ledger_alias"."user_id" = ? AND "ledger_alias"."key" IN ({})'
 )
 _BY_KEY = f'SELECT {_COLS} FROM "ledger" WHERE "user_id" = ? AND "identity_key" IN ({{}})'
+# By ids from the two unique indexes: a condition on the user's rows beside them (as in
+# `user_id = ? AND (identity_key IN … OR id IN …)`) has SQLite walk all the user's rows,
+# 1.6 ms a call at 20 000 of them against 11 µs this way.
 _NEWEST_PARENT = (
-    f'SELECT {_COLS} FROM "ledger" WHERE "ledger"."user_id" = ? AND ('
-    '"ledger"."identity_key" IN ({0}) OR "ledger"."id" IN (SELECT "entry_id" FROM '
-    '"ledger_alias" WHERE "user_id" = ? AND "key" IN ({0}))) '
+    f'SELECT {_COLS} FROM "ledger" WHERE "ledger"."id" IN ('
+    'SELECT "id" FROM "ledger" WHERE "user_id" = ? AND "identity_key" IN ({0}) UNION '
+    'SELECT "ledger"."id" FROM "ledger_alias" JOIN "ledger" ON "ledger"."id" = '
+    '"ledger_alias"."entry_id" AND "ledger"."user_id" = ? '
+    'WHERE "ledger_alias"."user_id" = ? AND "ledger_alias"."key" IN ({0})) '
     'ORDER BY "ledger"."observed_at" DESC LIMIT 1'
 )
 _VALUES = (
@@ -183,7 +188,8 @@ def _newest_parent(user_id: UserId, parents: Sequence[str]) -> Stored | None:
     if not parents:
         return None
     found = sql.run(
-        _NEWEST_PARENT.format(sql.marks(len(parents))), [user_id, *parents, user_id, *parents]
+        _NEWEST_PARENT.format(sql.marks(len(parents))),
+        [user_id, *parents, user_id, user_id, *parents],
     ).fetchone()
     return Stored.of(found) if found is not None else None
 
