@@ -152,6 +152,8 @@ _ADD_PARENTS = (
 def _find(user_id: UserId, keys: Sequence[str]) -> tuple[Stored | None, set[str]]:
     """The entry known by the first of `keys` that has one (best key first), and which of
     `keys` already have an alias row (of any entry)."""
+    if not keys:
+        return None, set()  # IN () is not SQL; peewee's empty IN found nothing
     known: dict[str, Stored | None] = {}
     for values in sql.run(_BY_ALIAS.format(sql.marks(len(keys))), [user_id, *keys]):
         # No ledger row behind an alias (LEFT JOIN: NULL id) finds nothing, as before.
