@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from peewee import Case, fn
+from peewee import fn
 
 from manager.model import Change, ItemKey, UserId
+from manager.store import sql
 from manager.store.db import OutboxRow, database_proxy
 
 
@@ -53,6 +54,63 @@ class Attempt:
 
 _WRITE_FIELDS = [f.name for f in fields(Write) if f.name != "parent_keys"]
 
+# The statements run per write (upsert, due, finish, reschedule, defer) are written once
+# (sql.py), not built by peewee each time, which cost far more than running them.
+_STORED = [*_WRITE_FIELDS, "parents"]
+_COLUMN = {n: OutboxRow._meta.fields[n].column_name for n in _STORED}  # change: "action"
+_COLS = sql.columns(list(_COLUMN.values()))
+_CONFLICT = 'ON CONFLICT ("peer", "user_id", "identity_key") DO UPDATE SET '
+# On conflict the waiting row takes the new values (excluded: the row we tried to insert).
+_TAKE = {n: f'"{c}" = excluded."{c}"' for n, c in _COLUMN.items()}
+# A resume point never undoes a waiting "played"; after a waiting "unplayed" (or one that
+# asks for it) it marks the item unplayed first. Parameters: played, played; unplayed,
+# True, True.
+_RESUME_TAKE = {
+    **_TAKE,
+    "change": '"action" = CASE WHEN ("outbox"."action" = ?) THEN ? ELSE excluded."action" END',
+    "unscrobble_first": '"unscrobble_first" = CASE WHEN (("outbox"."action" = ?) OR '
+    '("outbox"."unscrobble_first" = ?)) THEN ? ELSE excluded."unscrobble_first" END',
+}
+_AGAIN = (
+    '"version" = ("outbox"."version" + 1), "attempts" = 0, '
+    '"next_attempt_at" = excluded."next_attempt_at", "updated_at" = excluded."updated_at", '
+    '"last_error" = NULL WHERE ("outbox"."observed_at" <= excluded."observed_at")'
+)
+_INSERT = (
+    f'INSERT INTO "outbox" ({_COLS}, "version", "attempts", "next_attempt_at", "created_at", '
+    f'"updated_at") VALUES ({sql.marks(len(_STORED) + 5)}) {_CONFLICT}'
+)
+_UPSERT = _INSERT + ", ".join(_TAKE.values()) + ", " + _AGAIN
+_UPSERT_RESUME = _INSERT + ", ".join(_RESUME_TAKE.values()) + ", " + _AGAIN
+_RESUME_PARAMS = [Change.PLAYED.value, Change.PLAYED.value, Change.UNPLAYED.value, True, True]
+_SEND_AGAIN = (
+    'UPDATE "outbox" SET "version" = ("version" + 1), "attempts" = 0, "next_attempt_at" = ?, '
+    '"updated_at" = ? WHERE "peer" = ? AND "user_id" = ? AND "identity_key" = ?'
+)
+_DUE = f'SELECT "id", "version", "attempts", {_COLS} FROM "outbox" WHERE "next_attempt_at" <= ?'
+_FINISH = 'DELETE FROM "outbox" WHERE "id" = ? AND "version" = ?'
+_RESCHEDULE = (
+    'UPDATE "outbox" SET "attempts" = ("attempts" + 1), "next_attempt_at" = ?, "last_error" = ? '
+    'WHERE "id" = ? AND "version" = ?'
+)
+_DEFER = (
+    'UPDATE "outbox" SET "next_attempt_at" = ?, "last_error" = ? WHERE "id" = ? AND "version" = ?'
+)
+
+
+def _opt(convert: Any, value: Any) -> Any:
+    return None if value is None else convert(value)
+
+
+def _values(w: Write) -> list[Any]:
+    """The row's stored values in _STORED's order, as peewee's fields stored them."""
+    return [
+        str(w.peer), str(w.user_id), str(w.identity_key), Change(w.change).value,
+        str(w.item_id), float(w.observed_at), str(w.user_name), str(w.user_kind),
+        _opt(int, w.time_ms), _opt(int, w.duration_ms), w.title[:512], str(w.origin),
+        _opt(str, w.event_id), bool(w.unscrobble_first), " ".join(w.parent_keys),
+    ]  # fmt: skip
+
 
 def upsert(writes: Sequence[Write], at: float) -> int:
     """Insert or coalesce, one statement per write; returns how many rows changed.
@@ -64,83 +122,51 @@ def upsert(writes: Sequence[Write], at: float) -> int:
     "unplayed" marks the item unplayed first.
     """
     changed = 0
+    at = float(at)
     with database_proxy.atomic():
         for w in writes:
-            values: dict[str, Any] = {name: getattr(w, name) for name in _WRITE_FIELDS}
-            values["change"] = Change(w.change).value
-            values["title"] = w.title[:512]
-            values["parents"] = " ".join(w.parent_keys)
-            replace = {getattr(OutboxRow, name): value for name, value in values.items()}
+            row = [*_values(w), 1, 0, at, at, at]
             if w.change is Change.RESUME:
-                replace[OutboxRow.change] = Case(
-                    None,
-                    [(OutboxRow.change == Change.PLAYED.value, Change.PLAYED.value)],
-                    w.change.value,
-                )
-                unplayed_first = (OutboxRow.change == Change.UNPLAYED.value) | (
-                    OutboxRow.unscrobble_first == True  # noqa: E712 - a SQL expression
-                )
-                replace[OutboxRow.unscrobble_first] = Case(
-                    None, [(unplayed_first, True)], w.unscrobble_first
-                )
-            replace.update(
-                {
-                    OutboxRow.version: OutboxRow.version + 1,
-                    OutboxRow.attempts: 0,
-                    OutboxRow.next_attempt_at: at,
-                    OutboxRow.updated_at: at,
-                    OutboxRow.last_error: None,
-                }
-            )
-            query = OutboxRow.insert(
-                **values, version=1, attempts=0, next_attempt_at=at, created_at=at, updated_at=at
-            ).on_conflict(
-                conflict_target=[OutboxRow.peer, OutboxRow.user_id, OutboxRow.identity_key],
-                update=replace,
-                where=(OutboxRow.observed_at <= w.observed_at),
-            )
-            cursor = database_proxy.execute(query)
+                cursor = sql.run(_UPSERT_RESUME, [*row, *_RESUME_PARAMS])
+            else:
+                cursor = sql.run(_UPSERT, row)
             if cursor.rowcount > 0:
                 changed += cursor.rowcount
                 continue
             # A newer write waits already: it stays, but goes out (again) now, since the
             # writer brings the peer to what the ledger says, which this change may alter
             # (a late "played" under a newer resume point).
-            OutboxRow.update(
-                version=OutboxRow.version + 1, attempts=0, next_attempt_at=at, updated_at=at
-            ).where(
-                (OutboxRow.peer == w.peer)
-                & (OutboxRow.user_id == w.user_id)
-                & (OutboxRow.identity_key == w.identity_key)
-            ).execute()
+            sql.run(_SEND_AGAIN, [at, at, w.peer, w.user_id, w.identity_key])
     return changed
 
 
 def due(
     at: float, exclude_ids: Sequence[int], exclude_peers: Sequence[str], limit: int
 ) -> list[Attempt]:
-    query = OutboxRow.select().where(OutboxRow.next_attempt_at <= at)
+    text, params = _DUE, [float(at)]
     if exclude_ids:
-        query = query.where(OutboxRow.id.not_in(list(exclude_ids)))
+        text += f' AND "id" NOT IN ({sql.marks(len(exclude_ids))})'
+        params += list(exclude_ids)
     if exclude_peers:
-        query = query.where(OutboxRow.peer.not_in(list(exclude_peers)))
-    rows = query.order_by(OutboxRow.next_attempt_at, OutboxRow.id).limit(limit)
-    return [
-        Attempt(
-            row_id=row.id,
-            version=row.version,
-            attempts=row.attempts,
-            write=_write(row),
-        )
-        for row in rows
-    ]
+        text += f' AND "peer" NOT IN ({sql.marks(len(exclude_peers))})'
+        params += list(exclude_peers)
+    text += ' ORDER BY "next_attempt_at", "id" LIMIT ?'
+    return [_attempt(values) for values in sql.run(text, [*params, int(limit)])]
 
 
-def _write(row: OutboxRow) -> Write:
-    values = {name: getattr(row, name) for name in _WRITE_FIELDS}
-    values["change"] = Change.parse(values["change"])
-    parents = tuple(ItemKey(k) for k in str(row.parents or "").split())
-    return Write(**values, parent_keys=parents)
+def _attempt(values: Sequence[Any]) -> Attempt:
+    row_id, version, attempts, *stored = values
+    w = dict(zip(_STORED, stored, strict=True))
+    w["change"] = Change.parse(w["change"])
+    # SQLite keeps a boolean as 0/1: peewee's BooleanField turned it back, so do we.
+    w["unscrobble_first"] = bool(w["unscrobble_first"])
+    parents = tuple(ItemKey(k) for k in str(w.pop("parents") or "").split())
+    return Attempt(
+        row_id=int(row_id),
+        version=int(version),
+        attempts=int(attempts),
+        write=Write(**w, parent_keys=parents),
+    )
 
 
 def next_due(exclude_ids: Sequence[int], exclude_peers: Sequence[str]) -> float | None:
@@ -154,22 +180,16 @@ def next_due(exclude_ids: Sequence[int], exclude_peers: Sequence[str]) -> float 
 
 
 def finish(d: Attempt) -> None:
-    OutboxRow.delete().where(
-        (OutboxRow.id == d.row_id) & (OutboxRow.version == d.version)
-    ).execute()
+    sql.run(_FINISH, [d.row_id, d.version])
 
 
 def reschedule(d: Attempt, at: float, error: str) -> None:
-    OutboxRow.update(
-        attempts=OutboxRow.attempts + 1, next_attempt_at=at, last_error=error[:1000]
-    ).where((OutboxRow.id == d.row_id) & (OutboxRow.version == d.version)).execute()
+    sql.run(_RESCHEDULE, [float(at), error[:1000], d.row_id, d.version])
 
 
 def defer(d: Attempt, at: float, why: str) -> None:
     """Not now, and no failure either: the attempt count stays."""
-    OutboxRow.update(next_attempt_at=at, last_error=why[:1000]).where(
-        (OutboxRow.id == d.row_id) & (OutboxRow.version == d.version)
-    ).execute()
+    sql.run(_DEFER, [float(at), why[:1000], d.row_id, d.version])
 
 
 def due_now(peer: str, at: float) -> int:

@@ -12,18 +12,29 @@ Run on the database thread.
 from __future__ import annotations
 
 from manager.model import UserId
-from manager.store.db import PeerWriteRow, database_proxy
+from manager.store import sql
+from manager.store.db import PeerWriteRow
+
+# Run once or twice per delivered write: written once (sql.py), not built by peewee each
+# time. One statement, so atomic on its own.
+_RECORD = (
+    'INSERT INTO "peer_write" ("peer", "user_id", "item_id", "stamp", "observed_at", '
+    '"written_at") VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT ("peer", "user_id", "item_id") '
+    'DO UPDATE SET "stamp" = excluded."stamp", "observed_at" = excluded."observed_at", '
+    '"written_at" = excluded."written_at"'
+)
+_STAMPS = (
+    'SELECT "item_id", "stamp", "observed_at" FROM "peer_write" WHERE "peer" = ? AND '
+    '"user_id" = ? AND "item_id" IN ({}) AND "stamp" IS NOT NULL'
+)
 
 
 def record(
     peer: str, user_id: UserId, item_id: str, stamp: int | None, observed_at: float, at: float
 ) -> None:
-    values = {"stamp": stamp, "observed_at": observed_at, "written_at": at}
-    with database_proxy.atomic():
-        PeerWriteRow.insert(peer=peer, user_id=user_id, item_id=item_id, **values).on_conflict(
-            conflict_target=[PeerWriteRow.peer, PeerWriteRow.user_id, PeerWriteRow.item_id],
-            update={getattr(PeerWriteRow, k): v for k, v in values.items()},
-        ).execute()
+    # int and float as peewee's fields stored them.
+    stamp = None if stamp is None else int(stamp)
+    sql.run(_RECORD, [peer, user_id, item_id, stamp, float(observed_at), float(at)])
 
 
 def landed_over(peer: str, user_id: UserId, item_ids: list[str], at: float) -> bool:
@@ -44,13 +55,10 @@ def landed_over(peer: str, user_id: UserId, item_ids: list[str], at: float) -> b
 def stamps_by_item(peer: str, user_id: UserId, item_ids: list[str]) -> dict[str, tuple[int, float]]:
     """item id → (stamp, change time) of our writes there to these items (an item, its
     season, its show: a show-level write stamps each episode it marks)."""
-    query = PeerWriteRow.select().where(
-        (PeerWriteRow.peer == peer)
-        & (PeerWriteRow.user_id == user_id)
-        & (PeerWriteRow.item_id.in_(item_ids))
-        & PeerWriteRow.stamp.is_null(False)
-    )
-    return {str(r.item_id): (int(r.stamp), float(r.observed_at)) for r in query}
+    if not item_ids:
+        return {}
+    found = sql.run(_STAMPS.format(sql.marks(len(item_ids))), [peer, user_id, *item_ids])
+    return {str(item): (int(stamp), float(at)) for item, stamp, at in found}
 
 
 def stamps_for(user_id: UserId) -> dict[tuple[str, str], tuple[int, float]]:
