@@ -4,13 +4,15 @@ A home server on a NAS and a server on a fast machine differ by ten times in wha
 a fixed number is either slow on one or too much for the other. So the number adapts.
 
 Rule (additive increase, multiplicative decrease, between 1 and the configured ceiling):
-- The server's unloaded answer time is the quickest of the recent answers (`best`, which
-  forgets slowly so that it follows a server that got slower for good).
-- After as many answers in a row as there are slots, each within `HOLD` × best, one slot
-  more: latency held, so the server had room.
-- An answer slower than `SLOW` × best, a 429, a 5xx or a timeout halves the slots (at most
-  once per `best`-sized interval, so one burst of slow answers counts once). A server that
-  slows down is never given more requests; it gets fewer until it answers quickly again.
+- Two averages of the server's answer times: its recent `pace` (the last few answers) and
+  its `usual` time (the last fifty or so). A single slow answer on a busy machine moves the
+  pace a little; a server that slows down moves it a lot, and the usual time follows only
+  if the slowness lasts (then it is the server's new normal).
+- After as many answers as there are slots with the pace within `HOLD` × usual, one slot
+  more: the pace held, so the server had room.
+- A pace slower than `SLOW` × usual, a 429, a 5xx or a timeout halves the slots (at most
+  once per pace-long interval, so one burst counts once). A server that slows down is
+  never given more requests; it gets fewer until it answers at its usual pace again.
 Latencies are compared per kind of request (`Pacer` per client: pages and single requests
 differ by two orders of magnitude), never across kinds.
 """
@@ -23,9 +25,10 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-HOLD = 2.0
-SLOW = 4.0
-FORGET = 1.01  # `best` grows by 1 % per answer above it: a server that slowed is followed
+HOLD = 1.5
+SLOW = 2.5
+RECENT = 0.2  # weight of the newest answer in the pace (about the last five)
+USUAL = 0.02  # and in the usual time (about the last fifty)
 
 
 class Pacer:
@@ -34,7 +37,8 @@ class Pacer:
     ) -> None:
         self.ceiling = max(1, ceiling)
         self.limit = max(1, min(start, self.ceiling))
-        self.best: float | None = None
+        self.pace: float | None = None  # seconds per answer, recently
+        self.usual: float | None = None  # and usually
         self.clock = clock
         self.in_flight = 0
         self.raised = 0  # times the limit went up / down: shown by benchmarks and status
@@ -46,21 +50,20 @@ class Pacer:
     # -- the decisions (pure, table-tested) ---------------------------------------------
     def answered(self, seconds: float) -> None:
         """One successful answer that took `seconds`."""
-        if self.best is None or seconds < self.best:
-            self.best = seconds
+        if self.pace is None or self.usual is None:
+            self.pace = self.usual = seconds
         else:
-            self.best = min(self.best * FORGET, seconds)
-        if seconds > SLOW * self.best:
+            self.pace += RECENT * (seconds - self.pace)
+            self.usual += USUAL * (seconds - self.usual)
+        if self.pace > SLOW * self.usual:
             self._cut()
-        elif seconds <= HOLD * self.best:
+        elif self.pace <= HOLD * self.usual:
             self._held += 1
             if self._held >= self.limit and self.limit < self.ceiling:
                 self.limit += 1
                 self.raised += 1
                 self._held = 0
                 self._wake()
-        else:
-            self._held = 0
 
     def overloaded(self) -> None:
         """A 429, a 5xx or a timeout: the server says it has too much."""
@@ -69,7 +72,7 @@ class Pacer:
     def _cut(self) -> None:
         self._held = 0
         now = self.clock()
-        if now - self._last_cut < (self.best or 0.0) or self.limit == 1:
+        if now - self._last_cut < (self.pace or 0.0) or self.limit == 1:
             return
         self._last_cut = now
         self.limit = max(1, self.limit // 2)

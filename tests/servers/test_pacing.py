@@ -33,8 +33,10 @@ def paced(ceiling: int, start: int, answers: list[float | str]) -> Pacer:
         (8, 2, [0.01] * 2 + [0.01] * 3, 4),  # then three at three slots
         (8, 2, [0.01] * 200, 8),  # never above the ceiling
         (1, 4, [0.01] * 50, 1),  # a ceiling of one is one
-        (8, 8, [0.01, 0.05], 4),  # five times slower than its best: half
-        (8, 8, [0.01, 0.03], 8),  # slower, not slow: held, not raised or cut
+        (8, 8, [0.01, 0.05], 8),  # one slow answer is no trend
+        (8, 8, [0.01, 0.1, 0.1], 4),  # the pace passes 2.5x the usual: half
+        (8, 8, [0.01, 0.1, 0.1, 0.1], 2),  # and stays there: half again
+        (8, 8, [0.01, 0.02], 8),  # slower, not slow: held, not raised or cut
         (8, 8, ["overload"], 4),
         (8, 8, ["overload", "overload", "overload", "overload"], 1),  # never below one
         (8, 2, [0.01, 0.01, "overload", 0.01], 2),  # 3, cut to 1, one answer at pace: 2
@@ -53,10 +55,10 @@ def test_a_burst_of_slow_answers_counts_once() -> None:
 
 
 def test_a_server_that_slowed_for_good_is_followed() -> None:
-    """After a thousand answers at 30 ms where 10 ms was once the best, 30 ms is the pace:
-    answers at that pace raise the limit again."""
+    """After a thousand answers at 30 ms where 10 ms was usual, 30 ms is usual: answers at
+    that pace raise the limit again."""
     pacer = paced(8, 1, [0.01] + [0.03] * 1_000)
-    assert pacer.best is not None and pacer.best == pytest.approx(0.03)
+    assert pacer.usual is not None and pacer.usual == pytest.approx(0.03)
     assert pacer.limit == 8
 
 
