@@ -29,20 +29,19 @@ from dataclasses import dataclass
 from manager.config import Config
 from manager.fullsync.changed import read_changed
 from manager.fullsync.group import Groups, build_groups
+from manager.fullsync.handoff import hand_over, outbox_write
 from manager.fullsync.plan import PlannedWrite, Record, UserView, best_ledger, plan_user
 from manager.fullsync.read import Catalog, RunReader, UserRead
 from manager.fullsync.report import Progress, SyncReport
 from manager.fullsync.tracker import Tracker
 from manager.logs import get_logger
-from manager.model import ClusterUser, ItemKey, UserId
+from manager.model import ItemKey, UserId
 from manager.servers.interface import DEFAULT_PAGE_SIZE, MediaServer, UserDirectory
-from manager.servers.models import MediaItem
-from manager.servers.recent import ReadState
 from manager.servers.server import Server
 from manager.store import clocks, lease, ledger, peer_writes
 from manager.store.db import DbRunner
 from manager.store.ledger import LedgerEntry
-from manager.store.outbox import Outbox, Write
+from manager.store.outbox import Outbox
 
 log = get_logger("manager.fullsync")
 
@@ -330,8 +329,8 @@ class FullSync:
                     await tracker.wait(self.options.wait_timeout, below=MAX_AHEAD - FEED)
                     for write in batch:
                         tracker.expect(user.id, write)
-                self._note_reads(read, batch)
-                await self.outbox.enqueue([_outbox_write(user, w) for w in batch])
+                await hand_over(self.servers, self.reads, read, batch)
+                await self.outbox.enqueue([outbox_write(user, w) for w in batch])
         log.info(
             "sync_user",
             user=user.name,
@@ -339,46 +338,3 @@ class FullSync:
             changes=len(writes),
             ledger_records=len(plan.records) if not self.options.dry_run else None,
         )
-
-    def _note_reads(self, read: UserRead, writes: Sequence[PlannedWrite]) -> None:
-        """Leave what this run read of each written item with its server, so the write
-        need not read it again (a show or season write reads its episodes anyway)."""
-        position = {c.name: i for i, c in enumerate(self.catalogs)}
-        servers = {s.name: s for s in self.servers}
-        for w in writes:
-            si = position.get(w.server)
-            listed = self.catalogs[si].items.get(w.item_id) if si is not None else None
-            if w.level != "item" or listed is None or w.server not in servers:
-                continue
-            st = read.states[si].get(w.item_id)  # no entry: unplayed, no resume point
-            item = MediaItem(
-                id=w.item_id,
-                kind=listed.kind,
-                title=listed.title,
-                duration_ms=listed.duration_ms,
-                season_id=listed.season_id,
-                show_id=listed.show_id,
-                played=st.watched if st else False,
-                play_count=int(st.watched) if st else 0,  # at least; nothing decides by it
-                resume_ms=(st.view_offset_ms or 0) if st else 0,
-                last_played_at=int(st.last_viewed_at) if st and st.last_viewed_at else None,
-            )
-            servers[w.server].recent.note(read.user.id, w.item_id, ReadState(item, read.started))
-
-
-def _outbox_write(user: ClusterUser, planned: PlannedWrite) -> Write:
-    return Write(
-        peer=planned.server,
-        user_id=user.id,
-        identity_key=planned.identity_key,
-        change=planned.change,
-        item_id=planned.item_id,
-        observed_at=planned.observed_at,
-        user_name=user.name,
-        user_kind=user.kind,
-        time_ms=planned.time_ms,
-        duration_ms=planned.duration_ms,
-        title=planned.title,
-        origin="sync",
-        unscrobble_first=planned.unscrobble_first,
-    )

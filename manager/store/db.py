@@ -81,7 +81,9 @@ class LedgerRow(BaseModel):
 
     class Meta:
         table_name = "ledger"
-        indexes = ((("user_id", "identity_key"), True),)
+        # The second: a full sync asks, per 500 records, what real-time changes came in
+        # since it read the user (changed_since); without it that scans all their rows.
+        indexes = ((("user_id", "identity_key"), True), (("user_id", "updated_at"), False))
 
 
 class LedgerAliasRow(BaseModel):

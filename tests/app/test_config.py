@@ -133,6 +133,23 @@ def test_bad_env_values_name_the_variable(tmp_path: Path) -> None:
         load_config(path, {"CLUSTER_MANAGER_TOKEN": "t", "UPDATE_ON_START": "maybe"})
     with pytest.raises(ConfigError, match=r": FULL_SYNC_SCHEDULE: must be a 5-field cron"):
         load_config(path, {"CLUSTER_MANAGER_TOKEN": "t", "FULL_SYNC_SCHEDULE": "daily"})
+    with pytest.raises(ConfigError, match=r": CHANGED_SYNC_SCHEDULE: must be a 5-field cron"):
+        load_config(path, {"CLUSTER_MANAGER_TOKEN": "t", "CHANGED_SYNC_SCHEDULE": "hourly"})
+
+
+def test_changed_schedule_and_the_defaults_of_what_is_not_said(tmp_path: Path) -> None:
+    path = write(tmp_path, ORIGINAL)
+    cfg = load_config(path, {"CLUSTER_MANAGER_TOKEN": "t", "CHANGED_SYNC_SCHEDULE": "*/15 * * * *"})
+    assert cfg.sync.changed_schedule == "*/15 * * * *"
+    # Ceilings: below them each server's pace decides (servers/pacing.py).
+    assert (cfg.sync.concurrency, cfg.delivery.per_peer, cfg.delivery.concurrency) == (8, 8, 16)
+    text = ORIGINAL + "sync:\n  changed_schedule: '0 * * * *'\n"
+    assert load_config(write(tmp_path, text), {"CLUSTER_MANAGER_TOKEN": "t"}).sync.changed_schedule
+    with pytest.raises(ConfigError, match=r": sync.changed_schedule: must be a 5-field cron"):
+        load_config(
+            write(tmp_path, ORIGINAL + "sync:\n  changed_schedule: often\n"),
+            {"CLUSTER_MANAGER_TOKEN": "t"},
+        )
     with pytest.raises(ConfigError, match=r": PLEX_CLUSTER_DSN: bad database DSN"):
         load_config(path, {"CLUSTER_MANAGER_TOKEN": "t", "PLEX_CLUSTER_DSN": "mysql://x"})
 

@@ -58,6 +58,8 @@ class Point:
             str(self.users),
             "--diverge",
             str(diverge),
+            "--changes",
+            "0",  # the curve is of full syncs; the changes-only runs are bench_sync's own
             "--json",
         ]
         return argv if floor else [*argv, "--no-floor"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .fixture import AccountSpec
 from .pms_base import LIBRARY_ID, ServerBase, now_s
 from .render import container, element, json_attrs
@@ -69,13 +71,7 @@ class InfoMixin(ServerBase):
             "voiceSearch": 1,
         }
         rows = [{"count": 1, "key": k, "title": t} for k, t in dirs]
-        return container(
-            req.wants_json,
-            attrs,
-            items_xml=[element("Directory", r) for r in rows],
-            items_json=rows,
-            json_key="Directory",
-        )
+        return _directories(req, attrs, rows)
 
     def _library_root(self, req: Request) -> Response:
         rows = [
@@ -94,13 +90,7 @@ class InfoMixin(ServerBase):
             "title1": "Plex Library",
             "title2": "",
         }
-        return container(
-            req.wants_json,
-            attrs,
-            items_xml=[element("Directory", r) for r in rows],
-            items_json=rows,
-            json_key="Directory",
-        )
+        return _directories(req, attrs, rows)
 
     def _sections(self, req: Request, acct: AccountSpec) -> Response:
         secs = self._visible_sections(acct)
@@ -108,3 +98,14 @@ class InfoMixin(ServerBase):
         js = [{**json_attrs(s.attrs()), "Location": [s.location()]} for s in secs]
         attrs = {"size": len(secs), "allowSync": 0, "title1": "Plex Library"}
         return container(req.wants_json, attrs, items_xml=xml, items_json=js, json_key="Directory")
+
+
+def _directories(req: Request, attrs: dict[str, Any], rows: list[dict[str, Any]]) -> Response:
+    """A MediaContainer of <Directory> rows, in the format the client asked for."""
+    return container(
+        req.wants_json,
+        attrs,
+        items_xml=[element("Directory", r) for r in rows],
+        items_json=rows,
+        json_key="Directory",
+    )
