@@ -126,6 +126,16 @@ async def read_changed(
 
     usable = reads.usable(user)
     await asyncio.gather(*(changed_on(i) for i in usable))
+    for i in credentials:
+        # Only the touched groups are this run's: a listed state that is no change (ours,
+        # or older than `since` from a server that did not filter) is not decided again
+        # from that server's view alone (the ledger would refuse it as older anyway).
+        items = reads.catalogs[i].items
+        read.states[i] = {
+            rk: st
+            for rk, st in read.states[i].items()
+            if rk in items and items[rk].group in read.groups
+        }
     for i, states in owned.items():
         # The owner's whole state is known; only the touched groups are this run's.
         items = reads.catalogs[i].items
