@@ -13,6 +13,7 @@ Which users can see an item is a bit mask on the item (bit 0: the server's owner
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -76,7 +77,12 @@ class Catalog:
     def add(self, item: MediaItem) -> CatalogItem:
         show = self.shows.get(item.show_id or "") if item.kind == EPISODE else None
         identity = identity_of(item, show.item if show else None)
-        keys = tuple(identity_keys(identity)) if not identity.is_empty else ()
+        # Interned: the same keys come from every server, and all are held until grouped.
+        keys = (
+            tuple(ItemKey(sys.intern(k)) for k in identity_keys(identity))
+            if not identity.is_empty
+            else ()
+        )
         if not keys:
             self.without_identity += 1
         if item.kind == EPISODE:
