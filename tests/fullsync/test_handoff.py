@@ -10,15 +10,22 @@ import pytest
 
 from manager.fullsync import handoff
 from tests.fullsync.test_engine_fake import T1, sync
-from tests.support.fake_server import fake_cluster
+from tests.support.fake_server import FakeCluster, fake_cluster
 
 
-def test_a_young_listing_is_handed_over_as_read(tmp_path: Path) -> None:
+def two_films_watched_on_alpha() -> FakeCluster:
+    """alice watched Heat and Jaws on alpha long ago: a sync writes both to beta."""
     cluster = fake_cluster()
-    alpha, beta = cluster.api("alpha"), cluster.api("beta")
+    alpha = cluster.api("alpha")
     alpha.clock = lambda: T1
     alpha.mark("alice", alpha.find("Heat"), True)
     alpha.mark("alice", alpha.find("Jaws"), True)
+    return cluster
+
+
+def test_a_young_listing_is_handed_over_as_read(tmp_path: Path) -> None:
+    cluster = two_films_watched_on_alpha()
+    beta = cluster.api("beta")
     assert sync(cluster, tmp_path).ok
     assert beta.batch_reads == []
     # No read before writing; one after the first write, for its stamp (the peer's clock).
@@ -29,11 +36,8 @@ def test_an_old_listing_is_read_again_a_batch_at_a_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(handoff, "MAX_AGE_S", -1.0)  # every listing counts as old
-    cluster = fake_cluster()
-    alpha, beta = cluster.api("alpha"), cluster.api("beta")
-    alpha.clock = lambda: T1
-    alpha.mark("alice", alpha.find("Heat"), True)
-    alpha.mark("alice", alpha.find("Jaws"), True)
+    cluster = two_films_watched_on_alpha()
+    beta = cluster.api("beta")
     assert sync(cluster, tmp_path).ok
     assert beta.seen("alice", beta.find("Heat")) == (True, 0)
     assert beta.seen("alice", beta.find("Jaws")) == (True, 0)
