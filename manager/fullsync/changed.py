@@ -19,23 +19,13 @@ import asyncio
 import time
 
 from manager.fullsync.group import Groups
-from manager.fullsync.read import (
-    ADMIN_BIT,
-    RunReader,
-    UserRead,
-    UserState,
-    read_listing,
-    state_of,
-)
-from manager.logs import get_logger
+from manager.fullsync.read import ADMIN_BIT, RunReader, UserRead, UserState, state_of
 from manager.model import ClusterUser
 from manager.servers.errors import MediaServerError
 from manager.servers.models import Credential
 from manager.servers.peer_clock import same_stamp
 from manager.store import peer_writes
 from manager.store.db import DbRunner
-
-log = get_logger("manager.fullsync")
 
 
 async def read_changed(
@@ -51,8 +41,8 @@ async def read_changed(
     write left (its stamp is ours) is no change: that write was the replay of one."""
     ours = await runner.run(peer_writes.stamps_for, user.id)
     count = len(reads.servers)
-    read = UserRead(user, time.time(), [0] * count, [{} for _ in range(count)], set())
-    assert read.groups is not None
+    touched: set[int] = set()
+    read = UserRead(user, time.time(), [0] * count, [{} for _ in range(count)], touched)
     credentials: dict[int, Credential] = {}
     owned: dict[int, dict[str, UserState]] = {}
 
@@ -65,33 +55,19 @@ async def read_changed(
             stamp = ours.get((name, rk))
             if stamp is not None and same_stamp(stamp[0], int(st.last_viewed_at or 0)):
                 continue
-            read.groups.add(entry.group)  # type: ignore[union-attr]
+            touched.add(entry.group)
 
     async def changed_on(i: int) -> None:
-        server = reads.servers[i]
-        summary = reads.report.server(server.name)
         own = reads.owner_listing(user, i)
         if own is not None:
             owned[i] = own.states
             touch(i, own.states)
             return
-        try:
-            credential = await reads.directory.credential_for(user, server.name)
-            if credential is None:
-                return  # cannot use this server
-            bit = 1 << (n + 1)
-            listing = await read_listing(
-                reads.readers[i], credential, reads.catalogs[i], bit,
-                page_size=reads.page_size, since=since[i],
-            )  # fmt: skip
-        except MediaServerError as exc:
-            summary.error(f"{user.name} not read: {exc}")
-            summary.failed += 1
-            log.warning("sync_user_unreadable", server=server.name, user=user.name, error=str(exc))
+        got = await reads.user_listing(user, i, n, since[i])
+        if got is None:
             return
-        read.bits[i], read.states[i] = bit, listing.states
-        credentials[i] = credential
-        summary.compared += listing.compared
+        credentials[i], read.bits[i], listing = got
+        read.states[i] = listing.states
         touch(i, listing.states)
 
     async def rest_on(i: int) -> None:
@@ -99,7 +75,7 @@ async def read_changed(
         listed = read.states[i]
         wanted = [
             rk
-            for gi in sorted(read.groups or ())
+            for gi in sorted(touched)
             for si, rk in groups.groups[gi].members
             if si == i and rk not in listed
         ]
@@ -134,14 +110,14 @@ async def read_changed(
         read.states[i] = {
             rk: st
             for rk, st in read.states[i].items()
-            if rk in items and items[rk].group in read.groups
+            if rk in items and items[rk].group in touched
         }
     for i, states in owned.items():
         # The owner's whole state is known; only the touched groups are this run's.
         items = reads.catalogs[i].items
         read.bits[i] = ADMIN_BIT
         read.states[i] = {
-            rk: st for rk, st in states.items() if rk in items and items[rk].group in read.groups
+            rk: st for rk, st in states.items() if rk in items and items[rk].group in touched
         }
         reads.report.server(reads.servers[i].name).compared += len(read.states[i])
     await asyncio.gather(*(rest_on(i) for i in credentials))

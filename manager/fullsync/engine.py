@@ -329,7 +329,7 @@ class FullSync:
                     await tracker.wait(self.options.wait_timeout, below=MAX_AHEAD - FEED)
                     for write in batch:
                         tracker.expect(user.id, write)
-                await hand_over(self.servers, self.reads, read, batch)
+                await hand_over(self.reads, read, batch)
                 await self.outbox.enqueue([outbox_write(user, w) for w in batch])
         log.info(
             "sync_user",

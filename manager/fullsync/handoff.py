@@ -22,11 +22,10 @@ from manager.servers.server import Server
 from manager.store.outbox import Write
 
 
-async def hand_over(
-    servers: Sequence[Server], reads: RunReader, read: UserRead, writes: Sequence[PlannedWrite]
-) -> None:
+async def hand_over(reads: RunReader, read: UserRead, writes: Sequence[PlannedWrite]) -> None:
     """Note, with each written item's server, the state this run knows of it. A show or
     season write reads its episodes anyway: only item writes are noted."""
+    servers = reads.servers
     position = {s.name: i for i, s in enumerate(servers)}
     wanted = [w for w in writes if w.level == "item" and w.server in position]
     if time.time() - read.started > MAX_AGE_S / 2:

@@ -323,37 +323,45 @@ class RunReader:
         read = UserRead(user, time.time(), [0] * count, [{} for _ in range(count)])
 
         async def one(i: int) -> None:
-            server = self.servers[i]
-            summary = self.report.server(server.name)
-            if self._is_owner(user, i):
-                listing = self._owner_states[i]
-                assert listing is not None
-                read.bits[i], read.states[i] = ADMIN_BIT, listing.states
-                summary.compared += listing.compared
+            own = self.owner_listing(user, i)
+            if own is not None:
+                read.bits[i], read.states[i] = ADMIN_BIT, own.states
+                self.report.server(self.servers[i].name).compared += own.compared
                 return
-            try:
-                credential = await self.directory.credential_for(user, server.name)
-            except MediaServerError as exc:
-                summary.error(f"no token for {user.name}: {exc}")
-                summary.failed += 1
-                return
-            if credential is None:
-                return  # cannot use this server
-            bit = 1 << (n + 1)
-            try:
-                listing = await read_listing(
-                    self.readers[i], credential, self.catalogs[i], bit, page_size=self.page_size
-                )
-            except MediaServerError as exc:
-                summary.error(f"{user.name} not read: {exc}")
-                summary.failed += 1
-                log.warning(
-                    "sync_user_unreadable", server=server.name, user=user.name, error=str(exc)
-                )
-                return
-            read.bits[i], read.states[i] = bit, listing.states
-            summary.compared += listing.compared
+            got = await self.user_listing(user, i, n)
+            if got is not None:
+                _, read.bits[i], listing = got
+                read.states[i] = listing.states
 
-        usable = self._access.get(user.id, set())
-        await asyncio.gather(*(one(i) for i in self.readable() if i in usable))
+        await asyncio.gather(*(one(i) for i in self.usable(user)))
         return read
+
+    async def user_listing(
+        self, user: ClusterUser, i: int, n: int, since: int | None = None
+    ) -> tuple[Credential, int, Listing] | None:
+        """A user's listing of server `i` (not its owner's: that is the catalogue), with
+        the credential it took and the user's bit; `since`: changes only. None when they
+        cannot use the server, or it could not be read (reported)."""
+        server = self.servers[i]
+        summary = self.report.server(server.name)
+        try:
+            credential = await self.directory.credential_for(user, server.name)
+        except MediaServerError as exc:
+            summary.error(f"no token for {user.name}: {exc}")
+            summary.failed += 1
+            return None
+        if credential is None:
+            return None  # cannot use this server
+        bit = 1 << (n + 1)
+        try:
+            listing = await read_listing(
+                self.readers[i], credential, self.catalogs[i], bit,
+                page_size=self.page_size, since=since,
+            )  # fmt: skip
+        except MediaServerError as exc:
+            summary.error(f"{user.name} not read: {exc}")
+            summary.failed += 1
+            log.warning("sync_user_unreadable", server=server.name, user=user.name, error=str(exc))
+            return None
+        summary.compared += listing.compared
+        return credential, bit, listing
