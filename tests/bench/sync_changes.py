@@ -11,15 +11,15 @@ from typing import Any
 
 import httpx
 
-from tests.bench.sync_floor import HEADERS, IN_FLIGHT, _Listing, _Server, _shares
+from tests.bench.sync_floor import HEADERS, IN_FLIGHT, FloorServer, UserListing, read_shares
 
 
 async def _make(describe: dict[str, Any], share: float, seed: int) -> int:
     rng = random.Random(seed)
     made = 0
     async with httpx.AsyncClient(headers=HEADERS, timeout=60) as http:
-        servers = [_Server(http, entry, IN_FLIGHT) for entry in describe["servers"]]
-        await asyncio.gather(*(_shares(http, describe["plextv_url"], s) for s in servers))
+        servers = [FloorServer(http, entry, IN_FLIGHT) for entry in describe["servers"]]
+        await asyncio.gather(*(read_shares(http, describe["plextv_url"], s) for s in servers))
         owner = servers[0].owner
         jobs = []
         for n, (user, _) in enumerate(sorted(servers[0].tokens.items())):
@@ -30,7 +30,7 @@ async def _make(describe: dict[str, Any], share: float, seed: int) -> int:
                 token = server.tokens.get(user)
                 if token is None:
                     continue
-                mine = _Listing(user, token, owner=False, keep=10**9)
+                mine = UserListing(user, token, owner=False, keep=10**9)
                 await server.listing(mine)
                 count = max(1, int(len(mine.leaves) * share))
                 for key, duration in rng.sample(mine.leaves, count):

@@ -111,7 +111,7 @@ class FloorResult:
 
 
 @dataclass
-class _Listing:
+class UserListing:
     user: str
     token: str
     owner: bool
@@ -119,7 +119,7 @@ class _Listing:
     leaves: list[tuple[str, int]] = field(default_factory=list)
 
 
-class _Server:
+class FloorServer:
     """One emulated server as the floor client sees it: its URL, gate and counts."""
 
     def __init__(self, http: httpx.AsyncClient, entry: dict[str, Any], in_flight: int) -> None:
@@ -150,7 +150,7 @@ class _Server:
         response = await self.get(path, token, params, start)
         return json.loads(response.content)["MediaContainer"]
 
-    async def scan(self, listing: _Listing, section: str, type_code: int) -> None:
+    async def scan(self, listing: UserListing, section: str, type_code: int) -> None:
         path = f"/library/sections/{section}/all"
         params = {"type": str(type_code), "includeGuids": "1"}
 
@@ -173,7 +173,7 @@ class _Server:
         total = int(first.get("totalSize") or 0)
         await asyncio.gather(*(one(start) for start in range(PAGE_SIZE, total, PAGE_SIZE)))
 
-    async def listing(self, listing: _Listing) -> None:
+    async def listing(self, listing: UserListing) -> None:
         sections = (await self.read("/library/sections", listing.token, {}, None)).get(
             "Directory"
         ) or []
@@ -205,7 +205,7 @@ class _Server:
         await self.get(f"/:/{kind}", token, params)
 
 
-async def _shares(http: httpx.AsyncClient, plextv: str, server: _Server) -> None:
+async def read_shares(http: httpx.AsyncClient, plextv: str, server: FloorServer) -> None:
     """The server's users and their tokens, from plex.tv as the manager reads them."""
     response = await http.get(
         f"{plextv.rstrip('/')}/api/servers/{server.machine}/shared_servers",
@@ -221,7 +221,7 @@ async def _shares(http: httpx.AsyncClient, plextv: str, server: _Server) -> None
 
 
 def _plan(
-    server: _Server, mix: WriteMix, listings: list[_Listing]
+    server: FloorServer, mix: WriteMix, listings: list[UserListing]
 ) -> deque[tuple[str, str, str, int]]:
     """(kind, token, rating key, duration) per write: users in turn, distinct items each."""
     jobs: deque[tuple[str, str, str, int]] = deque()
@@ -237,7 +237,7 @@ def _plan(
     return jobs
 
 
-async def _writer(server: _Server, jobs: deque[tuple[str, str, str, int]]) -> None:
+async def _writer(server: FloorServer, jobs: deque[tuple[str, str, str, int]]) -> None:
     while jobs:
         kind, token, key, duration = jobs.popleft()
         await server.write(kind, token, key, duration)
@@ -253,15 +253,15 @@ async def measure(
         max_keepalive_connections=in_flight * len(entries) + 1,
     )
     async with httpx.AsyncClient(headers=HEADERS, limits=limits, timeout=300.0) as http:
-        servers = [_Server(http, e, in_flight) for e in entries]
+        servers = [FloorServer(http, e, in_flight) for e in entries]
         t0, c0 = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(_shares(http, describe["plextv_url"], s) for s in servers))
+        await asyncio.gather(*(read_shares(http, describe["plextv_url"], s) for s in servers))
         t_tokens = time.perf_counter()
-        plans: list[list[_Listing]] = []
+        plans: list[list[UserListing]] = []
         for s in servers:
             wanted = mixes.get(s.counts.name, WriteMix()).total
             per_user = -(-wanted // max(1, len(s.tokens)))  # ceiling
-            plans.append([_Listing(u, t, u == s.owner, per_user) for u, t in s.tokens.items()])
+            plans.append([UserListing(u, t, u == s.owner, per_user) for u, t in s.tokens.items()])
         await asyncio.gather(
             *(s.listing(lst) for s, plan in zip(servers, plans, strict=True) for lst in plan)
         )
