@@ -165,7 +165,7 @@ class PeerWriter:
             )
         goal = goal_for(w, known)
         if current.kind in (SHOW, SEASON):
-            return await self._bring_container(peer, credential, w, goal, current, stamps)
+            return await self._bring_container(peer, credential, w, goal, current, stamps, ids)
         if holds(goal, current):
             return Result(Verdict.SKIPPED, "already holds")
         if peer_is_newer(goal, current, peer.name, _of(current, stamps)):
@@ -173,7 +173,7 @@ class PeerWriter:
         todo = steps(goal, current)
         if Change.RESUME in todo and not w.duration_ms:
             return Result(Verdict.DROP, "no duration known for a resume point")
-        return await self._apply(peer, credential, w, goal, todo, keys)
+        return await self._apply(peer, credential, w, goal, todo, keys, ids)
 
     async def _bring_container(
         self,
@@ -183,10 +183,11 @@ class PeerWriter:
         goal: Goal,
         container: MediaItem,
         stamps: dict[str, tuple[int, float]],
+        ids: list[str],
     ) -> Result | None:
         """A show or season: one request for all its episodes, unless some episode changed
         after this change (in the ledger, or there): each episode then gets what is true
-        for it, and the newer ones keep theirs."""
+        for it, and the newer ones keep theirs. `ids`: related_ids of the container."""
         episodes = await peer.api.leaves(credential, w.item_id)
         if holds(goal, container, episodes):
             return Result(Verdict.SKIPPED, "already holds")
@@ -195,7 +196,7 @@ class PeerWriter:
         if not split and not await self.runner.run(
             ledger.changed_under, w.user_id, key, goal.as_of
         ):
-            return await self._apply(peer, credential, w, goal, steps(goal, container), [key])
+            return await self._apply(peer, credential, w, goal, steps(goal, container), [key], ids)
         written = 0
         for episode in episodes:
             identity = peer.index.identity(episode)
@@ -208,7 +209,8 @@ class PeerWriter:
             if holds(own, episode) or peer_is_newer(own, episode, peer.name, _of(episode, stamps)):
                 continue
             one = replace(w, item_id=episode.id, duration_ms=episode.duration_ms)
-            if await self._apply(peer, credential, one, own, steps(own, episode), None):
+            todo, mine = steps(own, episode), related_ids(peer, episode)
+            if await self._apply(peer, credential, one, own, todo, None, mine):
                 return Result(Verdict.RETRY, MOVED_ON, retry_now=True)
             written += 1
         return None if written else Result(Verdict.SKIPPED, "holds a newer state")
@@ -221,15 +223,16 @@ class PeerWriter:
         goal: Goal,
         todo: list[Change],
         keys: list[ItemKey] | None,
+        ids: list[str],
     ) -> Result | None:
         """The writes; then what they stamped is kept, and when a newer change for the
         item was recorded meanwhile (its event handled while we wrote), the write goes
-        again at once, to what is true now. `keys`: the item's, None not to look."""
+        again at once, to what is true now. `keys`: the item's, None not to look; `ids`:
+        the ids the write can change (related_ids)."""
         # Before writing, as a failed write may still have landed; a show's or season's
         # write changes its episodes too.
         if todo:
-            indexed = peer.index.item(w.item_id)
-            for item_id in related_ids(peer, indexed) if indexed is not None else [w.item_id]:
+            for item_id in ids:
                 peer.recent.wrote(w.user_id, item_id)
         sent_at = answered_at = self.clock()
         for step in todo:
