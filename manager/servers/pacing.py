@@ -41,7 +41,7 @@ class Pacer:
         self.usual: float | None = None  # and usually
         self.clock = clock
         self.in_flight = 0
-        self.raised = 0  # times the limit went up / down: shown by benchmarks and status
+        self.raised = 0  # times the limit went up / down (tests read them)
         self.lowered = 0
         self._held = 0
         self._last_cut = float("-inf")
