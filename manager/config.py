@@ -39,14 +39,14 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 # The kinds of media server the manager can talk to (manager.servers.kinds builds each).
-KINDS = ("plex",)
+KINDS = ("plex", "jellyfin", "emby")
 
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     name: str
     url: str  # scheme://host:port, no trailing slash
-    token: str  # the server owner's (admin) token
+    token: str  # Plex: the server owner's token; Jellyfin/Emby: an admin API key
     aliases: tuple[str, ...] = ()  # extra host[:port] forms proxies may report (legacy payload)
     kind: str = "plex"
 
@@ -76,6 +76,21 @@ class SyncConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class UserMapping:
+    """One person's user names on the servers where they differ (`users:` in the config).
+
+    Each name is given for a server (by its config name) or for a kind (every server of
+    it); a server's own entry wins over its kind's. Names compare case-insensitively."""
+
+    name: str
+    names: tuple[tuple[str, str], ...]  # (server name or kind, user name there)
+
+    def name_on(self, server: str, kind: str) -> str | None:
+        given = dict(self.names)
+        return given.get(server, given.get(kind))
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: str
     servers: tuple[ServerConfig, ...]
@@ -91,6 +106,8 @@ class Config:
     log_format: str = "text"
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    # People whose names differ between servers (config `users:`), see UserMapping.
+    user_map: tuple[UserMapping, ...] = ()
     warnings: tuple[str, ...] = ()  # accepted but worth a log line at start
 
     def server(self, name: str) -> ServerConfig:
@@ -114,8 +131,20 @@ _TOP_KEYS = {
     "log_format",
     "delivery",
     "sync",
+    "users",
 }
-_SERVER_KEYS = {"name", "kind", "url", "host", "port", "scheme", "token", "aliases", "log"}
+_SERVER_KEYS = {
+    "name",
+    "kind",
+    "url",
+    "host",
+    "port",
+    "scheme",
+    "token",
+    "api_key",
+    "aliases",
+    "log",
+}
 _DELIVERY_KEYS = {"concurrency", "per_peer", "max_backoff", "base_backoff", "timeout"}
 _SYNC_KEYS = {"schedule", "changed_schedule", "on_start", "users", "concurrency"}
 _USERS_KEYS = {"allow", "deny"}
@@ -161,11 +190,19 @@ def _server(reader: Reader, raw: Any, key: str, index: int) -> ServerConfig:
         url = _check_url(reader, f"{scheme}://{host}:{port_number}", where)
     else:
         raise reader.fail(where, "missing url (or host and port)")
-    if "token" not in entry or entry["token"] in (None, ""):
-        raise reader.fail(f"{where}.token", "missing: the server owner's Plex token is required")
-    token = reader.string(entry["token"], f"{where}.token")
+    kind = reader.string(entry.get("kind", "plex"), f"{where}.kind").lower()
+    if kind not in KINDS:
+        raise reader.fail(f"{where}.kind", f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
+    # Jellyfin and Emby call their admin credential an API key; either word is accepted.
+    if "token" in entry and "api_key" in entry:
+        raise reader.fail(where, "give either token or api_key, not both")
+    secret_key = "api_key" if "api_key" in entry else "token"
+    if entry.get(secret_key) in (None, ""):
+        needed = "the server owner's Plex token" if kind == "plex" else "an admin API key"
+        raise reader.fail(f"{where}.{secret_key}", f"missing: {needed} is required")
+    token = reader.string(entry[secret_key], f"{where}.{secret_key}")
     if not token or any(c.isspace() for c in token):
-        raise reader.fail(f"{where}.token", "must be a non-empty token without spaces")
+        raise reader.fail(f"{where}.{secret_key}", "must be a non-empty token without spaces")
     name = reader.string(entry.get("name", urlsplit(url).hostname or ""), f"{where}.name")
     if not _NAME_RE.match(name):
         raise reader.fail(f"{where}.name", f"bad name {name!r} (letters, digits, . _ -)")
@@ -175,9 +212,6 @@ def _server(reader: Reader, raw: Any, key: str, index: int) -> ServerConfig:
             f"{reader.path}: {where}.log: ignored (the original tailed a local log; "
             "proxies report to the manager instead)"
         )
-    kind = reader.string(entry.get("kind", "plex"), f"{where}.kind").lower()
-    if kind not in KINDS:
-        raise reader.fail(f"{where}.kind", f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
     return ServerConfig(name=name, url=url, token=token, aliases=aliases, kind=kind)
 
 
@@ -305,8 +339,38 @@ def parse_config(data: Any, path: str, env: Mapping[str, str] | None = None) -> 
         log_format=log_format,
         delivery=delivery,
         sync=sync,
+        user_map=_user_map(reader, top.get("users"), servers),
         warnings=tuple(reader.warnings),
     )
+
+
+def _user_map(
+    reader: Reader, raw: Any, servers: tuple[ServerConfig, ...]
+) -> tuple[UserMapping, ...]:
+    """`users: {person: {server name or kind: user name there}}`; each name belongs to one
+    person only, or a change could be written for the wrong user."""
+    people = reader.mapping(raw, "users", None)
+    places = {s.name for s in servers} | set(KINDS)
+    claimed: dict[tuple[str, str], str] = {}
+    out = []
+    for person, given in people.items():
+        where = f"users.{person}"
+        names = reader.mapping(given, where, None)
+        if not names:
+            raise reader.fail(where, "give the person's user name on a server or kind")
+        pairs = []
+        for place, name in names.items():
+            if place not in places:
+                raise reader.fail(f"{where}.{place}", "neither a configured server nor a kind")
+            text = reader.string(name, f"{where}.{place}").strip()
+            if not text:
+                raise reader.fail(f"{where}.{place}", "empty user name")
+            owner = claimed.setdefault((place, text.lower()), str(person))
+            if owner != str(person):
+                raise reader.fail(f"{where}.{place}", f"{text!r} is already {owner}'s name there")
+            pairs.append((str(place), text))
+        out.append(UserMapping(str(person), tuple(pairs)))
+    return tuple(out)
 
 
 def default_config_path(env: Mapping[str, str] | None = None) -> str:

@@ -26,12 +26,13 @@ class Reader:
     def fail(self, key: str, problem: str) -> ConfigError:
         return ConfigError(f"{self.path}: {key}: {problem}")
 
-    def mapping(self, value: Any, key: str, allowed: set[str]) -> Mapping[str, Any]:
+    def mapping(self, value: Any, key: str, allowed: set[str] | None) -> Mapping[str, Any]:
+        """A mapping whose keys are among `allowed` (None: any key)."""
         if value is None:
             return {}
         if not isinstance(value, Mapping):
             raise self.fail(key, f"must be a mapping, not {type(value).__name__}")
-        for name in value:
+        for name in value if allowed is not None else ():
             if name not in allowed:
                 where = f"{key}.{name}" if key else str(name)
                 raise self.fail(where, f"unknown key (known: {', '.join(sorted(allowed))})")

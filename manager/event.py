@@ -96,6 +96,9 @@ class _Wire(BaseModel):
     device: _text(256) | None = None
     machine_identifier: _text(128) | None = None
     proxy_name: _text(128) | None = None
+    # The server's own id of the user a request named (Jellyfin/Emby `/Users/{id}/…`,
+    # `?userId=`): the server's 2xx answer says the credential may act for that user.
+    account_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")] | None = None
     seen_at: Annotated[float, Field(ge=MIN_SEEN_AT), AfterValidator(_not_in_future)] = Field(
         default_factory=time.time
     )
@@ -132,6 +135,7 @@ class PlaybackEvent:
     device: str | None = None
     machine_identifier: str | None = None
     proxy_name: str | None = None
+    account_id: str | None = None
     seen_at: float = field(default_factory=time.time)
     upstream_status: int = 200
     v: int = EVENT_VERSION

@@ -86,7 +86,11 @@ class RealtimeHandler:
         try:
             # The player's id lets the directory recognise a short-lived token by session.
             user = await self.directory.user_for_token(
-                source.name, event.token, client_id=event.client_id, item_id=event.rating_key
+                source.name,
+                event.token,
+                client_id=event.client_id,
+                item_id=event.rating_key,
+                account_id=event.account_id,
             )
         except MediaServerError as exc:
             info["error"] = str(exc)

@@ -112,9 +112,12 @@ class UserDirectory(Protocol):
         *,
         client_id: str | None = None,
         item_id: str | None = None,
+        account_id: str | None = None,
     ) -> ClusterUser | None:
         """Whose credential a client sent to that server (None: nobody of the cluster).
-        The player's id and the item let a short-lived credential be told by session."""
+        The player's id and the item let a short-lived credential be told by session;
+        `account_id`, the server's own id of the user the request named (Jellyfin and Emby
+        requests may act for a user other than the credential's), wins when given."""
         ...
 
     async def credential_for(self, user: ClusterUser, server: str) -> Credential | None:

@@ -12,10 +12,11 @@ import httpx
 
 from manager.config import KINDS, Config, ServerConfig
 from manager.servers.interface import MediaServer, UserDirectory
+from manager.servers.jellyfin import kind as jellyfin
 from manager.servers.plex import kind as plex
 from manager.servers.server import Server
 
-_BUILDERS = {"plex": plex}
+_BUILDERS = {"plex": plex, "jellyfin": jellyfin, "emby": jellyfin}
 assert set(_BUILDERS) == set(KINDS), "every kind the config accepts must be buildable"
 
 

@@ -170,3 +170,54 @@ def test_example_config_loads() -> None:
     example = Path(__file__).resolve().parents[2] / "config" / "plex-cluster.example.yml"
     cfg = load_config(example, {})
     assert len(cfg.servers) >= 2
+
+
+MIXED = """\
+token: manager-secret
+servers:
+  - {name: home, url: "http://plex:32400", token: plex-owner-token}
+  - {name: travel, kind: jellyfin, url: "http://jellyfin:8096", api_key: 0123abcd}
+  - {name: family, kind: Emby, url: "http://emby:8096", token: 4567efab}
+users:
+  alice: {plex: alice_p, travel: Alice}
+  bob: {emby: Robert}
+"""
+
+
+def test_mixed_kinds_and_the_user_map(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, MIXED), {})
+    assert [(s.name, s.kind, s.token) for s in cfg.servers] == [
+        ("home", "plex", "plex-owner-token"),
+        ("travel", "jellyfin", "0123abcd"),
+        ("family", "emby", "4567efab"),
+    ]
+    alice, bob = cfg.user_map
+    assert alice.name_on("travel", "jellyfin") == "Alice"
+    assert alice.name_on("home", "plex") == "alice_p"
+    assert alice.name_on("family", "emby") is None
+    assert bob.name_on("family", "emby") == "Robert"
+
+
+@pytest.mark.parametrize(
+    ("tail", "key", "problem"),
+    [
+        ("users: {alice: {nowhere: a}}", "users.alice.nowhere", "neither a configured server"),
+        ("users: {alice: {plex: a}, bob: {plex: A}}", "users.bob.plex", "already alice's"),
+        ("users: {alice: {}}", "users.alice", "give the person's user name"),
+        ("users: [alice]", "users", "must be a mapping"),
+    ],
+)
+def test_bad_user_map_is_one_clear_line(tmp_path: Path, tail: str, key: str, problem: str) -> None:
+    text = MIXED.split("users:")[0] + tail + "\n"
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text), {})
+    assert f"{key}:" in str(err.value) and problem in str(err.value)
+
+
+def test_token_and_api_key_together_or_missing(tmp_path: Path) -> None:
+    both = MIXED.replace("api_key: 0123abcd", "api_key: 0123abcd, token: x")
+    with pytest.raises(ConfigError, match="either token or api_key"):
+        load_config(write(tmp_path, both), {})
+    missing = MIXED.replace(", api_key: 0123abcd", "")
+    with pytest.raises(ConfigError, match=r"servers\[1\]\.token: missing: an admin API key"):
+        load_config(write(tmp_path, missing), {})

@@ -289,7 +289,13 @@ class FakeDirectory:
         return next((u for u in self.users(server) if u.kind == "owner"), None)
 
     async def user_for_token(
-        self, server: str, token: str, *, client_id: str | None = None, item_id: str | None = None
+        self,
+        server: str,
+        token: str,
+        *,
+        client_id: str | None = None,
+        item_id: str | None = None,
+        account_id: str | None = None,
     ) -> ClusterUser | None:
         user, _, where = token.partition("@")
         if where != server or user not in self.people or server not in self.access[user]:

@@ -230,6 +230,7 @@ class PlexUserDirectory:
         *,
         client_id: str | None = None,
         item_id: str | None = None,
+        account_id: str | None = None,  # Plex requests never name a user
     ) -> ClusterUser | None:
         """Whose token this is on that server; None if nobody in the cluster (or unknown).
 
