@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, NewType
 
@@ -56,6 +56,9 @@ class ClusterUser:
     id: UserId
     name: str
     kind: UserKind
+    # Other names the person goes by on that kind (Plex: the title beside the username),
+    # which a user of another kind may match (servers/people.py).
+    aliases: tuple[str, ...] = field(default=(), compare=False)
 
 
 class Outcome(StrEnum):

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from manager.runtime import Runtime
+from manager.servers.people import CrossKindDirectory
 from manager.store import inbox, lease
 
 
@@ -43,7 +44,19 @@ async def status(runtime: Runtime, ready: bool, started_at: float) -> dict[str, 
             }
             for s in runtime.servers
         ],
-        "users": {"known": len(users), "per_server": per_server},
+        "users": {
+            "known": len(users),
+            "per_server": per_server,
+            # Users of one kind with no counterpart on another: never guessed, listed here.
+            "unmatched": [
+                {"name": u.name, "kinds": u.kinds, "reason": u.reason}
+                for u in (
+                    runtime.directory.unmatched()
+                    if isinstance(runtime.directory, CrossKindDirectory)
+                    else ()
+                )
+            ],
+        },
         "queue": {
             "writes": sum(by_peer.values()),
             "events_pending": pending,

@@ -261,10 +261,19 @@ class FakeMediaServer:
 class FakeDirectory:
     """Who is who: users by name, each able to use the servers listed for them."""
 
-    def __init__(self, servers: Iterable[Server], users: dict[str, tuple[UserKind, set[str]]]):
+    def __init__(
+        self,
+        servers: Iterable[Server],
+        users: dict[str, tuple[UserKind, set[str]]],
+        *,
+        prefix: str = "id-",  # ids differ per directory, as Plex's and Jellyfin's do
+        aliases: dict[str, tuple[str, ...]] | None = None,
+    ):
         self.servers = {s.name: s for s in servers}
+        aliases = aliases or {}
         self.people = {
-            name: ClusterUser(UserId(f"id-{name}"), name, kind) for name, (kind, _) in users.items()
+            name: ClusterUser(UserId(f"{prefix}{name}"), name, kind, aliases.get(name, ()))
+            for name, (kind, _) in users.items()
         }
         self.access = {name: where for name, (_, where) in users.items()}
         self.refreshed_at: float | None = None

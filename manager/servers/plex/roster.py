@@ -94,7 +94,7 @@ class RosterLoader:
                 continue
             by_admin[admin_token] = group
             roster.users[user_id(account.id)] = ClusterUser(
-                user_id(account.id), account.name, "owner"
+                user_id(account.id), account.name, "owner", _other_names(account)
             )
             for server in group:
                 roster.admins[server.name] = account
@@ -132,7 +132,7 @@ class RosterLoader:
                 continue
             shared = uid in shared_names and not member.restricted
             kind: UserKind = "shared" if shared else "managed"
-            roster.users[uid] = ClusterUser(uid, member.name, kind)
+            roster.users[uid] = ClusterUser(uid, member.name, kind, _other_names(member))
         return roster
 
     async def _load_home(
@@ -201,3 +201,8 @@ class RosterLoader:
             if name and resource.access_token:
                 out[name] = resource.access_token
         return out
+
+
+def _other_names(account: PlexAccount | HomeUser) -> tuple[str, ...]:
+    """The title beside the username: a Jellyfin or Emby user may go by either."""
+    return (account.title,) if account.title and account.title != account.name else ()
