@@ -221,3 +221,23 @@ def test_token_and_api_key_together_or_missing(tmp_path: Path) -> None:
     missing = MIXED.replace(", api_key: 0123abcd", "")
     with pytest.raises(ConfigError, match=r"servers\[1\]\.token: missing: an admin API key"):
         load_config(write(tmp_path, missing), {})
+
+
+def test_example_configs_commented_jellyfin_emby_and_users_blocks_load(tmp_path: Path) -> None:
+    """The commented examples are valid config once a user uncomments them."""
+    example = Path(__file__).resolve().parents[2] / "config" / "plex-cluster.example.yml"
+    lines, out, live = example.read_text().splitlines(), [], False
+    for line in lines:
+        if line.strip() in ("# - name: travel", "# users:"):
+            live = True
+        elif live and not line.strip().startswith("#"):
+            live = False
+        if live:
+            line = line.replace("# ", "", 1)
+        out.append(line)
+    cfg = load_config(write(tmp_path, "\n".join(out)), {})
+    assert [s.kind for s in cfg.servers] == ["plex", "plex", "jellyfin", "emby"]
+    assert [(m.name, m.name_on("travel", "jellyfin")) for m in cfg.user_map] == [
+        ("alice", "Alice"),
+        ("robert", None),
+    ]
