@@ -120,7 +120,9 @@ class RealtimeHandler:
         key = keys[0]
         parents = tuple(parent_keys(identity))
 
-        decision = decide(event, item.duration_ms, self.config.played_threshold)
+        decision = decide(
+            event, item.duration_ms, self.config.played_threshold, source.api.stop_rules
+        )
         if decision.change is None:
             info["reason"] = decision.reason
             return Outcome.IGNORED

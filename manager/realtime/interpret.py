@@ -5,7 +5,10 @@ Rules (pure functions, table-tested):
   configured server whose URL or alias matches the event's upstream URL;
 - change: scrobble → played, unscrobble → unplayed; stopped/paused timeline and progress
   → resume point; playing/buffering heartbeats → resume point (throttled later); a position
-  past `threshold` of the duration → played.
+  past `threshold` of the duration → played;
+- a stop on a server with rules of its own (Jellyfin, Emby: `StopRules`) means what that
+  server made of it: under its minimum no resume point (nothing changed), past its played
+  share, or past the minimum of a short item, played.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from urllib.parse import urlsplit
 
 from manager.event import PlaybackEvent
 from manager.model import Change
+from manager.servers.models import StopRules
 from manager.servers.server import Server
 
 
@@ -27,8 +31,14 @@ class Decision:
     reason: str = ""
 
 
-def decide(event: PlaybackEvent, duration_ms: int | None, threshold: float) -> Decision:
-    """What state change an event stands for (before looking at any server)."""
+def decide(
+    event: PlaybackEvent,
+    duration_ms: int | None,
+    threshold: float,
+    rules: StopRules | None = None,
+) -> Decision:
+    """What state change an event stands for (before looking at any server); `rules`: the
+    source server's own stop rules."""
     if event.kind == "scrobble":
         return Decision(Change.PLAYED)
     if event.kind == "unscrobble":
@@ -37,6 +47,12 @@ def decide(event: PlaybackEvent, duration_ms: int | None, threshold: float) -> D
         return Decision(None, reason="no position")
     state = event.state or ("stopped" if event.kind == "progress" else None)
     duration = event.duration_ms or duration_ms
+    if rules is not None and state == "stopped" and event.kind == "timeline" and duration:
+        share = event.time_ms / duration
+        if share < rules.min_fraction:
+            return Decision(None, reason="under the server's minimum: it kept no resume point")
+        if share > rules.played_fraction or duration < rules.short_ms:
+            return Decision(Change.PLAYED)
     if duration and event.time_ms >= threshold * duration:
         return Decision(Change.PLAYED, heartbeat=state in ("playing", "buffering"))
     if state in ("playing", "buffering"):

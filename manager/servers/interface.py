@@ -19,7 +19,14 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Protocol
 
 from manager.model import ClusterUser, UserId
-from manager.servers.models import Credential, Library, MediaItem, ServerIdentity, Session
+from manager.servers.models import (
+    Credential,
+    Library,
+    MediaItem,
+    ServerIdentity,
+    Session,
+    StopRules,
+)
 
 if TYPE_CHECKING:  # a runtime import would be circular: a Server holds a MediaServer
     from manager.servers.server import Server
@@ -34,6 +41,9 @@ class MediaServer(Protocol):
     level_marks: bool
     # Requests made so far (full-sync reports count them).
     request_count: int
+    # What the server itself does with a stopped playback (None: nothing of its own), so
+    # an event says what the source now holds.
+    stop_rules: StopRules | None
 
     async def identify(self) -> ServerIdentity:
         """Who the server is; needs no credential."""

@@ -86,6 +86,18 @@ class MediaItem:
 
 
 @dataclass(frozen=True, slots=True)
+class StopRules:
+    """What a server does by itself when a client stops playing (Jellyfin and Emby):
+    under `min_fraction` of the item it keeps no resume point; past `played_fraction` it
+    marks the item played; an item shorter than `short_ms` counts as played once past
+    `min_fraction`. Plex has none of its own (the config's played threshold stands)."""
+
+    min_fraction: float = 0.05
+    played_fraction: float = 0.9
+    short_ms: int = 300_000
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
     """Something playing now."""
 

@@ -10,7 +10,7 @@ from manager.event import PlaybackEvent
 from manager.realtime.interpret import decide, source_of
 from manager.servers import kinds
 from manager.servers.index import LibraryIndex
-from manager.servers.models import Credential
+from manager.servers.models import Credential, StopRules
 from manager.servers.server import Server
 
 
@@ -53,6 +53,37 @@ def test_decide(
 def test_item_duration_used_when_event_has_none() -> None:
     assert decide(ev("timeline", "stopped", 95, None), 100, 0.9).change == "played"
     assert decide(ev("timeline", "stopped", 95, None), None, 0.9).change == "resume"
+
+
+JELLYFIN = StopRules()  # under 5 % no resume point, past 90 % played, under 300 s short
+HOUR = 3_600_000
+
+
+@pytest.mark.parametrize(
+    ("event", "duration", "change", "time_ms"),
+    [
+        (ev("timeline", "stopped", 2 * 60_000), HOUR, None, None),  # 3 %: dropped there
+        (ev("timeline", "stopped", 6 * 60_000), HOUR, "resume", 6 * 60_000),
+        (ev("timeline", "stopped", 55 * 60_000), HOUR, "played", None),  # 92 %
+        (ev("timeline", "stopped", 60_000), 240_000, "played", None),  # short item, 25 %
+        (ev("timeline", "stopped", 5_000), 240_000, None, None),  # short item, 2 %
+        # Only a stop is the server's own doing; heartbeats and user-data writes stand.
+        (ev("timeline", "paused", 2 * 60_000), HOUR, "resume", 2 * 60_000),
+        (ev("progress", None, 2 * 60_000), HOUR, "resume", 2 * 60_000),
+        (ev("timeline", "stopped", 2 * 60_000), None, "resume", 2 * 60_000),  # no duration
+    ],
+)
+def test_a_stop_means_what_the_source_server_made_of_it(
+    event: PlaybackEvent, duration: int | None, change: str | None, time_ms: int | None
+) -> None:
+    d = decide(event, duration, 0.9, JELLYFIN)
+    assert (d.change, d.time_ms) == (change, time_ms)
+
+
+def test_without_rules_of_its_own_a_stop_is_the_position_it_says() -> None:
+    """Plex: 3 % of an hour is a resume point, 25 % of a short item too."""
+    assert decide(ev("timeline", "stopped", 2 * 60_000), HOUR, 0.9).change == "resume"
+    assert decide(ev("timeline", "stopped", 60_000), 240_000, 0.9).change == "resume"
 
 
 def test_source_by_machine_id_then_url_then_alias() -> None:

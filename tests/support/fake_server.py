@@ -33,6 +33,7 @@ from manager.servers.models import (
     MediaItem,
     ServerIdentity,
     Session,
+    StopRules,
 )
 from manager.servers.server import Server
 
@@ -54,6 +55,7 @@ class FakeMediaServer:
     server_id: str
     kind: str = "fake"
     level_marks: bool = True
+    stop_rules: StopRules | None = None
     request_count: int = 0
     down: bool = False
     library: dict[str, MediaItem] = field(default_factory=dict)  # by id

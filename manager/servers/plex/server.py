@@ -22,6 +22,7 @@ KIND = "plex"
 class PlexMediaServer:
     kind = KIND
     level_marks = True
+    stop_rules = None  # Plex's played threshold is a setting: the config's stands for it
 
     def __init__(self, client: PlexServerClient) -> None:
         self.client = client
