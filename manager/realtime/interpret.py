@@ -6,9 +6,9 @@ Rules (pure functions, table-tested):
 - change: scrobble → played, unscrobble → unplayed; stopped/paused timeline and progress
   → resume point; playing/buffering heartbeats → resume point (throttled later); a position
   past `threshold` of the duration → played;
-- a stop on a server with rules of its own (Jellyfin, Emby: `StopRules`) means what that
-  server made of it: under its minimum no resume point (nothing changed), past its played
-  share, or past the minimum of a short item, played.
+- a playback report to a server with rules of its own (Jellyfin, Emby: `StopRules`) means
+  what that server made of it: under its minimum no resume point (nothing changed), past
+  its played share played, and a short item stopped past the minimum played.
 """
 
 from __future__ import annotations
@@ -47,12 +47,14 @@ def decide(
         return Decision(None, reason="no position")
     state = event.state or ("stopped" if event.kind == "progress" else None)
     duration = event.duration_ms or duration_ms
-    if rules is not None and state == "stopped" and event.kind == "timeline" and duration:
+    if rules is not None and event.kind == "timeline" and duration:
+        # Jellyfin applies its rules to every playback report, progress as well as stop.
         share = event.time_ms / duration
+        beat = state in ("playing", "buffering")
         if share < rules.min_fraction:
             return Decision(None, reason="under the server's minimum: it kept no resume point")
-        if share > rules.played_fraction or duration < rules.short_ms:
-            return Decision(Change.PLAYED)
+        if share > rules.played_fraction or (duration < rules.short_ms and not beat):
+            return Decision(Change.PLAYED, heartbeat=beat)
     if duration and event.time_ms >= threshold * duration:
         return Decision(Change.PLAYED, heartbeat=state in ("playing", "buffering"))
     if state in ("playing", "buffering"):

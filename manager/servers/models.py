@@ -87,7 +87,8 @@ class MediaItem:
 
 @dataclass(frozen=True, slots=True)
 class StopRules:
-    """What a server does by itself when a client stops playing (Jellyfin and Emby):
+    """What a server does by itself with a playback report (Jellyfin and Emby, on stop and
+    progress alike):
     under `min_fraction` of the item it keeps no resume point; past `played_fraction` it
     marks the item played; an item shorter than `short_ms` counts as played once past
     `min_fraction`. Plex has none of its own (the config's played threshold stands)."""

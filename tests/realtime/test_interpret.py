@@ -67,8 +67,10 @@ HOUR = 3_600_000
         (ev("timeline", "stopped", 55 * 60_000), HOUR, "played", None),  # 92 %
         (ev("timeline", "stopped", 60_000), 240_000, "played", None),  # short item, 25 %
         (ev("timeline", "stopped", 5_000), 240_000, None, None),  # short item, 2 %
-        # Only a stop is the server's own doing; heartbeats and user-data writes stand.
-        (ev("timeline", "paused", 2 * 60_000), HOUR, "resume", 2 * 60_000),
+        # Progress reports too (Jellyfin applies the rules to them); a user-data write stands.
+        (ev("timeline", "paused", 2 * 60_000), HOUR, None, None),
+        (ev("timeline", "playing", 56 * 60_000), HOUR, "played", None),
+        (ev("timeline", "playing", 60_000), 240_000, "resume", 60_000),  # short, still playing
         (ev("progress", None, 2 * 60_000), HOUR, "resume", 2 * 60_000),
         (ev("timeline", "stopped", 2 * 60_000), None, "resume", 2 * 60_000),  # no duration
     ],
