@@ -27,7 +27,7 @@ from manager.servers.http import send
 from manager.servers.interface import DEFAULT_PAGE_SIZE
 from manager.servers.jellyfin import parse
 from manager.servers.jellyfin.dialect import Dialect, Route
-from manager.servers.jellyfin.parse import Account
+from manager.servers.jellyfin.parse import Account, Device
 from manager.servers.models import Library, MediaItem, ServerIdentity, Session
 from manager.servers.pacing import Pacer
 from manager.servers.paging import pages
@@ -257,6 +257,10 @@ class JellyfinClient:
     async def sessions(self, token: str) -> list[Session]:
         """What is playing now (the admin key sees every user's sessions)."""
         return parse.sessions(await self._get("/Sessions", token))
+
+    async def devices(self, token: str) -> list[Device]:
+        """Every connected client and its user, idle ones too (the admin key sees all)."""
+        return parse.devices(await self._get("/Sessions", token))
 
     async def users(self, token: str) -> list[Account]:
         return parse.accounts(await self._get("/Users", token))

@@ -251,6 +251,31 @@ def sessions(data: Any) -> list[Session]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A connected client (an entry of `GET /Sessions`, playing or not) and its user."""
+
+    device_id: str
+    user_id: str
+    item_id: str | None  # what it plays now
+
+
+def devices(data: Any) -> list[Device]:
+    """Every session with a user, idle ones too: a client that marks an item played is
+    connected but plays nothing."""
+    out: list[Device] = []
+    for node in data if isinstance(data, list) else []:
+        if not isinstance(node, dict):
+            continue
+        device, user = _str(node.get("DeviceId")), _str(node.get("UserId"))
+        if device and user:
+            playing = _str(_dict(node.get("NowPlayingItem")).get("Id"))
+            out.append(
+                Device(device, canonical_id(user), canonical_id(playing) if playing else None)
+            )
+    return out
+
+
 def account(data: Any) -> Account | None:
     """One user (`GET /Users/Me`, an entry of `GET /Users`)."""
     node = _dict(data)
