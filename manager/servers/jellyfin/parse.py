@@ -35,6 +35,10 @@ _GUID = re.compile(
 )
 
 
+# How Jellyfin names "no user" (a session opened with an API key).
+NO_USER = "0" * 32
+
+
 class ParseError(ValueError):
     """An answer that is not the JSON these servers send."""
 
@@ -268,7 +272,7 @@ def devices(data: Any) -> list[Device]:
         if not isinstance(node, dict):
             continue
         device, user = _str(node.get("DeviceId")), _str(node.get("UserId"))
-        if device and user:
+        if device and user and canonical_id(user) != NO_USER:
             playing = _str(_dict(node.get("NowPlayingItem")).get("Id"))
             out.append(
                 Device(device, canonical_id(user), canonical_id(playing) if playing else None)
