@@ -2,8 +2,11 @@
 
 One admin API key acts for every user: a credential is that key plus the id of the user
 whose state is read or written (`Credential.user`); without a user id it reads as the
-admin, with no user state, and cannot write. No show- or season-level marks: the
-played-items route marks one item, so the writer marks a show's episodes one by one.
+admin, with no user state, and cannot write.
+
+`level_marks` is False: Jellyfin's played-items route on a series or season does mark
+every episode under it (Folder.MarkPlayed in its source), but Emby's was not checked, so
+the full sync marks a show's episodes one by one on both.
 """
 
 from __future__ import annotations
