@@ -22,8 +22,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+
+from manager.servers.errors import RateLimited, ServerFault, Unreachable
 
 HOLD = 1.5
 SLOW = 2.5
@@ -100,6 +102,19 @@ class Pacer:
         finally:
             self.in_flight -= 1
             self._wake()
+
+    async def run[T](self, request: Callable[[], Awaitable[T]]) -> T:
+        """One request in a slot: its answer time counted, an overload cutting the slots.
+        Every kind's client sends through here, so each server is paced the same way."""
+        async with self.slot():
+            started = time.monotonic()
+            try:
+                answer = await request()
+            except (ServerFault, RateLimited, Unreachable):
+                self.overloaded()
+                raise
+            self.answered(time.monotonic() - started)
+            return answer
 
     def _wake(self) -> None:
         free = self.limit - self.in_flight

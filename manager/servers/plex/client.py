@@ -10,24 +10,16 @@ ceilings: below them the number in flight follows how the server answers (pacing
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from typing import Any
 
 import httpx
 
-from manager.servers.errors import (
-    MediaServerError,
-    NotFound,
-    RateLimited,
-    ServerFault,
-    Unreachable,
-)
+from manager.servers.errors import MediaServerError, NotFound
 from manager.servers.interface import DEFAULT_PAGE_SIZE
 from manager.servers.models import Library, MediaItem, ServerIdentity, Session
 from manager.servers.pacing import Pacer
+from manager.servers.paging import pages
 from manager.servers.plex import parse
 from manager.servers.plex.transport import base_headers, send
 
@@ -79,26 +71,20 @@ class PlexServerClient:
     ) -> httpx.Response:
         merged = self._headers if not headers else {**self._headers, **headers}
         pacer = self.bulk if bulk else self.interactive
-        async with pacer.slot():
-            self.request_count += 1
-            started = time.monotonic()
-            try:
-                response = await send(
-                    self.http,
-                    method,
-                    self.base_url,
-                    path,
-                    headers=merged,
-                    token=token,
-                    params=params,
-                    timeout=self.timeout,
-                    target=self.name,
-                )
-            except (ServerFault, RateLimited, Unreachable):
-                pacer.overloaded()
-                raise
-            pacer.answered(time.monotonic() - started)
-            return response
+        self.request_count += 1
+        return await pacer.run(
+            lambda: send(
+                self.http,
+                method,
+                self.base_url,
+                path,
+                headers=merged,
+                token=token,
+                params=params,
+                timeout=self.timeout,
+                target=self.name,
+            )
+        )
 
     async def _get_body(
         self,
@@ -190,41 +176,12 @@ class PlexServerClient:
         if include_guids:
             params["includeGuids"] = "1"
         intern = parse.Interner()
-        size = max(1, page_size)
-        first, total = await self._page(token, path, params, 0, size, sec, intern)
-        if not first:
-            return
-        yield first
-        if total is None:
-            # No total: walk sequentially until a short page.
-            start = len(first)
-            page = first
-            while len(page) >= size:
-                page, _ = await self._page(token, path, params, start, size, sec, intern)
-                if page:
-                    yield page
-                start += len(page)
-            return
-        if len(first) < min(size, total):
-            size = len(first)  # the server caps the page size: follow its stride
-        starts = deque(range(size, total, size))
-        pending: deque[asyncio.Task[tuple[list[MediaItem], int | None]]] = deque()
-        try:
-            while starts or pending:
-                while starts and len(pending) < self.max_concurrency:
-                    pending.append(
-                        asyncio.ensure_future(
-                            self._page(token, path, params, starts.popleft(), size, sec, intern)
-                        )
-                    )
-                page, _ = await pending.popleft()
-                if page:
-                    yield page
-        finally:
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+
+        def fetch(start: int, size: int) -> Awaitable[tuple[list[MediaItem], int | None]]:
+            return self._page(token, path, params, start, size, sec, intern)
+
+        async for page in pages(fetch, page_size, self.max_concurrency):
+            yield page
 
     async def all_items(
         self,

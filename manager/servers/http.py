@@ -1,0 +1,67 @@
+"""One HTTP exchange with a media server: our request in, a 2xx answer or an error class out.
+
+Every kind shares this so that a refused credential, a missing item, an overloaded server
+and a dead one mean the same to the rest of the cluster whichever kind answered. Each kind
+adds its own headers (and its credential) before calling; an error's text is redacted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from manager.redaction import redact_text
+from manager.servers.errors import RateLimited, Unreachable, error_for_status
+
+_BODY_IN_ERROR = 200
+
+
+async def send(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    params: Mapping[str, str] | None = None,
+    json: Any = None,
+    timeout: float | None = None,
+    target: str = "",
+    where: str = "",
+) -> httpx.Response:
+    """Send and return a 2xx response; anything else becomes a MediaServerError subclass.
+    `where` names the request in error messages (never its query: it may hold ids only,
+    but the habit keeps credentials out of them)."""
+    where = where or f"{target or url} {method}"
+    try:
+        response = await http.request(
+            method,
+            url,
+            params=params,
+            headers=headers,
+            json=json,
+            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+    except httpx.TimeoutException as exc:
+        raise Unreachable(f"{where}: timed out ({type(exc).__name__})", target=target) from None
+    except httpx.TransportError as exc:
+        raise Unreachable(f"{where}: {type(exc).__name__}: {exc}", target=target) from None
+    if response.status_code >= 300:
+        body = redact_text(response.text[:_BODY_IN_ERROR].replace("\n", " ").strip())
+        message = f"{where}: HTTP {response.status_code}" + (f" {body}" if body else "")
+        error = error_for_status(response.status_code, message, target=target)
+        if isinstance(error, RateLimited):
+            error.retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        raise error
+    return response
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (the HTTP-date form is rare: ignored)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
