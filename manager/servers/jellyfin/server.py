@@ -19,11 +19,21 @@ from manager.servers.errors import BadRequest
 from manager.servers.interface import DEFAULT_PAGE_SIZE
 from manager.servers.jellyfin.client import JellyfinClient
 from manager.servers.jellyfin.parse import ITEM_TYPES
-from manager.servers.models import Credential, Library, MediaItem, ServerIdentity, Session
+from manager.servers.models import (
+    Credential,
+    Library,
+    MediaItem,
+    ServerIdentity,
+    Session,
+    StopRules,
+)
 
 
 class JellyfinMediaServer:
     level_marks = False
+    # Both apply these to every playback report (PROTOCOL.md §4b; Session/UserDataManager
+    # in Jellyfin's source): an event from here says what the server made of it.
+    stop_rules = StopRules()
 
     def __init__(self, client: JellyfinClient) -> None:
         self.client = client
