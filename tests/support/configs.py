@@ -21,9 +21,7 @@ MANAGER_TOKEN = "e2e-manager-secret-token"
 
 def config_data(cluster: Cluster, workdir: Path, port: int = 0, **overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "servers": [
-            {"name": s.name, "url": s.url, "token": s.owner_token} for s in cluster.servers.values()
-        ],
+        "servers": [server_entry(cluster, name) for name in cluster.servers],
         "token": MANAGER_TOKEN,
         "listen": f"{LOCALHOST}:{port}",
         "database": f"sqlite:///{workdir / 'manager.db'}",
@@ -32,6 +30,15 @@ def config_data(cluster: Cluster, workdir: Path, port: int = 0, **overrides: Any
     }
     data.update(overrides)
     return data
+
+
+def server_entry(cluster: Cluster, name: str) -> dict[str, Any]:
+    """One server as a user would configure it: Plex with its owner's token, Jellyfin and
+    Emby with their admin API key."""
+    server, kind = cluster.servers[name], cluster.kind(name)
+    if kind == "plex":
+        return {"name": name, "url": server.url, "token": server.owner_token}
+    return {"name": name, "kind": kind, "url": server.url, "api_key": cluster.api_key(name)}
 
 
 def write_config(cluster: Cluster, workdir: Path, port: int = 0, **overrides: Any) -> Path:

@@ -122,7 +122,11 @@ def cluster_proxy(upstream: str, manager_url: str, workdir: Path) -> MitmdumpPro
 
 @contextmanager
 def manager_and_proxies(
-    cluster: Cluster, workdir: Path, *, manager_via_proxies: bool = False
+    cluster: Cluster,
+    workdir: Path,
+    *,
+    manager_via_proxies: bool = False,
+    **config: Any,
 ) -> Iterator[tuple[ManagerProcess, dict[str, MitmdumpProcess]]]:
     """The manager and a mitmdump + addon in front of every server of `cluster`, started
     together (slow on two cores) and stopped on exit; the cluster itself is the caller's.
@@ -136,7 +140,7 @@ def manager_and_proxies(
         name: cluster_proxy(server.url, manager_url, workdir / f"proxy-{name}")
         for name, server in cluster.servers.items()
     }
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = dict(config)  # more of the manager's config (e.g. users:)
     if manager_via_proxies:
         overrides["servers"] = [
             {"name": name, "url": proxies[name].url, "token": server.owner_token}
