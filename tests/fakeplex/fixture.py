@@ -24,6 +24,7 @@ LEGACY_MOVIE_AGENTS = {"com.plexapp.agents.imdb", "com.plexapp.agents.themoviedb
 LEGACY_SHOW_AGENTS = {"com.plexapp.agents.thetvdb", "com.plexapp.agents.themoviedb"}
 
 _ALNUM = string.ascii_letters + string.digits
+KINDS = ("plex", "jellyfin", "emby")
 
 
 class FixtureError(ValueError):
@@ -122,9 +123,14 @@ class ServerSpec:
     users: dict[str, list[int] | None]  # account -> section ids (None = all)
     sections: list[SectionSpec]
     first_rating_key: int
-    user_tokens: dict[str, str]  # per-server token of every non-owner user
+    user_tokens: dict[str, str]  # per-server token: Plex every non-owner, Jellyfin/Emby all
     state: dict[str, dict[str, dict[str, int]]]  # user -> catalogue key -> state fields
     version: str = "1.41.3.9314-a0bfb8370"
+    # Jellyfin/Emby servers (tests/fakejelly) read the fields below; Plex servers ignore them.
+    kind: str = "plex"  # plex | jellyfin | emby
+    api_key: str = ""  # the admin API key (acts as no user, with admin rights)
+    display_names: dict[str, str] = field(default_factory=dict)  # account -> local user name
+    passwords: dict[str, str] = field(default_factory=dict)  # account -> password
 
 
 @dataclass
@@ -320,9 +326,21 @@ def _parse_server(
                 items=refs,
             )
         )
-    user_tokens = {
-        u: str((s.get("tokens") or {}).get(u, token_id(seed, "server", name, u))) for u in users
-    }
+    kind = str(s.get("kind", "plex"))
+    if kind not in KINDS:
+        raise FixtureError(f"{where}: kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    members = [owner, *users]
+    fixed = s.get("tokens") or {}
+    if kind == "plex":
+        user_tokens = {u: str(fixed.get(u, token_id(seed, "server", name, u))) for u in users}
+    else:
+        # Jellyfin/Emby: every local user, the admin too, logs in for a 32-hex access token.
+        user_tokens = {u: str(fixed.get(u, hex_id(32, seed, "token", name, u))) for u in members}
+    names = {str(k): str(v) for k, v in (s.get("names") or {}).items()}
+    passwords = {str(k): str(v) for k, v in (s.get("passwords") or {}).items()}
+    for key in (*names, *passwords):
+        if key not in members:
+            raise FixtureError(f"{where}: names/passwords: {key!r} has no access to this server")
     return ServerSpec(
         name=name,
         friendly_name=str(s.get("friendly_name", name.capitalize())),
@@ -333,4 +351,9 @@ def _parse_server(
         first_rating_key=int(s.get("first_rating_key", 100 + 1000 * idx)),
         user_tokens=user_tokens,
         state=s.get("state") or {},
+        kind=kind,
+        # 32 hex, the shape of the keys Jellyfin's and Emby's dashboards hand out.
+        api_key=str(s.get("api_key", hex_id(32, seed, "api_key", name))),
+        display_names={u: names.get(u, u) for u in members},
+        passwords={u: passwords.get(u, f"{u}-password") for u in members},
     )
