@@ -149,7 +149,11 @@ def test_sessions(mixed: Cluster, jf_login: Login) -> None:
     playing = [s for s in rows if s.get("NowPlayingItem")]
     assert len(playing) == 1
     s = playing[0]
-    assert (s["UserName"], s["DeviceId"], s["Client"]) == ("Alice Liddell", "dev-alice", "plex-cluster-tests")
+    assert (s["UserName"], s["DeviceId"], s["Client"]) == (
+        "Alice Liddell",
+        "dev-alice",
+        "plex-cluster-tests",
+    )
     assert s["NowPlayingItem"]["Id"] == matrix
     assert s["PlayState"] == {**s["PlayState"], "PositionTicks": 11 * MIN, "IsPaused": True}
     own = alice.jellyfin.sessions()
