@@ -1,8 +1,10 @@
-"""Noticing playback-state requests that Plex accepted, and handing each over as an event.
+"""Noticing playback-state requests the server accepted, and handing each over as an event.
 
-On the way in a request whose path is a playback one is parsed (servers/plex/requests.py);
-when Plex answers 2xx the event is stamped with that answer and the time and handed to the
-spool. The hooks return quickly: the only wait, the spool write, runs on its own thread
+On the way in a request whose path is a playback one is parsed: Plex's `/:/…` requests by
+servers/plex/requests.py, Jellyfin's and Emby's by servers/jellyfin/requests.py (through
+jellyfin_capture.py), whichever families `server_kind.py` says this upstream may serve.
+When the server answers 2xx the event is stamped with that answer and the time and handed
+to the spool. The hooks return quickly: the only wait, the spool write, runs on its own thread
 while mitmproxy serves others. Requests the manager itself made (replays) are never
 reported (`cluster_server_name` names this proxy in events).
 """
@@ -16,10 +18,12 @@ from typing import Any
 
 from mitmproxy import ctx, http
 
-from addons import config
+from addons import config, jellyfin_capture
+from addons.server_kind import ServerKind
 from addons.spooling import EventSpool
 from manager.event import PlaybackEvent
 from manager.logs import Throttle, get_logger
+from manager.servers.jellyfin import requests as jf
 from manager.servers.plex import requests as playback
 
 log = get_logger("plex_cluster.proxy")
@@ -30,8 +34,9 @@ _PLAYBACK_PREFIXES = (b"/:/", b"/%3A/", b"/%3a/")
 
 
 class Capture:
-    def __init__(self, spool: EventSpool) -> None:
+    def __init__(self, spool: EventSpool, kind: ServerKind | None = None) -> None:
         self.spool = spool
+        self.kind = kind or ServerKind()  # what the upstream may serve (both until known)
         self.server_name = ""
         # Lines a client can cause once per request: one a minute each, with a count.
         self._throttle = Throttle()
@@ -45,11 +50,15 @@ class Capture:
 
     def request(self, flow: http.HTTPFlow) -> None:
         try:
-            # Cheap test on the raw bytes first; only /:/... paths get decoded and parsed.
+            # Cheap tests on the raw bytes first; only candidate paths get decoded and parsed.
             if flow.request.data.path.startswith(_PLAYBACK_PREFIXES):
                 kind = playback.playback_kind(flow.request.path)
-                if kind is not None:
+                if kind is not None and self.kind.plex:
                     self._note_playback(flow, kind)
+            elif self.kind.jellyfin and jellyfin_capture.candidate(flow.request):
+                route = jf.route(flow.request.method, flow.request.path)
+                if route is not None:
+                    self._note_jellyfin(flow, route)
         except Exception:
             if (held := self._throttle("request hook failed")) is not None:
                 log.exception("request hook failed; request passes through untouched", held=held)
@@ -81,6 +90,25 @@ class Capture:
         except playback.Skip as why:
             log.debug("playback request not reported", kind=kind, reason=str(why))
 
+    def _note_jellyfin(self, flow: http.HTTPFlow, route: jf.Route) -> None:
+        try:
+            noted = jellyfin_capture.note(flow, route)
+        except jf.Invalid as why:
+            if (held := self._throttle("invalid playback request")) is not None:
+                log.warning(
+                    "playback request not reported: ambiguous or invalid",
+                    action=route.action,
+                    reason=str(why)[:200],
+                    held=held,
+                )
+            return
+        except jf.Skip as why:
+            log.debug("playback request not reported", action=route.action, reason=str(why))
+            return
+        if noted == jellyfin_capture.REPLAY:
+            log.debug("replayed by the manager, not reported", action=route.action)
+        flow.metadata[META] = noted
+
     def responseheaders(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         """For an accepted playback request, the spool write (mitmproxy awaits it).
 
@@ -93,7 +121,7 @@ class Capture:
                 return None
             status = flow.response.status_code
             if not 200 <= status < 300:
-                log.debug("Plex refused a playback request, not reported", status=status)
+                log.debug("the server refused a playback request, not reported", status=status)
                 return None
             event = dataclasses.replace(
                 pending,

@@ -44,8 +44,25 @@ def classify(status: int) -> Outcome:
     return Outcome.RETRY
 
 
+def _server_id(upstream_url: str) -> str | None:
+    """The server's own id from its public, unauthenticated answers: Plex's /identity
+    (machineIdentifier), else Jellyfin's and Emby's /System/Info/Public (Id)."""
+    base = upstream_url.rstrip("/")
+    # Plex's own certificate names *.plex.direct, not the LAN address the proxy uses, and
+    # no token is sent: hence no verification.
+    resp = httpx.get(base + "/identity", timeout=2.0, verify=False)
+    if resp.status_code == 200 and resp.content.lstrip().startswith(b"<"):
+        return ET.fromstring(resp.content).get("machineIdentifier")
+    resp = httpx.get(base + "/System/Info/Public", timeout=2.0, verify=False)
+    resp.raise_for_status()
+    info = resp.json()
+    ident = info.get("Id") if isinstance(info, dict) else None
+    return ident if isinstance(ident, str) else None
+
+
 class IdentityCache:
-    """machineIdentifier per upstream, fetched lazily from its unauthenticated /identity."""
+    """The server id per upstream (machineIdentifier on Plex, Id on Jellyfin and Emby),
+    fetched lazily from its public answers."""
 
     NEGATIVE_TTL = 60.0
 
@@ -59,12 +76,8 @@ class IdentityCache:
         if time.monotonic() - self._failed.get(upstream_url, -1e9) < self.NEGATIVE_TTL:
             return None
         try:
-            # No token is sent and /identity is public; Plex's own certificate names
-            # *.plex.direct, not the LAN address the proxy uses, hence no verification.
-            resp = httpx.get(upstream_url.rstrip("/") + "/identity", timeout=2.0, verify=False)
-            resp.raise_for_status()
-            ident = ET.fromstring(resp.content).get("machineIdentifier")
-        except (httpx.HTTPError, ET.ParseError) as exc:
+            ident = _server_id(upstream_url)
+        except (httpx.HTTPError, ET.ParseError, ValueError) as exc:
             log.debug("identity lookup failed", upstream=upstream_url, error=str(exc))
             ident = None
         if ident:

@@ -16,7 +16,9 @@ _SHOWN = 4
 # a URL given as a parameter, like the photo transcoder's `url=`), even twice.
 _ANSI = r"(?:\x1b\[[0-9;]*m)"
 _PCT = r"%(?:25)*"  # a percent sign, itself percent-encoded any number of times
-_NAMES = ("X-Plex-Token", "accessToken", "authToken", "authenticationToken", "api_key")
+# Jellyfin and Emby: `api_key`/`ApiKey` query parameters; their token headers and the
+# `Token="…"` of their authorization header contain "token" (below).
+_NAMES = ("X-Plex-Token", "accessToken", "authToken", "authenticationToken", "api_key", "ApiKey")
 
 
 def _encoded(name: str) -> str:
@@ -45,7 +47,7 @@ _LIST_ITEM = re.compile(r"\n[ \t]*-[ \t]+(?P<value>[^\n]*)")  # YAML: "\n- value
 _ITEM_EDGES = re.compile(rf"^((?:{_ANSI}|[\s\"',\[\]\\])*)(.*?)((?:{_ANSI}|[\s\"',\[\]\\])*)$")
 _ARRAY_ITEM = re.compile(r'"(?:[^"\\\n]|\\.)*"|[^\s,"\[\]]+')
 # Cheap test first: most lines mention no token at all, in any encoding.
-_HINT = re.compile(r"token|bearer|api_key|%", re.IGNORECASE)
+_HINT = re.compile(r"token|bearer|api_?key|%", re.IGNORECASE)
 
 
 def _redacted(value: str) -> str:
