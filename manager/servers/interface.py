@@ -113,7 +113,11 @@ class UserDirectory(Protocol):
         """Everyone who can use that server, owner first."""
         ...
 
-    def owner_of(self, server: str) -> ClusterUser | None: ...
+    def owner_of(self, server: str) -> ClusterUser | None:
+        """The user whose state the server's admin credential reads (Plex: its owner), so
+        the library read already holds their state; None when that credential is nobody
+        (a Jellyfin or Emby API key)."""
+        ...
 
     async def user_for_token(
         self,

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from manager.config import UserMapping
 from manager.model import ClusterUser, UserId
 from manager.redaction import redact
-from manager.servers.errors import MediaServerError
+from manager.servers.errors import MediaServerError, Unreachable
 from manager.servers.jellyfin.client import JellyfinClient
 from manager.servers.jellyfin.parse import Account, canonical_id
 from manager.servers.jellyfin.people import People, log, match
@@ -28,6 +28,7 @@ from manager.servers.models import Credential, Session
 from manager.servers.server import Server
 
 SESSION_RETRY = 5.0  # seconds between two session lookups for the same unknown token
+UNREAD_RETRY_S = 5.0  # seconds between two reads of a server whose users were never read
 
 
 class JellyfinUserDirectory:
@@ -88,8 +89,9 @@ class JellyfinUserDirectory:
         return sorted(found, key=lambda u: (u.id != owner, u.name))
 
     def owner_of(self, server: str) -> ClusterUser | None:
-        owner = self._people.owners.get(server)
-        return self._people.users.get(owner) if owner else None
+        """Nobody: the admin API key reads as no user, so no user's state comes with the
+        library read (the full sync reads every administrator's listing like anyone's)."""
+        return None
 
     def account_id(self, user: ClusterUser, server: str) -> str | None:
         """That person's user id on that server, if they have an account there."""
@@ -136,8 +138,17 @@ class JellyfinUserDirectory:
     # --- credentials -------------------------------------------------------------------
 
     async def credential_for(self, user: ClusterUser, server: str) -> Credential | None:
-        """The admin key, acting for that user's id there; None without an account."""
+        """The admin key, acting for that user's id there; None without an account;
+        Unreachable while that server's users were never read."""
         ref = self.servers.get(server)
+        if ref is not None and server not in self._accounts:
+            # Its users were never read (it was down since the start): read them now, at
+            # most every few seconds; until then it is a server not answering yet, not
+            # "no account", which would drop the write.
+            if time.monotonic() - self._last_refresh >= UNREAD_RETRY_S:
+                await self.refresh()
+            if server not in self._accounts:
+                raise Unreachable(f"{server}: its users have not been read yet", target=server)
         account = self.account_id(user, server)
         if ref is None or account is None:
             return None

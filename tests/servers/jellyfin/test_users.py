@@ -8,6 +8,7 @@ import pytest
 from manager.config import Config, ServerConfig, UserMapping
 from manager.model import UserId
 from manager.servers import kinds
+from manager.servers.errors import Unreachable
 from manager.servers.index import LibraryIndex
 from manager.servers.jellyfin import kind
 from manager.servers.jellyfin.server import JellyfinMediaServer
@@ -36,7 +37,8 @@ async def test_people_matched_by_the_map_then_by_name(mixed: Cluster) -> None:
         assert [u.name for u in users.all_users()] == ["admin", "alice", "bob"]
         assert [u.id for u in users.users("jelly")] == ["name:admin", "name:alice"]
         assert [u.id for u in users.users("emby")] == ["name:admin", "name:alice", "name:bob"]
-        assert users.owner_of("jelly") == users.owner_of("emby") == admin
+        # The API key reads as nobody: no user's state comes with the library read.
+        assert users.owner_of("jelly") is None and users.owner_of("emby") is None
         for name in ("jelly", "emby"):
             cred = await users.credential_for(alice, name)
             assert cred is not None
@@ -134,6 +136,24 @@ async def test_a_server_down_keeps_its_users(mixed: Cluster) -> None:
         mixed.jellyfin("emby").stop()
         await users.refresh()
     assert [u.id for u in users.users("emby")] == ["name:admin", "name:alice", "name:bob"]
+
+
+async def test_a_server_never_read_is_unreachable_not_no_account(mixed: Cluster) -> None:
+    """Down since the start: a write for it must wait (Unreachable), not be dropped as if
+    the user had no account there (None); once it answers, its users are read."""
+    emby = mixed.jellyfin("emby")
+    async with httpx.AsyncClient() as http:
+        users = directory(mixed, http, user_map=[ALICE])
+        emby.go_down()
+        await users.refresh()
+        alice = users.user(UserId("name:alice"))
+        assert alice is not None
+        with pytest.raises(Unreachable):
+            await users.credential_for(alice, "emby")
+        emby.come_up()
+        users._last_refresh = float("-inf")  # past the pause between two reads
+        cred = await users.credential_for(alice, "emby")
+    assert cred is not None and cred.user == mixed.user_id("alice", "emby")
 
 
 async def test_the_kinds_builders(mixed: Cluster) -> None:
