@@ -78,9 +78,11 @@ def test_a_bad_chunked_body_is_answered_400(chunks: bytes) -> None:
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:80]
 
 
-def test_an_unparsable_target_is_answered_400() -> None:
-    answer = raw_exchange(b"GET //[nope HTTP/1.1\r\nHost: m\r\n\r\n")
-    assert answer.startswith(b"HTTP/1.1 400 "), answer[:80]
+def test_an_odd_target_is_answered_404() -> None:
+    # urlsplit read "//[" as a broken IPv6 host, so the hand-written server answered 400 and
+    # closed; to starlette it is a path no route has, answered on a kept-alive connection.
+    answer = raw_exchange(b"GET //[nope HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 404 "), answer[:80]
 
 
 def _deep(depth: int) -> bytes:
