@@ -1,11 +1,13 @@
-"""`make demo`: a live Plex Cluster on emulated Plex servers.
+"""`make demo`: a live Plex Cluster on emulated servers.
 
-Starts the emulator's `demo` world (three Plex servers, plex.tv, an owner, two invited
-friends, a managed user), a real mitmdump with our addon in front of each server, and the
-real manager. Then plays a short scenario with python-plexapi through alpha's proxy, prints
-what changed on every server, and keeps everything running for you to explore until Ctrl-C.
+By default the `mixed` world: a Plex, a Jellyfin and an Emby server (plus plex.tv), a real
+mitmdump with our addon in front of each, and the real manager; a scenario goes Plex →
+Jellyfin → Emby → Plex with each kind's own client through its proxy (tests/demo_mixed.py).
+`--world plex` is the Plex-only world instead (three Plex servers, an owner, two invited
+friends, a managed user; python-plexapi through alpha's proxy). Either way it prints what
+changed on every server and keeps running for you to explore until Ctrl-C.
 
-    python -m tests.demo [--no-scenario] [--workdir DIR]
+    python -m tests.demo [--world mixed|plex] [--no-scenario] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from pathlib import Path
 
 from plexapi.server import PlexServer
 
+from tests import demo_mixed
 from tests.fakeplex import Cluster, start_cluster
 from tests.support.configs import MANAGER_TOKEN
 from tests.support.live_cluster import ManagerProcess, manager_and_proxies
+from tests.support.mixed_world import USER_MAP, MixedWorld
 from tests.support.polling import wait_for
 
 # (user, catalog entry) pairs the scenario touches; the demo prints their state everywhere.
@@ -81,33 +85,33 @@ def _scenario() -> list[Step]:
 
 
 def _cell(cluster: Cluster, server: str, user: str, catalog: str) -> str:
-    srv = cluster.servers[server]
     try:
-        state = srv.state(user, srv.find_key(catalog=catalog))
+        state = cluster.state(server, user, catalog)
     except KeyError:
-        return "-"
-    if state.get("view_count"):
+        return "-"  # the server lacks the item, or the user has no account there
+    if state["played"]:
         return "played"
-    offset = state.get("view_offset") or 0
+    offset = state["position_ms"] or 0
     if offset:
         return f"{offset // 60000}:{offset // 1000 % 60:02d}"
     return "unplayed"
 
 
-def _table(cluster: Cluster) -> dict[tuple[str, str], list[str]]:
+def _table(cluster: Cluster, rows: list[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
     return {
         (user, catalog): [_cell(cluster, name, user, catalog) for name in cluster.servers]
-        for user, catalog in WATCHED_ROWS
+        for user, catalog in rows
     }
 
 
 def _print_table(cluster: Cluster, before: dict, after: dict) -> None:
     names = list(cluster.servers)
-    print("\nState per user and server (mm:ss = resume point, - = server lacks the item):")
-    print(f"{'user':6} {'item':16} " + " ".join(f"{n:>10}" for n in names))
+    print("\nState per user and server (mm:ss = resume point, - = item or user not there):")
+    heads = [n if cluster.kind(n) == n else f"{n} ({cluster.kind(n)})" for n in names]
+    print(f"{'user':6} {'item':16} " + " ".join(f"{h:>16}" for h in heads))
     for (user, catalog), cells in after.items():
         mark = "" if cells == before[(user, catalog)] else "   <- changed"
-        print(f"{user:6} {catalog:16} " + " ".join(f"{c:>10}" for c in cells) + mark)
+        print(f"{user:6} {catalog:16} " + " ".join(f"{c:>16}" for c in cells) + mark)
 
 
 def _settled(manager: ManagerProcess) -> bool:
@@ -117,15 +121,19 @@ def _settled(manager: ManagerProcess) -> bool:
 
 
 def _print_explore(cluster: Cluster, manager: ManagerProcess, proxies: dict, workdir: Path) -> None:
-    print("\nThe cluster keeps running. Point python-plexapi or curl at a proxy, e.g.:")
+    print("\nThe cluster keeps running. Point a client or curl at a proxy, e.g.:")
+    plex = next(n for n in cluster.servers if cluster.kind(n) == "plex")
     print(
         '  python -c "from plexapi.server import PlexServer; '
-        f"p=PlexServer('{proxies['alpha'].url}', '{cluster.token_for('alice', 'alpha')}'); "
-        "p.library.section('Movies').get('Heat').markPlayed()\""
+        f"p=PlexServer('{proxies[plex].url}', '{cluster.token_for('alice', plex)}'); "
+        "p.library.section('Movies').get('The Matrix').markPlayed()\""
     )
-    print("\nThese are the emulator's made-up demo tokens, not real Plex credentials.")
+    print("\nThese are the emulator's made-up demo credentials, not real ones.")
     for name, server in cluster.servers.items():
-        print(f"  {name:6} proxy {proxies[name].url}  plex {server.url}")
+        kind = cluster.kind(name)
+        print(f"  {name:6} proxy {proxies[name].url}  {kind} {server.url}")
+        if kind != "plex":
+            print(f"           admin API key {cluster.api_key(name)}")
         for user in cluster.users:
             try:
                 print(f"           {user:6} token {cluster.token_for(user, name)}")
@@ -137,19 +145,44 @@ def _print_explore(cluster: Cluster, manager: ManagerProcess, proxies: dict, wor
     print("\nCtrl-C stops everything.")
 
 
-def _play(cluster: Cluster, manager: ManagerProcess, proxies: dict) -> None:
-    before = _table(cluster)
+def _settle_and_print(cluster: Cluster, manager: ManagerProcess, rows: list, before: dict) -> None:
+    time.sleep(1.0)
+    wait_for(lambda: _settled(manager), 60, "manager settled")
+    _print_table(cluster, before, _table(cluster, rows))
+
+
+def _play_plex(cluster: Cluster, manager: ManagerProcess, proxies: dict) -> None:
+    before = _table(cluster, WATCHED_ROWS)
     print("\nScenario, played with python-plexapi through alpha's proxy:")
     for step in _scenario():
         print(f"  - {step.says}")
         step.act(PlexServer(proxies["alpha"].url, cluster.token_for(step.user, "alpha")))
-    time.sleep(1.0)
-    wait_for(lambda: _settled(manager), 60, "manager settled")
-    _print_table(cluster, before, _table(cluster))
+    _settle_and_print(cluster, manager, WATCHED_ROWS, before)
+
+
+def _play_mixed(cluster: Cluster, manager: ManagerProcess, proxies: dict) -> None:
+    world = MixedWorld(cluster, manager, proxies)
+    before = _table(cluster, demo_mixed.ROWS)
+    print("\nScenario, each step with that server's own client through its proxy:")
+    try:
+        for step in demo_mixed.scenario():
+            print(f"  - {step.says}")
+            step.act(world)
+            # Let each change settle so the next step builds on it, as a person would.
+            wait_for(lambda: _settled(manager), 60, "manager settled")
+    finally:
+        world.close()
+    _settle_and_print(cluster, manager, demo_mixed.ROWS, before)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.demo", description=__doc__)
+    parser.add_argument(
+        "--world",
+        choices=("mixed", "plex"),
+        default="mixed",
+        help="mixed: Plex + Jellyfin + Emby (default); plex: three Plex servers",
+    )
     parser.add_argument("--no-scenario", action="store_true", help="start and wait, play nothing")
     parser.add_argument(
         "--workdir", type=Path, help="where logs and databases go (default: a temp dir)"
@@ -161,16 +194,19 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="plex-cluster-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
 
-    print("Starting the emulated Plex servers and plex.tv …", flush=True)
+    mixed = args.world == "mixed"
+    print(f"Starting the emulated {'Plex, Jellyfin and Emby' if mixed else 'Plex'} servers …")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with start_cluster("demo") as cluster, contextlib.suppress(KeyboardInterrupt):
+    config = {"users": USER_MAP} if mixed else {}
+    fixture = "mixed" if mixed else "demo"
+    with start_cluster(fixture) as cluster, contextlib.suppress(KeyboardInterrupt):
         print("Starting a mitmdump proxy per server and the manager …", flush=True)
-        with manager_and_proxies(cluster, workdir) as (manager, proxies):
+        with manager_and_proxies(cluster, workdir, **config) as (manager, proxies):
             try:
                 print("Ready.")
                 if not args.no_scenario:
-                    _play(cluster, manager, proxies)
+                    (_play_mixed if mixed else _play_plex)(cluster, manager, proxies)
                 _print_explore(cluster, manager, proxies, workdir)
                 if not args.exit_after_scenario:
                     while not stop.wait(0.5):

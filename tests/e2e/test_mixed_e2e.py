@@ -15,8 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.mixed_world import MIN_TICKS, MixedWorld, running_mixed_world
 from tests.support.live_cluster import addon_available
+from tests.support.mixed_world import MIN_TICKS, MixedWorld, running_mixed_world
 from tests.support.polling import wait_for
 from tests.support.processes import ROOT, clean_env
 

@@ -38,7 +38,8 @@ class MixedWorld:
 
     def jellyfin(self, user: str) -> JellyfinClient:
         """jellyfin-apiclient-python logged in on Jellyfin as `user`, through its proxy."""
-        logging.getLogger("JELLYFIN").setLevel(logging.WARNING)  # it logs every request
+        for name in ("JELLYFIN", "Jellyfin"):  # it logs every request and session
+            logging.getLogger(name).setLevel(logging.WARNING)
         server = self.cluster.jellyfin("jelly")
         client = JellyfinClient()
         client.config.app("plex-cluster-e2e", "1.0", f"{user}-box", f"e2e-{user}")
