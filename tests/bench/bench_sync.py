@@ -155,6 +155,27 @@ def print_floor(floor: FloorResult, runs: list[Run], mixes: dict[str, WriteMix])
         )
 
 
+def plex_only(args: argparse.Namespace) -> bool:
+    """The floor's bare client and the change maker speak Plex only."""
+    return set(args.kinds.split(",")) == {"plex"}
+
+
+def server_entry(described: dict[str, Any]) -> dict[str, Any]:
+    """A server of the emulator's description as the config names it, for any kind."""
+    if described.get("kind", "plex") == "plex":
+        return {
+            "name": described["name"],
+            "url": described["url"],
+            "token": described["owner_token"],
+        }
+    return {
+        "name": described["name"],
+        "kind": described["kind"],
+        "url": described["url"],
+        "api_key": described["api_key"],
+    }
+
+
 def run_syncs(args: argparse.Namespace, path: Path, tmp: str) -> list[Run]:
     """Our full sync, then (unless --no-second) a second one, on one emulator."""
     runs: list[Run] = []
@@ -169,10 +190,7 @@ def run_syncs(args: argparse.Namespace, path: Path, tmp: str) -> list[Run]:
         )
         config = parse_config(
             {
-                "servers": [
-                    {"name": s["name"], "url": s["url"], "token": s["owner_token"]}
-                    for s in describe["servers"]
-                ],
+                "servers": [server_entry(s) for s in describe["servers"]],
                 "token": "bench-secret",
                 "database": f"sqlite:///{Path(tmp) / 'bench.db'}",
                 "plextv_url": describe["plextv_url"],
@@ -195,7 +213,7 @@ def run_syncs(args: argparse.Namespace, path: Path, tmp: str) -> list[Run]:
             runs.append(Run(title, report, end - t0))
             if args.no_second:
                 break
-        if not args.no_second and args.changes > 0:
+        if not args.no_second and args.changes > 0 and plex_only(args):
             # As many changes twice: once for a sync of changes only, once for a full one.
             for title, changed_only, seed in (("changes only", True, 7), ("full", False, 8)):
                 made = make_changes(describe, args.changes, seed)
@@ -238,6 +256,11 @@ def main() -> int:
         "--floor-in-flight", type=int, default=IN_FLIGHT, help="floor requests per server"
     )
     ap.add_argument("--json", action="store_true", help="end with one JSON line of numbers")
+    ap.add_argument(
+        "--kinds",
+        default="plex,plex,plex",
+        help="the three servers' kinds, e.g. plex,jellyfin,emby (the floor: Plex only)",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.yaml"
@@ -254,7 +277,7 @@ def main() -> int:
             print(f", tracemalloc peak {peak / 2**20:.0f} MiB", end="")
         print(flush=True)
         floor = None
-        if not args.no_floor:
+        if not args.no_floor and plex_only(args):
             mixes = write_mixes(runs[0].report)
             floor = run_floor(path, mixes, args.floor_in_flight)
             print_floor(floor, runs, mixes)

@@ -28,6 +28,7 @@ def fixture_arguments(args: argparse.Namespace) -> list[str]:
     out: list[str] = []
     for name, value in sizes_from(args).items():
         out += [f"--{name}", str(value)]
+    out += ["--kinds", getattr(args, "kinds", ",".join(["plex"] * SERVERS))]
     return [*out, "--users", str(args.users), "--diverge", str(args.diverge)]
 
 
@@ -47,9 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     add_size_arguments(ap)
     ap.add_argument("--users", type=int, default=5)
     ap.add_argument("--diverge", type=float, default=0.1)
+    ap.add_argument("--kinds", default="plex,plex,plex", help="each server's kind, in order")
     args = ap.parse_args(argv)
     fixture = big_fixture(
-        servers=SERVERS, users=args.users, diverge=args.diverge, **sizes_from(args)
+        servers=SERVERS,
+        users=args.users,
+        diverge=args.diverge,
+        kinds=tuple(args.kinds.split(",")),
+        **sizes_from(args),
     )
     # libyaml's dumper when present: the pure-Python one takes tens of seconds at 100k items.
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)

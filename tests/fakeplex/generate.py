@@ -16,6 +16,7 @@ def big_fixture(
     users: int = 5,
     diverge: float = 0.1,
     seed: int = 1,
+    kinds: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """A fixture dict for start_cluster().
 
@@ -70,6 +71,7 @@ def big_fixture(
                     entries[key] = {"view_offset": offset, "last_viewed_at": when}
             state[u] = entries
         srv[f"s{n}"] = {
+            "kind": kinds[n - 1] if n <= len(kinds) else "plex",
             "friendly_name": f"Server {n}",
             "owner": "admin",
             "users": list(user_names),
