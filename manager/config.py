@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from manager.config_reader import ConfigError, Reader
+from manager.config_users import UserMapping, user_map
 
 DEFAULT_PORT = 3400  # what the original manager listened on; old proxies point at it
 DEFAULT_PLEXTV = "https://plex.tv"
@@ -73,21 +74,6 @@ class SyncConfig:
     allow_users: tuple[str, ...] = ()
     deny_users: tuple[str, ...] = ()
     concurrency: int = 8  # a ceiling: below it, what each server answers decides (pacing)
-
-
-@dataclass(frozen=True, slots=True)
-class UserMapping:
-    """One person's user names on the servers where they differ (`users:` in the config).
-
-    Each name is given for a server (by its config name) or for a kind (every server of
-    it); a server's own entry wins over its kind's. Names compare case-insensitively."""
-
-    name: str
-    names: tuple[tuple[str, str], ...]  # (server name or kind, user name there)
-
-    def name_on(self, server: str, kind: str) -> str | None:
-        given = dict(self.names)
-        return given.get(server, given.get(kind))
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,38 +325,9 @@ def parse_config(data: Any, path: str, env: Mapping[str, str] | None = None) -> 
         log_format=log_format,
         delivery=delivery,
         sync=sync,
-        user_map=_user_map(reader, top.get("users"), servers),
+        user_map=user_map(reader, top.get("users"), {s.name for s in servers} | set(KINDS)),
         warnings=tuple(reader.warnings),
     )
-
-
-def _user_map(
-    reader: Reader, raw: Any, servers: tuple[ServerConfig, ...]
-) -> tuple[UserMapping, ...]:
-    """`users: {person: {server name or kind: user name there}}`; each name belongs to one
-    person only, or a change could be written for the wrong user."""
-    people = reader.mapping(raw, "users", None)
-    places = {s.name for s in servers} | set(KINDS)
-    claimed: dict[tuple[str, str], str] = {}
-    out = []
-    for person, given in people.items():
-        where = f"users.{person}"
-        names = reader.mapping(given, where, None)
-        if not names:
-            raise reader.fail(where, "give the person's user name on a server or kind")
-        pairs = []
-        for place, name in names.items():
-            if place not in places:
-                raise reader.fail(f"{where}.{place}", "neither a configured server nor a kind")
-            text = reader.string(name, f"{where}.{place}").strip()
-            if not text:
-                raise reader.fail(f"{where}.{place}", "empty user name")
-            owner = claimed.setdefault((place, text.lower()), str(person))
-            if owner != str(person):
-                raise reader.fail(f"{where}.{place}", f"{text!r} is already {owner}'s name there")
-            pairs.append((str(place), text))
-        out.append(UserMapping(str(person), tuple(pairs)))
-    return tuple(out)
 
 
 def default_config_path(env: Mapping[str, str] | None = None) -> str:
