@@ -97,6 +97,7 @@ class HooksMixin(_Base):
         paused: bool,
         was_paused: bool,
         completed: bool,
+        play_session_id: str | None = None,
     ) -> None:
         if not self.webhooks.enabled:
             return
@@ -108,6 +109,7 @@ class HooksMixin(_Base):
                 info = {
                     "position": position,
                     "completed": completed if phase == "stopped" else None,
+                    "play_session_id": play_session_id,
                 }
                 self._emby(event, session, uid, item, playback=info)
             return
@@ -278,7 +280,7 @@ class HooksMixin(_Base):
                 shape["playback_info"],
                 {
                     "position_ticks": playback["position"],
-                    "play_session_id": session.play_session_id if session else None,
+                    "play_session_id": playback.get("play_session_id"),
                     "played_to_completion": playback["completed"],
                     "media_source_id": None,
                 },

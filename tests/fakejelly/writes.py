@@ -70,6 +70,8 @@ class WritesMixin(_Base):
         session = self._touch_session(ctx.me)
         uid = ctx.me.user_id
         was_paused = session.is_paused
+        # The stop clears the session's PlaySessionId; Emby's playback.stop still reports it.
+        play_session_id = body.get("playsessionid") or session.play_session_id
         with self._lock:
             if phase == "stopped":
                 session.item_id = None
@@ -106,6 +108,7 @@ class WritesMixin(_Base):
             paused=paused,
             was_paused=was_paused,
             completed=completed,
+            play_session_id=play_session_id,
         )
         if saved:
             self._hook_user_data(_SAVE_REASONS[phase], session, uid, item)

@@ -135,6 +135,7 @@ def test_emby_marks_and_playback_stop(
     assert p["Item"]["ProviderIds"]["Imdb"] == "tt0133093"
     assert p["Server"] == {"Name": srv.friendly_name, "Id": srv.server_id, "Version": srv.version}
     assert p["PlaybackInfo"]["PositionTicks"] == 20 * MIN
+    assert p["PlaybackInfo"]["PlayedToCompletion"] is False
     assert set(p["Session"]) >= {"Client", "DeviceName", "DeviceId", "Id"}
 
 
