@@ -15,7 +15,7 @@ from jellyfin_apiclient_python import JellyfinClient
 
 from tests.fakejelly.hooks import CONFIG_TEMPLATE, TEST_TEMPLATE
 from tests.fakeplex import Cluster
-from tests.hook_receiver import HookReceiver
+from tests.support.hook_receiver import HookReceiver
 
 MIN = 60 * 10_000_000  # ticks
 DASHED = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -8,7 +8,7 @@ import pytest
 from plexapi.server import PlexServer
 
 from tests.fakeplex import Cluster
-from tests.hook_receiver import HookReceiver
+from tests.support.hook_receiver import HookReceiver
 
 
 @pytest.fixture
