@@ -207,3 +207,31 @@ def test_bad_bodies_say_what_is_wrong(
 ) -> None:
     with pytest.raises(WebhookError, match=message):
         module.parse(body, EMBY if module is emby_webhook else JELLY, NOW)
+
+
+def test_the_shipped_template_renders_to_what_the_parser_reads() -> None:
+    """config/jellyfin-webhook-template.json with the plugin's variables filled in (a tiny
+    stand-in for Handlebars: {{Name}} and {{#if Name}}a{{else}}b{{/if}})."""
+    import re
+    from pathlib import Path
+
+    template = (
+        Path(__file__).resolve().parents[3] / "config" / "jellyfin-webhook-template.json"
+    ).read_text()
+    values = {
+        "NotificationType": "PlaybackStop",
+        "ItemId": ITEM,
+        "UserId": USER,
+        "PlaybackPositionTicks": str(20 * MIN_TICKS),
+        "IsPaused": False,
+        "Played": False,
+        "ClientName": "Jellyfin Web",
+    }
+    text = re.sub(
+        r"\{\{#if (\w+)\}\}(.*?)\{\{else\}\}(.*?)\{\{/if\}\}",
+        lambda m: m.group(2) if values.get(m.group(1)) else m.group(3),
+        template,
+    )
+    text = re.sub(r"\{\{(\w+)\}\}", lambda m: str(values.get(m.group(1), "")), text)
+    [event] = webhook.parse(WebhookBody(text.encode()), JELLY, NOW)
+    assert key(event) == ("timeline", "stopped", 1_200_000)
