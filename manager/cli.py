@@ -1,8 +1,9 @@
-"""`plex-cluster-manager serve|sync` (also `python -m manager`).
+"""`plex-cluster-manager serve|sync|webhook-url` (also `python -m manager`).
 
 `serve` runs the service (manager.app); `sync` runs one full sync on the same runtime and
 prints its summary: exit 0 all synced, 1 something failed (the summary says what), 2 bad
-arguments, 4 another sync is running.
+arguments, 4 another sync is running. `webhook-url SERVER` prints the URL to paste into
+that server's webhook settings (see webhook_help.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from manager.config import ConfigError, default_config_path, load_config
+from manager.config import Config, ConfigError, default_config_path, load_config
 from manager.logs import LOG_FORMATS, configure_logging, get_logger
 from manager.model import ONLY
 
@@ -56,6 +57,19 @@ def _parser() -> argparse.ArgumentParser:
         choices=tuple(ONLY),
         default=None,
         help="only watched/unwatched marks, or only resume points",
+    )
+    hook = sub.add_parser(
+        "webhook-url",
+        parents=[common],
+        help="print the URL to paste into a server's webhook settings",
+    )
+    hook.add_argument("server", metavar="SERVER", help="the server's name in the config")
+    hook.add_argument(
+        "--base",
+        default=None,
+        metavar="URL",
+        help="how that server reaches the manager, e.g. http://manager:3400 "
+        "(default: this host and the configured listen port)",
     )
     return parser
 
@@ -106,12 +120,25 @@ def _sync(args: argparse.Namespace, config_path: str) -> int:
     return int(run_sync_command(config, args))
 
 
+def _webhook_url(config: Config, server: str, base: str | None) -> int:
+    from manager.app.webhook_help import webhook_help
+
+    try:
+        print(webhook_help(config, server, base))
+    except LookupError as exc:
+        print(f"plex-cluster-manager: {exc.args[0]}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     path = args.config or default_config_path()
     try:
         if args.command == "serve":
             return _serve(path, args.log_format)
+        if args.command == "webhook-url":
+            return _webhook_url(load_config(path), args.server, args.base)
         return _sync(args, path)
     except ConfigError as exc:
         print(f"plex-cluster-manager: config error: {exc}", file=sys.stderr)

@@ -19,6 +19,7 @@ from manager.app.events import EventWorker
 from manager.app.receiver import Accepted, Receiver
 from manager.app.syncs import run_sync
 from manager.app.watch import ServerWatch
+from manager.app.webhooks import WebhookDoor
 from manager.config import Config
 from manager.event import PlaybackEvent
 from manager.fullsync.schedule import run_on_schedule
@@ -35,7 +36,8 @@ class Service:
         self.started_at = time.time()
         self.events = EventWorker(runtime.runner, runtime.handler)
         self.watch = ServerWatch(runtime)
-        self.receiver = Receiver(self.config.token, self.accept, self.status)
+        webhooks = WebhookDoor(self.config.servers, self._server_id)
+        self.receiver = Receiver(self.config.token, self.accept, self.status, webhooks)
         self.ready = asyncio.Event()
         self.address: tuple[str, int] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -92,6 +94,10 @@ class Service:
         )
 
     # -- the receiver's callbacks ------------------------------------------------------
+    def _server_id(self, name: str) -> str | None:
+        """A server's own id as probed so far (None while it has not answered)."""
+        return next((s.server_id for s in self.runtime.servers if s.name == name), None)
+
     async def accept(self, events: list[PlaybackEvent]) -> Accepted:
         accepted, duplicates = await self.events.accept(events)
         return Accepted(accepted=accepted, duplicates=duplicates)
