@@ -17,10 +17,10 @@ import httpx
 import pytest
 
 from manager.config import load_config
-from tests.support.mixed_world import USER_MAP
 from tests.fakeplex import Cluster, start_cluster
 from tests.support.configs import write_config
 from tests.support.live_cluster import ManagerProcess
+from tests.support.mixed_world import USER_MAP
 from tests.support.polling import wait_for
 from tests.support.processes import free_port
 from tests.support.webhooks import multipart, payload, plex_body
