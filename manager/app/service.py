@@ -16,6 +16,7 @@ from typing import Any
 
 from manager.app import status as status_mod
 from manager.app.events import EventWorker
+from manager.app.metrics import Metrics, mount
 from manager.app.receiver import Accepted, Receiver
 from manager.app.syncs import run_sync
 from manager.app.watch import ServerWatch
@@ -36,6 +37,9 @@ class Service:
         self.events = EventWorker(runtime.runner, runtime.handler)
         self.watch = ServerWatch(runtime)
         self.receiver = Receiver(self.config.token, self.accept, self.status)
+        self.metrics = Metrics(runtime)
+        mount(self.receiver.app, self.metrics, self.receiver.authorized)
+        runtime.outbox.add_listener(self.metrics.write_settled)
         self.ready = asyncio.Event()
         self.address: tuple[str, int] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -93,6 +97,7 @@ class Service:
 
     # -- the receiver's callbacks ------------------------------------------------------
     async def accept(self, events: list[PlaybackEvent]) -> Accepted:
+        self.metrics.count_events(events)
         accepted, duplicates = await self.events.accept(events)
         return Accepted(accepted=accepted, duplicates=duplicates)
 
