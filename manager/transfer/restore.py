@@ -9,7 +9,6 @@ and the summary and progress are the sync's.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +72,8 @@ async def import_state(
         raise ImportRefused(f"{server_name} does not answer: {target.last_error}")
     await runtime.directory.refresh()
     users, owners, unknown = match_users(document, runtime.directory.all_users())
+    if not users:
+        raise ImportRefused("no user of the file is known to this cluster")
 
     name = f"file:{Path(source).name}"
     api = SnapshotServer(name, document, owners)
@@ -83,7 +84,7 @@ async def import_state(
     reader = runtime.readers(runtime.config.sync.concurrency)[position]
     options = SyncOptions(
         dry_run=dry_run,
-        users=tuple(users) or ("\0nobody",),  # an empty filter would mean everyone
+        users=tuple(users),
         servers=(target.name,),
         concurrency=runtime.config.sync.concurrency,
         reason="import",
@@ -105,5 +106,4 @@ async def import_state(
     await runtime.outbox.stop()
     summary = report.server(target.name)
     summary.other_requests = max(0, target.api.request_count - summary.write_requests)
-    await asyncio.sleep(0)
     return ImportResult(report, sync.planned, unknown)
