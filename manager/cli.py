@@ -1,9 +1,10 @@
-"""`plex-cluster-manager serve|sync|webhook-url` (also `python -m manager`).
+"""`plex-cluster-manager serve|sync|export|import|webhook-url` (also `python -m manager`).
 
 `serve` runs the service (manager.app); `sync` runs one full sync on the same runtime and
 prints its summary: exit 0 all synced, 1 something failed (the summary says what), 2 bad
-arguments, 4 another sync is running. `webhook-url SERVER` prints the URL to paste into
-that server's webhook settings (see webhook_help.py).
+arguments, 4 another sync is running. `export` and `import` (manager.transfer) write and
+read every user's state as a file, with the same codes. `webhook-url SERVER` prints the
+URL to paste into that server's webhook settings (see webhook_help.py).
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
         help="how that server reaches the manager, e.g. http://manager:3400 "
         "(default: this host and the configured listen port)",
     )
+    from manager.transfer.command import add_arguments
+
+    add_arguments(sub, common)
     return parser
 
 
@@ -110,6 +114,7 @@ def _serve(config_path: str, log_format: str | None) -> int:
 
 def _sync(args: argparse.Namespace, config_path: str) -> int:
     from manager.sync_command import run_sync_command
+    from manager.transfer.command import run_export, run_import
 
     config = load_config(config_path)
     # On a terminal the progress bar and the summary say what happens; a line per write
@@ -117,6 +122,10 @@ def _sync(args: argparse.Namespace, config_path: str) -> int:
     quiet = sys.stderr.isatty() and not config.debug
     level = "DEBUG" if config.debug else "WARNING" if quiet else "INFO"
     configure_logging(args.log_format or config.log_format, level)
+    if args.command == "export":
+        return run_export(config, args)
+    if args.command == "import":
+        return run_import(config, args)
     return int(run_sync_command(config, args))
 
 

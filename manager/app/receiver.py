@@ -92,6 +92,10 @@ class Receiver:
     async def stop(self) -> None:
         await self._listener.stop()
 
+    def authorized(self, request: Request) -> bool:
+        """The bearer token check, for routes mounted beside these (metrics.py)."""
+        return self._bearer_ok(request)
+
     def _bearer_ok(self, request: Request) -> bool:
         value = request.headers.get("authorization", "")
         scheme, _, token = value.partition(" ")

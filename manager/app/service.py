@@ -16,6 +16,7 @@ from typing import Any
 
 from manager.app import status as status_mod
 from manager.app.events import EventWorker
+from manager.app.metrics import Metrics, mount
 from manager.app.receiver import Accepted, Receiver
 from manager.app.syncs import run_sync
 from manager.app.watch import ServerWatch
@@ -38,6 +39,9 @@ class Service:
         self.watch = ServerWatch(runtime)
         webhooks = WebhookDoor(self.config.servers, self._server_id)
         self.receiver = Receiver(self.config.token, self.accept, self.status, webhooks)
+        self.metrics = Metrics(runtime)
+        mount(self.receiver.app, self.metrics, self.receiver.authorized)
+        runtime.outbox.add_listener(self.metrics.write_settled)
         self.ready = asyncio.Event()
         self.address: tuple[str, int] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -99,6 +103,7 @@ class Service:
         return next((s.server_id for s in self.runtime.servers if s.name == name), None)
 
     async def accept(self, events: list[PlaybackEvent]) -> Accepted:
+        self.metrics.count_events(events)
         accepted, duplicates = await self.events.accept(events)
         return Accepted(accepted=accepted, duplicates=duplicates)
 
