@@ -32,19 +32,23 @@ class MixedWorld:
     proxies: dict[str, MitmdumpProcess]
     _jellyfin: list[JellyfinClient] = field(default_factory=list)
 
-    def plex(self, user: str) -> PlexServer:
-        """python-plexapi on the Plex server, through its proxy."""
-        return PlexServer(self.proxies["plex"].url, self.cluster.token_for(user, "plex"))
+    def url(self, server: str, via_proxy: bool) -> str:
+        return self.proxies[server].url if via_proxy else self.cluster.servers[server].url
 
-    def jellyfin(self, user: str) -> JellyfinClient:
-        """jellyfin-apiclient-python logged in on Jellyfin as `user`, through its proxy."""
+    def plex(self, user: str, via_proxy: bool = True) -> PlexServer:
+        """python-plexapi on the Plex server, through its proxy (or straight to it)."""
+        return PlexServer(self.url("plex", via_proxy), self.cluster.token_for(user, "plex"))
+
+    def jellyfin(self, user: str, via_proxy: bool = True) -> JellyfinClient:
+        """jellyfin-apiclient-python logged in on Jellyfin as `user`, through its proxy (or
+        straight to it)."""
         for name in ("JELLYFIN", "Jellyfin"):  # it logs every request and session
             logging.getLogger(name).setLevel(logging.WARNING)
         server = self.cluster.jellyfin("jelly")
         client = JellyfinClient()
         client.config.app("plex-cluster-e2e", "1.0", f"{user}-box", f"e2e-{user}")
         client.config.data["auth.ssl"] = False
-        url = self.proxies["jelly"].url
+        url = self.url("jelly", via_proxy)
         client.auth.connect_to_address(url)
         assert client.auth.login(url, server.display_names[user], server.passwords[user])
         client.logged_in = True
@@ -52,10 +56,11 @@ class MixedWorld:
         self._jellyfin.append(client)
         return client
 
-    def emby(self, user: str) -> Any:
-        """embyclient's playstate API on Emby as `user` (their token), through its proxy."""
+    def emby(self, user: str, via_proxy: bool = True) -> Any:
+        """embyclient's playstate API on Emby as `user` (their token), through its proxy (or
+        straight to it)."""
         cfg = emby_client.Configuration()
-        cfg.host = self.proxies["emby"].url + "/emby"
+        cfg.host = self.url("emby", via_proxy) + "/emby"
         cfg.api_key["api_key"] = self.cluster.jellyfin("emby").user_tokens[user]
         return emby_client.PlaystateServiceApi(emby_client.ApiClient(cfg))
 
