@@ -3,10 +3,11 @@
     .venv/bin/python -m tests.bench.bench_mixed [--events 200] [--movies N --shows S ...]
                                                 [--no-latency] [--no-sync]
 
-1. Real-time latency. Two worlds, one after the other, each with a real mitmdump + addon
+1. Real-time latency. Three worlds, one after the other, each with a real mitmdump + addon
    in front of every server and the real manager: the Plex-only `demo` world (alpha →
-   beta, gamma) and the `mixed` world (Plex → Jellyfin, Emby). python-plexapi sends
-   `updateTimeline(t, "stopped")` through the Plex proxy, one event at a time; the clock
+   beta, gamma), the `mixed` world (Plex → Jellyfin, Emby), and the mixed world again with
+   the client talking straight to Plex, whose own webhook (issue 12) tells the manager.
+   python-plexapi sends `updateTimeline(t, "stopped")`, one event at a time; the clock
    runs from just before the request until the new resume point is what both peers hold.
    The emulators run in this process (threads), in both worlds alike, so the two figures
    compare; bench_manager runs its emulator apart for the absolute Plex figure.
@@ -29,6 +30,7 @@ configure_logging("text", "WARNING")  # before the manager's modules bind their 
 
 from plexapi.server import PlexServer  # noqa: E402
 
+from manager.config import load_config  # noqa: E402
 from tests.bench.bench_sync import run_syncs  # noqa: E402
 from tests.bench.sync_fixture import write_fixture_in_child  # noqa: E402
 from tests.fakeplex import Cluster, start_cluster  # noqa: E402
@@ -39,9 +41,11 @@ from tests.support.polling import wait_for  # noqa: E402
 
 USERS = ("admin", "alice")  # on every server of both worlds
 THINGS = ("matrix", *(f"office/s01e0{n}" for n in range(1, 7)))
-WORLDS = {  # name: (fixture, source, peers, extra config)
-    "Plex -> Plex": ("demo", "alpha", ("beta", "gamma"), {}),
-    "Plex -> Jellyfin, Emby": ("mixed", "plex", ("jelly", "emby"), {"users": USER_MAP}),
+MIXED = {"users": USER_MAP}
+WORLDS = {  # name: (fixture, source, peers, extra config, by webhook)
+    "Plex -> Plex": ("demo", "alpha", ("beta", "gamma"), {}, False),
+    "Plex -> Jellyfin, Emby": ("mixed", "plex", ("jelly", "emby"), MIXED, False),
+    "Plex webhook -> Jf, Emby": ("mixed", "plex", ("jelly", "emby"), MIXED, True),
 }
 
 
@@ -51,13 +55,18 @@ def pct(values: list[float], p: float) -> float:
 
 
 def latencies(name: str, events: int) -> list[float]:
-    fixture, source, peers, config = WORLDS[name]
+    fixture, source, peers, config, by_webhook = WORLDS[name]
     with (
         tempfile.TemporaryDirectory() as tmp,
         start_cluster(fixture) as cluster,
-        manager_and_proxies(cluster, Path(tmp), **config) as (_, proxies),
+        manager_and_proxies(cluster, Path(tmp), **config) as (manager, proxies),
     ):
-        clients = {u: PlexServer(proxies[source].url, cluster.token_for(u, source)) for u in USERS}
+        url = proxies[source].url
+        if by_webhook:  # straight to the server; only its webhook tells the manager
+            url = cluster.servers[source].url
+            key = load_config(manager.config, env={}).server(source).webhook_key
+            cluster.webhook_to(source, f"{manager.url}/webhooks/plex?apikey={key}")
+        clients = {u: PlexServer(url, cluster.token_for(u, source)) for u in USERS}
         pairs = [(u, t) for u in USERS for t in THINGS]
         items = {(u, t): clients[u].fetchItem(int(cluster.item_id(source, t))) for u, t in pairs}
 
@@ -83,15 +92,18 @@ def latencies(name: str, events: int) -> list[float]:
 
 
 def print_latencies(results: dict[str, list[float]]) -> None:
-    print("latency, client request at the Plex proxy -> the resume point held by both peers:")
+    print(
+        "latency, a client's stop on Plex (through its proxy, or straight to it and carried by"
+        " Plex's webhook) -> the resume point held by both peers:"
+    )
     for name, values in results.items():
         print(
             f"  {name:24} {len(values)} events: p50 {pct(values, 50):.1f} ms  "
             f"p90 {pct(values, 90):.1f} ms  p99 {pct(values, 99):.1f} ms  "
             f"max {max(values):.1f} ms  mean {statistics.fmean(values):.1f} ms"
         )
-    plex, mixed = (pct(v, 50) for v in results.values())
-    print(f"  mixed/Plex-only p50: {mixed / plex:.2f}x")
+    plex, mixed, hook = (pct(v, 50) for v in results.values())
+    print(f"  p50 ratios: mixed/Plex-only {mixed / plex:.2f}x, webhook/proxy {hook / mixed:.2f}x")
 
 
 def full_syncs(args: argparse.Namespace) -> None:
