@@ -149,10 +149,9 @@ class CrossKindDirectory:
         """Users with no counterpart on the other kinds, and why (status, start-up line)."""
         return list(self._unmatched)
 
-    def member_on(self, user: ClusterUser, server: str) -> ClusterUser | None:
-        """The person as that server's kind knows them (their name there), or None."""
+    def name_on(self, user: ClusterUser, server: str) -> str | None:
         found = self._member(user, server)
-        return found[1] if found is not None else None
+        return None if found is None else self.parts[found[0]].directory.name_on(found[1], server)
 
     def _member(self, user: ClusterUser, server: str) -> tuple[int, ClusterUser] | None:
         n = self._part_of.get(server)

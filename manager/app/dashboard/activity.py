@@ -184,11 +184,11 @@ class Activity:
         fields = handled.fields
         parts: list[str] = []
         if handled.outcome is Outcome.QUEUED and fields.get("peers"):
-            parts.append(f"to {fields['peers']}")
+            parts.append(f"to {fields['peers'].replace(',', ', ')}")
         if handled.absent_on:
             parts.append(f"not found on {', '.join(handled.absent_on)}")
         elif fields.get("not_on"):
-            parts.append(f"waiting for {fields['not_on']} to answer")
+            parts.append(f"waiting for {fields['not_on'].replace(',', ', ')} to answer")
         for key in ("reason", "error", "hint"):
             if fields.get(key):
                 parts.append(str(fields[key]))

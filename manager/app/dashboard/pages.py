@@ -47,7 +47,7 @@ async def servers(runtime: Runtime, activity: Activity) -> dict[str, Any]:
                 "reachable": s.reachable,
                 "last_error": redact_text(s.last_error) if s.last_error else None,
                 "last_ok_at": s.last_ok_at,
-                "items": len(s.index),
+                "item_count": len(s.index),
                 "index_built_at": s.index.built_at,
                 "queued": by_peer.get(s.name, 0),
                 "ways": ways,
@@ -72,8 +72,7 @@ def users(runtime: Runtime) -> dict[str, Any]:
     access: dict[str, dict[str, str]] = {}
     for server in names:
         for user in directory.users(server):
-            member = crossed.member_on(user, server) if crossed is not None else None
-            access.setdefault(user.id, {})[server] = (member or user).name
+            access.setdefault(user.id, {})[server] = directory.name_on(user, server) or user.name
     people = [
         Person(user, access.get(user.id, {}))
         for user in sorted(directory.all_users(), key=lambda u: (u.kind != "owner", u.name))
