@@ -158,6 +158,8 @@ def test_every_page_renders_and_shows_no_secret(live: Live) -> None:
         assert "Inception" not in client.get("/dashboard/activity?user=bob").text
         assert "full sync" in client.get("/dashboard/sync").text
         assert client.get("/dashboard/nothing").status_code == 404
+        assert client.get("/dashboard/logout").status_code == 405
+        assert client.post("/dashboard").status_code == 303
         assert client.head("/dashboard/servers").status_code == 200
 
 

@@ -61,7 +61,9 @@ class Dashboard:
 
     def mount(self, app: Starlette) -> None:
         """Add the dashboard to the manager's app (its own exception handlers inside)."""
-        app.router.routes.append(Route(PREFIX, lambda _r: _see("/servers"), methods=["GET"]))
+        # A response is an ASGI app: as the route's endpoint it takes every method, so the
+        # API's 405 handler (which knows only its own routes) never sees this path.
+        app.router.routes.append(Route(PREFIX, _see("/servers")))
         app.router.routes.append(Mount(PREFIX, app=self.app()))
 
     def app(self) -> Starlette:
