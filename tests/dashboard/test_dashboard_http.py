@@ -122,6 +122,12 @@ def test_the_session_cookie_is_signed_httponly_and_strict(live: Live) -> None:
         assert {"httponly", "samesite", "path", "max-age"} <= flags
         assert "samesite=strict" in cookie.lower() and "path=/dashboard" in cookie.lower()
         assert "secure" not in flags  # plain http here; https gets Secure
+        behind_tls = client.post(
+            "/dashboard/login",
+            data={"token": MANAGER_TOKEN},
+            headers={"X-Forwarded-Proto": "https"},
+        )
+        assert "secure" in behind_tls.headers["set-cookie"].lower()
         value = cookie.split(";")[0].split("=", 1)[1]
         assert MANAGER_TOKEN not in value
         # A tampered cookie is no session.

@@ -154,7 +154,7 @@ class Dashboard:
             path=PREFIX,
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=_over_https(request),
         )
         return response
 
@@ -261,6 +261,13 @@ def _same_origin(request: Request) -> bool:
     if origin is None:
         return True
     return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
+
+
+def _over_https(request: Request) -> bool:
+    """Reached over https, here or at a TLS proxy in front. The header is trusted from
+    anyone: a client that lies only keeps its own cookie off plain http."""
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return request.url.scheme == "https" or forwarded == "https"
 
 
 def _next(value: str | None) -> str:
