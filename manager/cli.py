@@ -1,8 +1,10 @@
-"""`plex-cluster-manager serve|sync` (also `python -m manager`).
+"""`plex-cluster-manager serve|sync|export|import|webhook-url` (also `python -m manager`).
 
 `serve` runs the service (manager.app); `sync` runs one full sync on the same runtime and
 prints its summary: exit 0 all synced, 1 something failed (the summary says what), 2 bad
-arguments, 4 another sync is running.
+arguments, 4 another sync is running. `export` and `import` (manager.transfer) write and
+read every user's state as a file, with the same codes. `webhook-url SERVER` prints the
+URL to paste into that server's webhook settings (see webhook_help.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from manager.config import ConfigError, default_config_path, load_config
+from manager.config import Config, ConfigError, default_config_path, load_config
 from manager.logs import LOG_FORMATS, configure_logging, get_logger
 from manager.model import ONLY
 
@@ -57,6 +59,22 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="only watched/unwatched marks, or only resume points",
     )
+    hook = sub.add_parser(
+        "webhook-url",
+        parents=[common],
+        help="print the URL to paste into a server's webhook settings",
+    )
+    hook.add_argument("server", metavar="SERVER", help="the server's name in the config")
+    hook.add_argument(
+        "--base",
+        default=None,
+        metavar="URL",
+        help="how that server reaches the manager, e.g. http://manager:3400 "
+        "(default: this host and the configured listen port)",
+    )
+    from manager.transfer.command import add_arguments
+
+    add_arguments(sub, common)
     return parser
 
 
@@ -96,6 +114,7 @@ def _serve(config_path: str, log_format: str | None) -> int:
 
 def _sync(args: argparse.Namespace, config_path: str) -> int:
     from manager.sync_command import run_sync_command
+    from manager.transfer.command import run_export, run_import
 
     config = load_config(config_path)
     # On a terminal the progress bar and the summary say what happens; a line per write
@@ -103,7 +122,22 @@ def _sync(args: argparse.Namespace, config_path: str) -> int:
     quiet = sys.stderr.isatty() and not config.debug
     level = "DEBUG" if config.debug else "WARNING" if quiet else "INFO"
     configure_logging(args.log_format or config.log_format, level)
+    if args.command == "export":
+        return run_export(config, args)
+    if args.command == "import":
+        return run_import(config, args)
     return int(run_sync_command(config, args))
+
+
+def _webhook_url(config: Config, server: str, base: str | None) -> int:
+    from manager.app.webhook_help import webhook_help
+
+    try:
+        print(webhook_help(config, server, base))
+    except LookupError as exc:
+        print(f"plex-cluster-manager: {exc.args[0]}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -112,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(path, args.log_format)
+        if args.command == "webhook-url":
+            return _webhook_url(load_config(path), args.server, args.base)
         return _sync(args, path)
     except ConfigError as exc:
         print(f"plex-cluster-manager: config error: {exc}", file=sys.stderr)

@@ -7,17 +7,27 @@ the key and what is wrong, so a bad config stops start-up with a message a user 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 
-from manager.config_reader import ConfigError, Reader
+from manager.config_reader import (
+    ConfigError,
+    Reader,
+    check_url,
+    cron_setting,
+    database_dsn,
+    listen_address,
+)
+from manager.config_users import UserMapping, user_map
 
 DEFAULT_PORT = 3400  # what the original manager listened on; old proxies point at it
 DEFAULT_PLEXTV = "https://plex.tv"
@@ -36,6 +46,10 @@ ENV_PLEXTV = "PLEX_CLUSTER_PLEXTV_URL"
 ENV_CONFIG = "PLEX_CLUSTER_CONFIG"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# A webhook key travels in a URL as given: URL-safe characters only, and long enough not
+# to be guessed.
+_WEBHOOK_KEY_RE = re.compile(r"^[A-Za-z0-9._~-]{16,128}$")
+WEBHOOK_KEY_LENGTH = 32  # hex digits of a derived key
 
 
 # The kinds of media server the manager can talk to (manager.servers.kinds builds each).
@@ -49,6 +63,9 @@ class ServerConfig:
     token: str  # Plex: the server owner's token; Jellyfin/Emby: an admin API key
     aliases: tuple[str, ...] = ()  # extra host[:port] forms proxies may report (legacy payload)
     kind: str = "plex"
+    # The key in this server's webhook URL (config `webhook_key`, else derived_webhook_key).
+    webhook_key: str = ""
+    webhook_key_derived: bool = False
 
     @property
     def netloc(self) -> str:
@@ -73,21 +90,6 @@ class SyncConfig:
     allow_users: tuple[str, ...] = ()
     deny_users: tuple[str, ...] = ()
     concurrency: int = 8  # a ceiling: below it, what each server answers decides (pacing)
-
-
-@dataclass(frozen=True, slots=True)
-class UserMapping:
-    """One person's user names on the servers where they differ (`users:` in the config).
-
-    Each name is given for a server (by its config name) or for a kind (every server of
-    it); a server's own entry wins over its kind's. Names compare case-insensitively."""
-
-    name: str
-    names: tuple[tuple[str, str], ...]  # (server name or kind, user name there)
-
-    def name_on(self, server: str, kind: str) -> str | None:
-        given = dict(self.names)
-        return given.get(server, given.get(kind))
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,25 +146,11 @@ _SERVER_KEYS = {
     "api_key",
     "aliases",
     "log",
+    "webhook_key",
 }
 _DELIVERY_KEYS = {"concurrency", "per_peer", "max_backoff", "base_backoff", "timeout"}
 _SYNC_KEYS = {"schedule", "changed_schedule", "on_start", "users", "concurrency"}
 _USERS_KEYS = {"allow", "deny"}
-
-
-def _check_url(reader: Reader, url: str, key: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise reader.fail(key, f"bad URL {url!r}: scheme must be http or https")
-    if not parts.hostname:
-        raise reader.fail(key, f"bad URL {url!r}: no host name")
-    try:
-        parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError:
-        raise reader.fail(key, f"bad URL {url!r}: port is not a number 1-65535") from None
-    if parts.query or parts.fragment:
-        raise reader.fail(key, f"bad URL {url!r}: no query or fragment allowed")
-    return url.rstrip("/")
 
 
 def _server(reader: Reader, raw: Any, key: str, index: int) -> ServerConfig:
@@ -173,7 +161,7 @@ def _server(reader: Reader, raw: Any, key: str, index: int) -> ServerConfig:
     if "url" in entry:
         if "host" in entry or "port" in entry or "scheme" in entry:
             raise reader.fail(where, "give either url or host/port/scheme, not both")
-        url = _check_url(reader, reader.string(entry["url"], f"{where}.url"), f"{where}.url")
+        url = check_url(reader, reader.string(entry["url"], f"{where}.url"), f"{where}.url")
     elif "host" in entry:
         host = reader.string(entry["host"], f"{where}.host")
         if not host or "/" in host or " " in host:
@@ -187,7 +175,7 @@ def _server(reader: Reader, raw: Any, key: str, index: int) -> ServerConfig:
         port_number = int(reader.number(port, port_key, minimum=1, maximum=65535))
         if float(port) != port_number:
             raise reader.fail(port_key, f"must be a whole number, not {port!r}")
-        url = _check_url(reader, f"{scheme}://{host}:{port_number}", where)
+        url = check_url(reader, f"{scheme}://{host}:{port_number}", where)
     else:
         raise reader.fail(where, "missing url (or host and port)")
     kind = reader.string(entry.get("kind", "plex"), f"{where}.kind").lower()
@@ -212,30 +200,41 @@ def _server(reader: Reader, raw: Any, key: str, index: int) -> ServerConfig:
             f"{reader.path}: {where}.log: ignored (the original tailed a local log; "
             "proxies report to the manager instead)"
         )
-    return ServerConfig(name=name, url=url, token=token, aliases=aliases, kind=kind)
+    webhook_key = ""
+    if entry.get("webhook_key") is not None:
+        webhook_key = reader.string(entry["webhook_key"], f"{where}.webhook_key")
+        if not _WEBHOOK_KEY_RE.match(webhook_key):
+            raise reader.fail(
+                f"{where}.webhook_key", "must be 16-128 characters of A-Z a-z 0-9 . _ ~ -"
+            )
+    return ServerConfig(
+        name=name, url=url, token=token, aliases=aliases, kind=kind, webhook_key=webhook_key
+    )
 
 
-def _listen(reader: Reader, text: str, key: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep:
-        host, port = text, str(DEFAULT_PORT)
-    host = host.strip("[]") or "0.0.0.0"
-    try:
-        number = int(port)
-    except ValueError:
-        raise reader.fail(key, f"bad listen address {text!r}: port is not a number") from None
-    if not 0 <= number <= 65535:
-        raise reader.fail(key, f"bad listen address {text!r}: port out of range")
-    return host, number
+def derived_webhook_key(manager_token: str, server_name: str) -> str:
+    """A server's webhook key when the config gives none: the same on every start (it
+    depends only on the manager's token and the server's name), and not guessable without
+    the token (HMAC-SHA256, hex, the first WEBHOOK_KEY_LENGTH digits)."""
+    mac = hmac.new(manager_token.encode(), b"webhook:" + server_name.encode(), hashlib.sha256)
+    return mac.hexdigest()[:WEBHOOK_KEY_LENGTH]
 
 
-def _database(reader: Reader, dsn: str, key: str) -> str:
-    scheme = dsn.split(":", 1)[0].lower() if ":" in dsn else ""
-    if scheme not in ("sqlite", "postgres", "postgresql", "postgresext", "postgresqlext"):
-        raise reader.fail(
-            key, f"bad database DSN: use sqlite:///path or postgresql://…, got {scheme or dsn!r}"
-        )
-    return dsn
+def _with_webhook_keys(
+    reader: Reader, servers: tuple[ServerConfig, ...], token: str, list_key: str
+) -> tuple[ServerConfig, ...]:
+    out = []
+    owners: dict[str, str] = {}
+    for i, server in enumerate(servers):
+        if not server.webhook_key:
+            key = derived_webhook_key(token, server.name)
+            server = replace(server, webhook_key=key, webhook_key_derived=True)
+        # The key alone says which server a webhook came from: it must be one server's.
+        other = owners.setdefault(server.webhook_key, server.name)
+        if other != server.name:
+            raise reader.fail(f"{list_key}[{i}].webhook_key", f"the same as {other}'s")
+        out.append(server)
+    return tuple(out)
 
 
 def parse_config(data: Any, path: str, env: Mapping[str, str] | None = None) -> Config:
@@ -269,17 +268,18 @@ def parse_config(data: Any, path: str, env: Mapping[str, str] | None = None) -> 
         )
     if any(c.isspace() for c in token):
         raise reader.fail("token", "must not contain spaces")
+    servers = _with_webhook_keys(reader, servers, token, list_key)
 
     listen_text = env.get(ENV_LISTEN) or reader.string(
         top.get("listen", f"0.0.0.0:{DEFAULT_PORT}"), "listen"
     )
-    listen_host, listen_port = _listen(reader, listen_text, "listen")
+    listen_host, listen_port = listen_address(reader, listen_text, "listen", DEFAULT_PORT)
     database = env.get(ENV_DSN) or reader.string(top.get("database", DEFAULT_DATABASE), "database")
-    database = _database(reader, database, ENV_DSN if env.get(ENV_DSN) else "database")
+    database = database_dsn(reader, database, ENV_DSN if env.get(ENV_DSN) else "database")
     plextv = env.get(ENV_PLEXTV) or reader.string(
         top.get("plextv_url", DEFAULT_PLEXTV), "plextv_url"
     )
-    plextv = _check_url(reader, plextv, "plextv_url")
+    plextv = check_url(reader, plextv, "plextv_url")
 
     debug = reader.boolean(top.get("debug", False), "debug")
     if env.get(ENV_DEBUG) is not None:
@@ -301,8 +301,8 @@ def parse_config(data: Any, path: str, env: Mapping[str, str] | None = None) -> 
     )
 
     s = reader.mapping(top.get("sync"), "sync", _SYNC_KEYS)
-    schedule = _cron(reader, env, s, "schedule", ENV_SCHEDULE)
-    changed_schedule = _cron(reader, env, s, "changed_schedule", ENV_CHANGED_SCHEDULE)
+    schedule = cron_setting(reader, env, s, "schedule", ENV_SCHEDULE)
+    changed_schedule = cron_setting(reader, env, s, "changed_schedule", ENV_CHANGED_SCHEDULE)
     on_start = reader.boolean(s.get("on_start", False), "sync.on_start")
     if env.get(ENV_UPDATE_ON_START) is not None:
         on_start = reader.boolean(env[ENV_UPDATE_ON_START], ENV_UPDATE_ON_START)
@@ -339,38 +339,9 @@ def parse_config(data: Any, path: str, env: Mapping[str, str] | None = None) -> 
         log_format=log_format,
         delivery=delivery,
         sync=sync,
-        user_map=_user_map(reader, top.get("users"), servers),
+        user_map=user_map(reader, top.get("users"), {s.name for s in servers} | set(KINDS)),
         warnings=tuple(reader.warnings),
     )
-
-
-def _user_map(
-    reader: Reader, raw: Any, servers: tuple[ServerConfig, ...]
-) -> tuple[UserMapping, ...]:
-    """`users: {person: {server name or kind: user name there}}`; each name belongs to one
-    person only, or a change could be written for the wrong user."""
-    people = reader.mapping(raw, "users", None)
-    places = {s.name for s in servers} | set(KINDS)
-    claimed: dict[tuple[str, str], str] = {}
-    out = []
-    for person, given in people.items():
-        where = f"users.{person}"
-        names = reader.mapping(given, where, None)
-        if not names:
-            raise reader.fail(where, "give the person's user name on a server or kind")
-        pairs = []
-        for place, name in names.items():
-            if place not in places:
-                raise reader.fail(f"{where}.{place}", "neither a configured server nor a kind")
-            text = reader.string(name, f"{where}.{place}").strip()
-            if not text:
-                raise reader.fail(f"{where}.{place}", "empty user name")
-            owner = claimed.setdefault((place, text.lower()), str(person))
-            if owner != str(person):
-                raise reader.fail(f"{where}.{place}", f"{text!r} is already {owner}'s name there")
-            pairs.append((str(place), text))
-        out.append(UserMapping(str(person), tuple(pairs)))
-    return tuple(out)
 
 
 def default_config_path(env: Mapping[str, str] | None = None) -> str:
@@ -402,22 +373,3 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{name}: {where}: not valid YAML: {problem}") from None
     return parse_config(data, name, env)
-
-
-def _cron(
-    reader: Reader, env: Mapping[str, str], s: Mapping[str, Any], name: str, env_name: str
-) -> str | None:
-    """A 5-field cron expression from the environment or `sync.<name>`, checked."""
-    value = env.get(env_name) or (reader.string(s[name], f"sync.{name}") if s.get(name) else None)
-    if not value:
-        return None
-    key = env_name if env.get(env_name) else f"sync.{name}"
-    if len(value.split()) != 5:
-        raise reader.fail(key, f"must be a 5-field cron expression like '0 2 * * *', not {value!r}")
-    from manager.cron import CronError, parse
-
-    try:
-        parse(value)
-    except CronError as exc:
-        raise reader.fail(key, str(exc)) from None
-    return value

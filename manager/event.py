@@ -1,7 +1,9 @@
 """The event a proxy hands to the manager: defined once, imported by both sides.
 
 Version 1 on the wire is a flat JSON object; unknown keys are ignored on read so a newer
-proxy can talk to an older manager. Every event read from the wire, and every event a
+proxy can talk to an older manager. A proxy's event carries the client's token; a
+webhook's (servers/*/webhook.py) carries none, only the server's own id of the user
+(`account_id`): one of the two is required. Every event read from the wire, and every event a
 proxy builds from a client's request, goes through one schema (`_Wire`) before anything
 uses it: types are strict (`true` is not 1, `"5"` is not 5), numbers are finite and in
 range, text is valid Unicode without control characters and of bounded length. So an
@@ -18,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 EVENT_VERSION = 1
 Kind = Literal["scrobble", "unscrobble", "timeline", "progress"]
@@ -30,6 +32,8 @@ STATES: frozenset[str] = frozenset({"playing", "paused", "buffering", "stopped"}
 # every request it sends, so that no proxy reports it again.
 REPLAY_HEADER = "X-Plex-Cluster-Replay"
 LEGACY_REPLAY_QUERY = "plex-cluster"
+# The `proxy_name` of events that came in as a server's webhook rather than from a proxy.
+WEBHOOK_PROXY_NAME = "webhook"
 
 # Library items have short opaque keys; plugin items carry URLs or paths as their "key".
 RATING_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -83,7 +87,7 @@ class _Wire(BaseModel):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
     kind: Kind
     rating_key: Annotated[str, Field(pattern=RATING_KEY_PATTERN)]
-    token: Annotated[str, Field(pattern=TOKEN_PATTERN)]
+    token: Annotated[str, Field(pattern=TOKEN_PATTERN)] | None = None
     upstream_url: Annotated[
         str, Field(min_length=1, max_length=2048, pattern=r"^\S+$"), AfterValidator(_url)
     ]
@@ -104,6 +108,13 @@ class _Wire(BaseModel):
     )
     upstream_status: Annotated[int, Field(ge=100, le=599)] = 200
 
+    @model_validator(mode="after")
+    def _someone(self) -> _Wire:
+        # Without either, nothing could tell whose change it was.
+        if self.token is None and self.account_id is None:
+            raise ValueError("token or account_id required")
+        return self
+
 
 def _reason(exc: ValidationError) -> str:
     """The fields at fault and what is wrong, never the value (it may be a token)."""
@@ -112,8 +123,10 @@ def _reason(exc: ValidationError) -> str:
     for err in errors[:3]:
         # The field's name only (a union adds its branch); phrased so that the log's
         # redaction does not take "'token': String…" for a token and cut the message.
-        where = str(err["loc"][0]) if err["loc"] else "event"
-        parts.append(f"field {where!r} is invalid ({err['msg']})")
+        if not err["loc"]:  # a rule across fields, e.g. "token or account_id required"
+            parts.append(f"event is invalid ({err['msg']})")
+            continue
+        parts.append(f"field {str(err['loc'][0])!r} is invalid ({err['msg']})")
     if len(errors) > 3:
         parts.append(f"and {len(errors) - 3} more")
     return "; ".join(parts)
@@ -123,7 +136,7 @@ def _reason(exc: ValidationError) -> str:
 class PlaybackEvent:
     kind: str
     rating_key: str
-    token: str
+    token: str | None  # None: a webhook's event, which names its user by account_id
     upstream_url: str
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     key: str | None = None

@@ -12,10 +12,11 @@ import sys
 from typing import TextIO
 
 from manager.config import Config
+from manager.fullsync.console import progress_for, show_report
 from manager.fullsync.engine import SyncBusy, SyncOptions
 from manager.fullsync.plan import PlannedWrite
 from manager.fullsync.read import matches
-from manager.fullsync.report import Progress, SyncReport, progress_for
+from manager.fullsync.report import Progress, SyncReport
 from manager.runtime import Runtime
 from manager.servers.errors import MediaServerError
 
@@ -67,8 +68,9 @@ def run_sync_command(config: Config, args: argparse.Namespace, out: TextIO | Non
     if bad:
         print(f"plex-cluster-manager sync: unknown server(s): {', '.join(bad)}", file=sys.stderr)
         return 2
+    progress = progress_for()
     try:
-        report, planned = asyncio.run(run_standalone(config, options, progress_for()))
+        report, planned = asyncio.run(run_standalone(config, options, progress))
     except SyncBusy as exc:
         print(f"plex-cluster-manager sync: {exc}", file=sys.stderr)
         return 4
@@ -80,9 +82,11 @@ def run_sync_command(config: Config, args: argparse.Namespace, out: TextIO | Non
             f"plex-cluster-manager sync: {exc.target or 'user directory'}: {exc}", file=sys.stderr
         )
         return 1
+    finally:
+        progress.close()
     if options.dry_run:
         for user, write in sorted(planned, key=lambda p: (p[1].server, p[0], p[1].title)):
             print(write.describe(user), file=out)
-    print(report.render(), file=out)
+    show_report(report, out)
     out.flush()
     return 0 if report.ok else 1

@@ -4,5 +4,5 @@
 (starlette: route table, JSON answers, body limits), `listener` (uvicorn, in-process),
 `events` (the inbox worker feeding the real-time handler), `watch` (probing servers,
 catching up a peer that events had to skip), `syncs` (full syncs inside `serve`),
-`status` (GET /api/v1/status).
+`status` (GET /api/v1/status), `metrics` (GET /metrics).
 """

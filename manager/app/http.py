@@ -119,7 +119,8 @@ def build_app(doors: list[Door]) -> Starlette:
         # does not take (405); answered in our JSON shape instead of its plain text.
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         if status == 405:
-            return JsonAnswer(405, {"error": f"use {methods[request.scope['path']]}"})
+            allowed = methods.get(request.scope["path"], "GET")  # routes mounted apart: GET
+            return JsonAnswer(405, {"error": f"use {allowed}"})
         if status == 404:
             raw = request.scope.get("raw_path") or request.scope["path"].encode()
             return JsonAnswer(404, {"error": f"no route {raw.decode('latin-1')}"})

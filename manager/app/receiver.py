@@ -6,6 +6,10 @@
   "rejected_count": n}` (the first MAX_REJECTIONS_SHOWN rejections); 400 when nothing in the
   body is a valid event, 413 for more events than MAX_EVENTS, 401 without the right token.
 - `POST /?token=<token>`: the original product's proxy payload (see legacy.py).
+- `POST /webhooks/plex|jellyfin|emby?apikey=<key>` (or `X-Apikey: <key>`): a server's own
+  webhook (webhooks.py); `POST /?apikey=<key>` too, WatchState's shape: the root path
+  dispatches on the credential it carries, `token` (legacy) or a webhook key. Answers
+  200 `{"accepted": n, "duplicates": n}` once stored, or `{"ignored": "<why>"}`.
 - `GET /health`: liveness, no token needed.
 - `GET /api/v1/status`: servers, users, queue depth, last sync (bearer token).
 
@@ -19,15 +23,18 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
 
 from manager.app.http import Answer, Door, build_app, read_body
 from manager.app.listener import Listener
+from manager.app.webhooks import WebhookDoor, given_key
 from manager.event import EventError, PlaybackEvent, TooManyEvents, loads, read_batch
 from manager.logs import Throttle, get_logger
 from manager.servers.plex.legacy import from_legacy
+from manager.servers.webhooks import Ignored
 
 log = get_logger("manager.receiver")
 
@@ -54,17 +61,24 @@ def _token_ok(expected: bytes, given: str | None) -> bool:
 
 
 class Receiver:
-    def __init__(self, token: str, accept: Accept, status: Status) -> None:
+    def __init__(
+        self, token: str, accept: Accept, status: Status, webhooks: WebhookDoor | None = None
+    ) -> None:
         self._token = token.encode("utf-8")
         self._accept = accept
         self._status = status
+        self._webhooks = webhooks
         self._throttle = Throttle()  # anyone can send a wrong token on every request
         self.app = build_app(
             [
                 Door("/health", "GET", self._health),
                 Door("/api/v1/status", "GET", self._status_route),
                 Door("/api/v1/events", "POST", self._events),
-                Door("/", "POST", self._legacy),
+                Door("/", "POST", self._root),
+                *(
+                    Door(f"/webhooks/{kind}", "POST", partial(self._webhook, kind=kind))
+                    for kind in ("plex", "jellyfin", "emby")
+                ),
             ]
         )
         self._listener = Listener(self.app)
@@ -77,6 +91,10 @@ class Receiver:
 
     async def stop(self) -> None:
         await self._listener.stop()
+
+    def authorized(self, request: Request) -> bool:
+        """The bearer token check, for routes mounted beside these (metrics.py)."""
+        return self._bearer_ok(request)
 
     def _bearer_ok(self, request: Request) -> bool:
         value = request.headers.get("authorization", "")
@@ -132,6 +150,22 @@ class Receiver:
             "rejected": rejected,
             "rejected_count": count,
         }
+
+    async def _root(self, request: Request) -> Answer:
+        """The original's `?token=` door, or WatchState's `?apikey=` one: the credential
+        given decides (a token wins: the original's proxies never send a key)."""
+        if "token" not in request.query_params and given_key(request) is not None:
+            return await self._webhook(request, kind=None)
+        return await self._legacy(request)
+
+    async def _webhook(self, request: Request, kind: str | None) -> Answer:
+        if self._webhooks is None:
+            return 404, {"error": "webhooks are not set up on this receiver"}
+        found = await self._webhooks.read(request, kind)
+        if isinstance(found, Ignored):
+            return 200, {"ignored": found.reason}
+        result = await self._accept(found)
+        return 200, {"accepted": result.accepted, "duplicates": result.duplicates}
 
     async def _legacy(self, request: Request) -> Answer:
         if not _token_ok(self._token, request.query_params.get("token")):

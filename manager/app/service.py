@@ -17,9 +17,11 @@ from typing import Any
 from manager.app import status as status_mod
 from manager.app.dashboard import Dashboard
 from manager.app.events import EventWorker
+from manager.app.metrics import Metrics, mount
 from manager.app.receiver import Accepted, Receiver
 from manager.app.syncs import run_sync
 from manager.app.watch import ServerWatch
+from manager.app.webhooks import WebhookDoor
 from manager.config import Config
 from manager.event import PlaybackEvent
 from manager.fullsync.schedule import run_on_schedule
@@ -36,7 +38,11 @@ class Service:
         self.started_at = time.time()
         self.events = EventWorker(runtime.runner, runtime.handler)
         self.watch = ServerWatch(runtime)
-        self.receiver = Receiver(self.config.token, self.accept, self.status)
+        webhooks = WebhookDoor(self.config.servers, self._server_id)
+        self.receiver = Receiver(self.config.token, self.accept, self.status, webhooks)
+        self.metrics = Metrics(runtime)
+        mount(self.receiver.app, self.metrics, self.receiver.authorized)
+        runtime.outbox.add_listener(self.metrics.write_settled)
         self.ready = asyncio.Event()
         self.address: tuple[str, int] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -96,7 +102,12 @@ class Service:
         )
 
     # -- the receiver's callbacks ------------------------------------------------------
+    def _server_id(self, name: str) -> str | None:
+        """A server's own id as probed so far (None while it has not answered)."""
+        return next((s.server_id for s in self.runtime.servers if s.name == name), None)
+
     async def accept(self, events: list[PlaybackEvent]) -> Accepted:
+        self.metrics.count_events(events)
         accepted, duplicates = await self.events.accept(events)
         return Accepted(accepted=accepted, duplicates=duplicates)
 

@@ -140,7 +140,7 @@ class FullSync:
         renew = None
         try:
             if not opts.dry_run:
-                kind = "changed" if opts.changed_only else "full"
+                kind = "changed" if opts.changed_only else self.report.kind
                 run_id = await self.runner.run(
                     lease.run_started, self.report.started_at, opts.reason, kind
                 )

@@ -1,23 +1,21 @@
-"""Full sync, reporting: per-server counts, the closing summary, and progress.
-
-Progress is a one-line bar on a terminal (stderr) and plain log lines otherwise, at most
-one every `LOG_EVERY` seconds plus one at the end of each phase.
+"""Full sync, reporting: per-server counts, the closing summary as plain text, and
+progress as log lines (at most one every `LOG_EVERY` seconds plus one at the end of each
+phase). On a terminal the commands show both with rich instead (console.py).
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, TextIO
+from typing import Any
 
 from manager.logs import get_logger
 from manager.model import Change
 
 log = get_logger("manager.fullsync")
 LOG_EVERY = 5.0
-BAR_EVERY = 0.1
 COLUMNS = ("compared", "watched", "unwatched", "resume", "skipped", "failed")
+HEADINGS = {"full": "Full sync", "changed": "Sync of changes", "import": "Import"}
 
 
 @dataclass
@@ -57,7 +55,9 @@ class SyncReport:
     changes: int = 0
     undelivered: int = 0  # writes still in the outbox when the run ended (retried later)
     error: str | None = None  # a failure of the whole run
-    kind: str = "full"  # or "changed": only what changed since the last run (changed.py)
+    # or "changed": only what changed since the last run (changed.py); "import": a file's
+    # state put on a server (manager/transfer)
+    kind: str = "full"
 
     def server(self, name: str) -> ServerSummary:
         found = self.servers.get(name)
@@ -77,7 +77,7 @@ class SyncReport:
 
     def render(self) -> str:
         took = (self.finished_at or time.time()) - self.started_at
-        head = "Full sync" if self.kind == "full" else "Sync of changes"
+        head = HEADINGS.get(self.kind, self.kind)
         head += " (dry run: nothing written)" if self.dry_run else ""
         lines = [f"{head}: {len(self.users)} users, {self.groups} items, {took:.1f} s"]
         if self.error:
@@ -132,6 +132,9 @@ class Progress:
     def show(self, force: bool = False, final: bool = False) -> None:
         """Nothing by default (library use, tests)."""
 
+    def close(self) -> None:
+        """The command is done with it (a terminal bar stops redrawing)."""
+
 
 class LogProgress(Progress):
     def __init__(self) -> None:
@@ -151,35 +154,3 @@ class LogProgress(Progress):
             detail=self.detail or None,
             finished=final or None,
         )
-
-
-class BarProgress(Progress):
-    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
-        super().__init__()
-        self.stream = stream or sys.stderr
-        self.width = width
-        self._last = 0.0
-
-    def show(self, force: bool = False, final: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < BAR_EVERY:
-            return
-        self._last = now
-        if self.total:
-            share = min(1.0, self.done / self.total)
-            filled = int(share * self.width)
-            bar = "#" * filled + "-" * (self.width - filled)
-            text = f"{self.phase:<9} [{bar}] {share:4.0%} {self.done}/{self.total}"
-        else:
-            text = f"{self.phase:<9} {self.done}"
-        if self.detail:
-            text += f"  {self.detail}"
-        self.stream.write("\r" + text[:120].ljust(120))
-        if final:
-            self.stream.write("\n")
-        self.stream.flush()
-
-
-def progress_for(stream: TextIO | None = None) -> Progress:
-    stream = stream or sys.stderr
-    return BarProgress(stream) if stream.isatty() else LogProgress()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from manager.config import Config
-from manager.event import PlaybackEvent
+from manager.event import WEBHOOK_PROXY_NAME, PlaybackEvent
 from manager.logs import get_logger
 from manager.model import MIN_RESUME_MS, Change, ClusterUser, ItemKey, Outcome, UserId
 from manager.realtime.interpret import decide, source_of
@@ -184,12 +184,19 @@ class RealtimeHandler:
             aliases=tuple(keys[1:]),
             parents=parents,
         )
-        if decision.change is Change.PLAYED and event.kind in ("timeline", "progress"):
+        # A webhook also reports our own writes back (servers notify every change): when
+        # the ledger already holds that played/unplayed, it is an echo, or news to nobody.
+        webhook = event.proxy_name == WEBHOOK_PROXY_NAME
+        if decision.change is Change.PLAYED and (event.kind in ("timeline", "progress") or webhook):
             # Past the threshold every later report says "played" again; Plex counts each
             # scrobble as one more view, so only the first one of a viewing goes out.
             known = await self.runner.run(ledger.effective, user.id, keys, parents)
             if known is not None and known.played and known.change is Change.PLAYED:
                 return Outcome.ALREADY_PLAYED
+        if decision.change is Change.UNPLAYED and webhook:
+            known = await self.runner.run(ledger.effective, user.id, keys, parents)
+            if known is not None and known.played is False and known.change is Change.UNPLAYED:
+                return Outcome.UNCHANGED
         if not await self.runner.run(ledger.record, obs):
             return Outcome.STALE
         if decision.heartbeat and decision.change is Change.RESUME:

@@ -127,7 +127,7 @@ class UserDirectory(Protocol):
     async def user_for_token(
         self,
         server: str,
-        token: str,
+        token: str | None,
         *,
         client_id: str | None = None,
         item_id: str | None = None,
@@ -136,7 +136,8 @@ class UserDirectory(Protocol):
         """Whose credential a client sent to that server (None: nobody of the cluster).
         The player's id and the item let a short-lived credential be told by session;
         `account_id`, the server's own id of the user the request named (Jellyfin and Emby
-        requests may act for a user other than the credential's), wins when given."""
+        requests may act for a user other than the credential's), wins when given; a
+        webhook's event names its user by `account_id` alone (no token: no token lookup)."""
         ...
 
     async def credential_for(self, user: ClusterUser, server: str) -> Credential | None:

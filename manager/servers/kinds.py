@@ -1,7 +1,8 @@
-"""The kinds of media server the cluster can talk to, and how to build each one's parts.
+"""The kinds of media server the cluster can talk to, how to build each one's parts, and
+which parser reads each one's webhooks.
 
 A new kind adds its folder beside `plex/` with a `kind.py` offering the same two builders,
-and one line here.
+and one line here (and one in `_WEBHOOKS` if it sends webhooks).
 """
 
 from __future__ import annotations
@@ -13,13 +14,27 @@ import httpx
 
 from manager.config import KINDS, Config, ServerConfig
 from manager.servers.interface import MediaServer, UserDirectory
+from manager.servers.jellyfin import emby_webhook
 from manager.servers.jellyfin import kind as jellyfin
+from manager.servers.jellyfin import webhook as jellyfin_webhook
 from manager.servers.people import CrossKindDirectory, Part
 from manager.servers.plex import kind as plex
+from manager.servers.plex import webhook as plex_webhook
 from manager.servers.server import Server
+from manager.servers.webhooks import Parser
 
 _BUILDERS: dict[str, ModuleType] = {"plex": plex, "jellyfin": jellyfin, "emby": jellyfin}
 assert set(_BUILDERS) == set(KINDS), "every kind the config accepts must be buildable"
+_WEBHOOKS: dict[str, Parser] = {
+    "plex": plex_webhook.parse,
+    "jellyfin": jellyfin_webhook.parse,
+    "emby": emby_webhook.parse,
+}
+
+
+def webhook_parser(kind: str) -> Parser:
+    """The parser of that kind's webhooks (KeyError for a kind that sends none)."""
+    return _WEBHOOKS[kind]
 
 
 def media_server(

@@ -109,7 +109,7 @@ class CrossKindDirectory:
     async def user_for_token(
         self,
         server: str,
-        token: str,
+        token: str | None,
         *,
         client_id: str | None = None,
         item_id: str | None = None,

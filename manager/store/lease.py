@@ -74,10 +74,12 @@ def run_started(at: float, reason: str, kind: str = "full") -> int:
 
 
 def last_good_start() -> float | None:
-    """When the newest sync that ended well (full, or of changes only) started."""
+    """When the newest sync that ended well (full, or of changes only) started. An import
+    (manager/transfer) read one server and a file: no evidence of what changed elsewhere."""
     row = (
         SyncRunRow.select(SyncRunRow.started_at)
         .where(SyncRunRow.ok == True)  # noqa: E712 (peewee builds SQL from ==)
+        .where(~SyncRunRow.kind.startswith("import:"))
         .order_by(SyncRunRow.started_at.desc())
         .first()
     )

@@ -20,7 +20,7 @@ import enum
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from manager.config import DeliveryConfig
@@ -51,6 +51,7 @@ class Result:
     detail: str = ""
     peer_down: bool = False  # the peer could not be reached at all: hold its other rows
     retry_now: bool = False  # e.g. a token was refreshed after a 401: no backoff
+    seconds: float = 0.0  # how long the attempt took: set by the outbox for its listeners
 
 
 Deliverer = Callable[[Attempt], Awaitable[Result]]
@@ -275,6 +276,7 @@ class Outbox:
                 retry_in_s=round(delay, 2),
                 **fields_,
             )
+        result = replace(result, seconds=took)
         for listener in list(self._listeners):
             try:
                 listener(d, result)

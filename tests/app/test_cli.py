@@ -53,3 +53,25 @@ def test_help_lists_serve_and_sync() -> None:
     result = run("--help")
     assert result.returncode == 0
     assert "serve" in result.stdout and "sync" in result.stdout
+
+
+def test_webhook_url_for_a_server(tmp_path: Path) -> None:
+    config = tmp_path / "plex-cluster.yml"
+    config.write_text(
+        "token: manager-secret\nservers:\n"
+        "  - {name: home, url: 'http://plex:32400', token: owner}\n"
+        "  - {name: den, kind: jellyfin, url: 'http://jf:8096', api_key: k,"
+        " webhook_key: den-webhook-key-0001}\n"
+    )
+    result = run("webhook-url", "den", "--config", str(config), "--base", "http://mgr:3400/")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "  http://mgr:3400/webhooks/jellyfin?apikey=den-webhook-key-0001\n" in out
+    assert "X-Apikey: den-webhook-key-0001" in out and "jellyfin-webhook-template.json" in out
+    home = run("webhook-url", "home", "--config", str(config), "--base", "http://mgr:3400")
+    assert home.returncode == 0 and "http://mgr:3400/webhooks/plex?apikey=" in home.stdout
+    assert "derived from the manager's token" in home.stdout
+    again = run("webhook-url", "home", "--config", str(config), "--base", "http://mgr:3400")
+    assert again.stdout == home.stdout  # the derived key is the same on every run
+    missing = run("webhook-url", "nope", "--config", str(config))
+    assert missing.returncode == 2 and "no server named 'nope'" in missing.stderr

@@ -241,3 +241,41 @@ def test_example_configs_commented_jellyfin_emby_and_users_blocks_load(tmp_path:
         ("alice", "Alice"),
         ("robert", None),
     ]
+
+
+def test_webhook_keys_given_or_derived(tmp_path: Path) -> None:
+    given = MIXED.replace(
+        "api_key: 0123abcd", "api_key: 0123abcd, webhook_key: my-jellyfin-key-0001"
+    )
+    config = load_config(write(tmp_path, given), {})
+    keys = {s.name: (s.webhook_key, s.webhook_key_derived) for s in config.servers}
+    derived = [k for k, d in keys.values() if d]
+    assert ("my-jellyfin-key-0001", False) in keys.values()
+    # Derived: 32 hex digits, stable across loads, different per server and per token.
+    assert derived and all(len(k) == 32 and int(k, 16) >= 0 for k in derived)
+    again = load_config(write(tmp_path, given), {})
+    assert [s.webhook_key for s in again.servers] == [s.webhook_key for s in config.servers]
+    assert len({s.webhook_key for s in config.servers}) == len(config.servers)
+    other = load_config(write(tmp_path, given), {"CLUSTER_MANAGER_TOKEN": "another-token"})
+    assert [s.webhook_key for s in other.servers if s.webhook_key_derived] != derived
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("short", "must be 16-128 characters"),
+        ("has spaces in it, sadly", "must be 16-128 characters"),
+        ("with&an=ampersand0000", "must be 16-128 characters"),
+    ],
+)
+def test_bad_webhook_keys(tmp_path: Path, key: str, problem: str) -> None:
+    text = MIXED.replace("api_key: 0123abcd", f"api_key: 0123abcd, webhook_key: '{key}'")
+    with pytest.raises(ConfigError, match=rf"servers\[1\]\.webhook_key: {problem}"):
+        load_config(write(tmp_path, text), {})
+
+
+def test_two_servers_with_one_webhook_key(tmp_path: Path) -> None:
+    text = MIXED.replace("api_key: 0123abcd", "api_key: 0123abcd, webhook_key: same-key-0123456789")
+    text = text.replace("token: 4567efab}", "token: 4567efab, webhook_key: same-key-0123456789}")
+    with pytest.raises(ConfigError, match="webhook_key: the same as"):
+        load_config(write(tmp_path, text), {})

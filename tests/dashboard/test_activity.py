@@ -50,6 +50,7 @@ def test_events_and_writes_read_as_people_say_them() -> None:
     assert write.source == "plex" and write.peer == "jelly"  # named from its event
     assert "abcdefgh" not in write.detail  # reasons pass the redaction
     assert seen.last_event["plex"].via == "proxy front"
+    assert seen.ways == {"plex": {"proxy"}}
 
 
 def test_heartbeats_are_counted_not_listed_and_no_match_says_why() -> None:

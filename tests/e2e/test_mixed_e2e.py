@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
+from manager.realtime.writer import SESSIONS_TTL
+from manager.store.outbox import DEFER_S
 from tests.support.live_cluster import addon_available
 from tests.support.mixed_world import MIN_TICKS, MixedWorld, running_mixed_world
 from tests.support.polling import wait_for
@@ -78,6 +82,38 @@ def test_emby_played_reaches_plex_and_jellyfin(world: MixedWorld, user: str, key
     )
     for peer in PEERS["emby"]:
         wait_state(world, peer, user, key, played=True)
+
+
+def test_a_jellyfin_peer_where_the_user_is_playing_it_now_waits(world: MixedWorld) -> None:
+    # alice is watching The Office S01E01 on Jellyfin right now (straight to it, no proxy)...
+    jelly = world.cluster.jellyfin("jelly")
+    item = world.item("jelly", "office/s01e01")
+    httpx.post(
+        f"{jelly.url}/Sessions/Playing",
+        json={"ItemId": item, "PositionTicks": 5 * MIN_TICKS, "PlaySessionId": "e2e-now"},
+        headers={"X-Emby-Token": jelly.token_for("alice")},
+    ).raise_for_status()
+    time.sleep(SESSIONS_TTL + 0.1)  # the manager's cached view of the sessions expires
+    # ...while marking it played on Plex, through Plex's proxy.
+    world.plex("alice").fetchItem(int(world.item("plex", "office/s01e01"))).markPlayed()
+    line = wait_for(
+        lambda: world.manager.log_lines("write", peer="jelly", title="The Office (US) S01E01"),
+        what="write line",
+    )[-1]
+    assert line["outcome"] == "deferred"  # not now: tried again once she stops
+    assert world.state("jelly", "alice", "office/s01e01")["played"] is False
+    wait_state(world, "emby", "alice", "office/s01e01", played=True)
+    # She stops at 5:00 (Jellyfin keeps a resume point); played, the newer change, follows.
+    httpx.post(
+        f"{jelly.url}/Sessions/Playing/Stopped",
+        json={"ItemId": item, "PositionTicks": 5 * MIN_TICKS, "PlaySessionId": "e2e-now"},
+        headers={"X-Emby-Token": jelly.token_for("alice")},
+    ).raise_for_status()
+    wait_for(
+        lambda: world.state("jelly", "alice", "office/s01e01")["played"],
+        timeout=DEFER_S + 30,
+        what="the deferred write delivered once she stopped",
+    )
 
 
 def test_item_missing_on_a_peer_and_a_user_without_counterpart(world: MixedWorld) -> None:

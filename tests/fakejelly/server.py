@@ -10,9 +10,11 @@ from typing import Any
 
 from tests.fakeplex.fixture import ClusterSpec, ServerSpec, hex_id
 from tests.fakeplex.transport import Host, Hosted, Request, Response
+from tests.fakeplex.webhook_send import WebhookSender
 
 from .auth import Caller, client_info
 from .base import Ctx, JError, error_response, normalise_guid
+from .hooks import HooksMixin
 from .library import TICKS_PER_MS, Catalogue, JItem
 from .reads import ReadsMixin
 from .sessions import SessionsMixin
@@ -73,7 +75,7 @@ ROUTES: list[Route] = [
 ]
 
 
-class FakeJellyfin(Hosted, ReadsMixin, WritesMixin, SessionsMixin):
+class FakeJellyfin(Hosted, ReadsMixin, WritesMixin, SessionsMixin, HooksMixin):
     """An emulated Jellyfin (dialect "jellyfin") or Emby (dialect "emby") server."""
 
     def __init__(
@@ -115,6 +117,14 @@ class FakeJellyfin(Hosted, ReadsMixin, WritesMixin, SessionsMixin):
         self._init_sessions()
         self._load_initial_state(spec)
         self.host = Host(spec.name, self._handle, bind, port)
+        self.webhooks = WebhookSender(spec.name)
+        if spec.webhook:
+            opts = {k: v for k, v in spec.webhook.items() if k != "url"}
+            self.webhook_to(spec.webhook["url"], **opts)
+
+    def stop(self) -> None:
+        super().stop()
+        self.webhooks.stop()
 
     # ------------------------------------------------------------------ test hooks
     def token_for(self, account: str) -> str:

@@ -104,13 +104,14 @@ class UserDataStore:
         if dialect == "jellyfin":
             data.played = False  # Jellyfin: a video being played again is unplayed until done
 
-    def on_stop(self, data: UserData, item: JItem, position: int | None) -> None:
+    def on_stop(self, data: UserData, item: JItem, position: int | None) -> bool:
+        """Apply a stop; True when the item counts as played to completion."""
         if position is None:  # the client could not say: the server assumes a full play
             data.play_count += 1
             data.played = True
             data.position_ticks = 0
-            return
-        self.update_play_state(data, item, position)
+            return True
+        return self.update_play_state(data, item, position)
 
     def mark_played(self, data: UserData, when: float | None) -> None:
         if when is not None:

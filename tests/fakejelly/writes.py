@@ -44,6 +44,14 @@ def _date(v: Any, name: str) -> float | None:
         raise JError(400, f"The value '{v}' is not valid for {name}.") from exc
 
 
+# Jellyfin's UserDataSaveReason for the save each playback report makes.
+_SAVE_REASONS = {
+    "playing": "PlaybackStart",
+    "progress": "PlaybackProgress",
+    "stopped": "PlaybackFinished",
+}
+
+
 class WritesMixin(_Base):
     # ------------------------------------------------------------------ playback reports
     def _report(self, ctx: Ctx, phase: str) -> Response:
@@ -61,6 +69,9 @@ class WritesMixin(_Base):
                     raise JError(400, f"invalid ItemId {raw_item!r}")
         session = self._touch_session(ctx.me)
         uid = ctx.me.user_id
+        was_paused = session.is_paused
+        # The stop clears the session's PlaySessionId; Emby's playback.stop still reports it.
+        play_session_id = body.get("playsessionid") or session.play_session_id
         with self._lock:
             if phase == "stopped":
                 session.item_id = None
@@ -77,13 +88,30 @@ class WritesMixin(_Base):
             if item is None or uid is None or not item.is_leaf or not self.visible(uid, item):
                 return no_content()
             data = self.mutable_data(uid, item.id)
+            completed = False
+            saved = True
             if phase == "playing":
                 self._data.on_start(data, self.dialect)
             elif phase == "progress":
-                if position is not None:
+                saved = position is not None
+                if saved:
                     self._data.update_play_state(data, item, position)
             else:
-                self._data.on_stop(data, item, position)
+                completed = self._data.on_stop(data, item, position)
+        # Webhooks go out after the lock: the senders read the state they report.
+        self._hook_playback(
+            phase,
+            session,
+            uid,
+            item,
+            position=position,
+            paused=paused,
+            was_paused=was_paused,
+            completed=completed,
+            play_session_id=play_session_id,
+        )
+        if saved:
+            self._hook_user_data(_SAVE_REASONS[phase], session, uid, item)
         return no_content()
 
     def playing(self, ctx: Ctx) -> Response:
@@ -110,6 +138,10 @@ class WritesMixin(_Base):
                     self._data.mark_played(data, when)
                 else:
                     self._data.mark_unplayed(data)
+        # One webhook per episode when a series or season is marked, as both servers do.
+        session = self._touch_session(ctx.me)
+        for leaf in item.leaves:
+            self._hook_user_data("TogglePlayed", session, uid, leaf)
         return json_response(self.user_data_dto(uid, item))
 
     def mark_played(self, ctx: Ctx) -> Response:
@@ -138,6 +170,7 @@ class WritesMixin(_Base):
         last = _date(body.get("lastplayeddate"), "LastPlayedDate")
         with self._lock:
             data = self.mutable_data(uid, item.id)
+            was_played = data.played
             # Only the members sent are changed, as both servers do.
             if position is not None:
                 data.position_ticks = position
@@ -149,6 +182,9 @@ class WritesMixin(_Base):
                 data.is_favorite = favorite
             if last is not None:
                 data.last_played = last
+            flipped = data.played != was_played
+        if self.dialect == "jellyfin" or flipped:
+            self._hook_user_data("UpdateUserData", self._touch_session(ctx.me), uid, item)
 
     def get_user_data(self, ctx: Ctx) -> Response:
         uid = self.required_user(ctx, ctx.q("userId"))

@@ -149,6 +149,15 @@ class Cluster:
             last_viewed_at=last_played_at,
         )
 
+    def webhook_to(self, server_name: str, url: str | None, **options: Any) -> None:
+        """Turn that server's webhooks on (url) or off (None); options per kind: Jellyfin
+        body="template"|"all", content_type, template; Emby body="multipart"|"json"."""
+        self.servers[server_name].webhook_to(url, **options)
+
+    def flush_webhooks(self, timeout: float = 5.0) -> bool:
+        """Wait until every server posted the webhooks it queued; False on timeout."""
+        return all(s.webhooks.flush(timeout) for s in self.servers.values())
+
     def describe(self) -> dict[str, Any]:
         return {
             "fixture": self.spec.name,

@@ -131,6 +131,8 @@ class ServerSpec:
     api_key: str = ""  # the admin API key (acts as no user, with admin rights)
     display_names: dict[str, str] = field(default_factory=dict)  # account -> local user name
     passwords: dict[str, str] = field(default_factory=dict)  # account -> password
+    # Webhooks: {url, and per kind: body, content_type, template}; None = none sent.
+    webhook: dict[str, Any] | None = None
 
 
 @dataclass
@@ -356,4 +358,15 @@ def _parse_server(
         api_key=str(s.get("api_key", hex_id(32, seed, "api_key", name))),
         display_names={u: names.get(u, u) for u in members},
         passwords={u: passwords.get(u, f"{u}-password") for u in members},
+        webhook=_webhook(s.get("webhook"), where),
     )
+
+
+def _webhook(raw: Any, where: str) -> dict[str, Any] | None:
+    """`webhook: URL` or `webhook: {url: URL, body: ..., content_type: ...}`."""
+    if raw is None:
+        return None
+    hook = {"url": raw} if isinstance(raw, str) else dict(raw)
+    if not isinstance(hook.get("url"), str):
+        raise FixtureError(f"{where}: webhook needs a url")
+    return hook

@@ -20,17 +20,19 @@ from .pms_base import (
 )
 from .pms_info import InfoMixin
 from .pms_reads import ReadsMixin
+from .pms_webhooks import WebhooksMixin
 from .pms_writes import WritesMixin
 from .state import StateStore
 from .transport import Host, Hosted, Request, Response
+from .webhook_send import WebhookSender
 
 _RE_SECTION = re.compile(r"^/library/sections/(\d+)(?:/(all|allLeaves|collections))?$")
 _RE_METADATA = re.compile(r"^/library/metadata/([\d,]+)(?:/(children|allLeaves))?$")
 
 
-class FakeServer(Hosted, InfoMixin, ReadsMixin, WritesMixin, ServerBase):
+class FakeServer(Hosted, InfoMixin, ReadsMixin, WritesMixin, WebhooksMixin, ServerBase):
     """An emulated PMS. Test hooks: requests, go_down/come_up, fail_next, set_delay,
-    refuse_when, restart."""
+    refuse_when, restart, webhook_to."""
 
     def __init__(
         self,
@@ -66,7 +68,14 @@ class FakeServer(Hosted, InfoMixin, ReadsMixin, WritesMixin, ServerBase):
         self._sessions: dict[tuple[int, str], Session] = {}
         self._session_keys = itertools.count(1)
         self._load_initial_state(spec)
+        self.webhooks = WebhookSender(spec.name)
+        if spec.webhook:
+            self.webhook_to(spec.webhook.get("url"))
         self.host = Host(spec.name, self._handle, bind, port)
+
+    def stop(self) -> None:
+        super().stop()
+        self.webhooks.stop()
 
     # ------------------------------------------------------------------ public API
     def restart(self) -> None:

@@ -18,11 +18,12 @@ from .pms_base import (
     int_param,
     now_s,
 )
+from .pms_webhooks import WebhooksMixin, timeline_events
 from .render import container, element, item_json, item_xml
 from .transport import Request, Response
 
 
-class WritesMixin(ServerBase):
+class WritesMixin(WebhooksMixin, ServerBase):
     def _scrobble(self, req: Request, acct: AccountSpec, *, played: bool) -> Response:
         q = req.query
         if q.get("identifier") != LIBRARY_ID or not q.get("key"):
@@ -80,9 +81,16 @@ class WritesMixin(ServerBase):
             if sess is not None and sess.item is not item:
                 sess = None
             crossed = duration is not None and t >= self.played_threshold * duration
+            scrobbled_now = crossed and (sess is None or not sess.scrobbled)
+            events = timeline_events(
+                sess.state if sess else None,
+                state,
+                new_session=sess is None,
+                scrobbled_now=scrobbled_now,
+            )
             st = self._state.mutable(acct.id, item.rating_key)
             if crossed:
-                if sess is None or not sess.scrobbled:
+                if scrobbled_now:
                     st.view_count += 1
                 st.view_offset = 0
                 st.last_viewed_at = now
@@ -111,6 +119,10 @@ class WritesMixin(ServerBase):
                 sess.time = t
                 sess.updated = time.monotonic()
                 sess.scrobbled = sess.scrobbled or crossed
+        # Sent after the lock is released: the webhook reads the state it reports.
+        player = req.plex("X-Plex-Device-Name") or req.plex("X-Plex-Product") or "Plex Web"
+        for event in events:
+            self._hook(event, acct, item, position=t, client_id=client_id, player_title=player)
         return self._timeline_reply(req, acct, item)
 
     def _timeline_reply(self, req: Request, acct: AccountSpec, item: Item) -> Response:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import re
 
-from manager.fullsync.report import BarProgress, LogProgress, SyncReport, progress_for
+from manager.fullsync.console import RichProgress, progress_for, show_report, show_table
+from manager.fullsync.report import LogProgress, SyncReport
 from manager.model import Change
 
 
@@ -42,11 +43,29 @@ def test_dry_run_marks_planned_columns() -> None:
 def test_bar_on_a_terminal_log_lines_otherwise() -> None:
     tty = _Tty()
     bar = progress_for(tty)
-    assert isinstance(bar, BarProgress)
+    assert isinstance(bar, RichProgress)
     bar.start("users", 4)
     bar.advance(2, detail="alice")
     bar.finish()
+    bar.close()
     out = tty.getvalue()
-    assert "\r" in out and "[###############---------------]  50% 2/4  alice" in out
-    assert out.endswith("\n")
+    assert "users" in out and "2/4" in out and "alice" in out and "50%" in out
     assert isinstance(progress_for(io.StringIO()), LogProgress)
+
+
+def test_summary_is_a_table_on_a_terminal_and_plain_lines_otherwise() -> None:
+    report = SyncReport(dry_run=False, started_at=0.0, finished_at=2.5)
+    report.users = ["admin"]
+    report.server("alpha").count(Change.PLAYED, 3)
+    report.server("beta").error("not read: refused")
+    plain = io.StringIO()
+    show_report(report, plain)
+    assert plain.getvalue() == report.render() + "\n"
+    tty = _Tty()
+    show_report(report, tty)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", tty.getvalue())
+    assert "Full sync: 1 users" in text and "! not read: refused" in text
+    assert "┃" in text or "│" in text  # drawn by rich, not the plain layout
+    plain = io.StringIO()
+    show_table(plain, "Export: 2 users", ["server", "items"], [["plex", "12"], ["jelly", "3"]])
+    assert plain.getvalue().splitlines()[1:] == ["server  items", "plex       12", "jelly       3"]

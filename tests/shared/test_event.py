@@ -66,3 +66,19 @@ def test_types_are_strict_numbers_as_text_are_refused() -> None:
         PlaybackEvent.from_dict(data)
     event = PlaybackEvent.from_dict(_event().to_dict() | {"seen_at": 1_763_712_000})
     assert (event.seen_at, event.v) == (1_763_712_000.0, EVENT_VERSION)  # an int is a float
+
+
+def test_a_webhook_event_has_no_token_but_an_account() -> None:
+    event = _event(token=None, account_id="1", proxy_name="webhook")
+    assert PlaybackEvent.from_json(event.to_json()) == event
+    # An old proxy's event, a token and no account, reads as before.
+    old = {k: v for k, v in _event().to_dict().items() if k != "account_id"}
+    assert PlaybackEvent.from_dict(old).token == "abcdefghijkl"
+
+
+def test_token_or_account_id_is_required() -> None:
+    data = {k: v for k, v in _event().to_dict().items() if k != "token"}
+    with pytest.raises(EventError, match=r"event is invalid .*token or account_id required"):
+        PlaybackEvent.from_dict(data)
+    with pytest.raises(EventError, match="token or account_id required"):
+        _event(token=None).validated()

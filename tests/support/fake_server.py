@@ -305,13 +305,13 @@ class FakeDirectory:
     async def user_for_token(
         self,
         server: str,
-        token: str,
+        token: str | None,
         *,
         client_id: str | None = None,
         item_id: str | None = None,
         account_id: str | None = None,
     ) -> ClusterUser | None:
-        user, _, where = token.partition("@")
+        user, _, where = (token or "").partition("@")
         if where != server or user not in self.people or server not in self.access[user]:
             return None
         return self.people[user]

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from manager.event import WEBHOOK_PROXY_NAME
 from manager.model import Change, Outcome
 from manager.realtime.handler import Handled
 from manager.redaction import redact_text
@@ -104,6 +105,7 @@ class Activity:
     sync: deque[Entry] = field(default_factory=lambda: deque(maxlen=SYNC_KEPT))
     missing: dict[tuple[str, str, str], MissingItem] = field(default_factory=dict)
     last_event: dict[str, LastEvent] = field(default_factory=dict)
+    ways: dict[str, set[str]] = field(default_factory=dict)  # server -> proxy, webhook…
     quiet: int = 0  # heartbeats and repeated positions since start
     _sources: dict[str, str] = field(default_factory=dict)
 
@@ -116,9 +118,8 @@ class Activity:
         now = self.clock()
         if source:
             self._remember_source(event.id, source)
-            via = "original proxy" if event.proxy_name == "legacy" else "proxy"
-            if event.proxy_name and event.proxy_name != "legacy":
-                via = f"proxy {event.proxy_name}"
+            way, via = _way_in(event.proxy_name)
+            self.ways.setdefault(source, set()).add(way)
             self.last_event[source] = LastEvent(now, via, outcome.value, user, title)
         if outcome in _QUIET:
             self.quiet += 1
@@ -217,6 +218,15 @@ class Activity:
         written = str(handled.fields.get("peers") or "").split(",")
         for peer in filter(None, written):
             self.missing.pop((source, peer, key), None)
+
+
+def _way_in(proxy_name: str | None) -> tuple[str, str]:
+    """How an event came (proxy, webhook, the original nginx proxy), and in more words."""
+    if proxy_name == WEBHOOK_PROXY_NAME:
+        return "webhook", "webhook"
+    if proxy_name == "legacy":
+        return "original proxy", "original proxy"
+    return "proxy", f"proxy {proxy_name}" if proxy_name else "proxy"
 
 
 def _write_label(result: Result) -> tuple[str, str]:

@@ -33,11 +33,7 @@ async def servers(runtime: Runtime, activity: Activity) -> dict[str, Any]:
     rows = []
     for s in runtime.servers:
         last = activity.last_event.get(s.name)
-        ways = []
-        if last is not None:
-            ways.append(last.via)
-        if getattr(s.config, "webhook_key", None):  # servers configured for webhooks
-            ways.append("webhook")
+        ways = sorted(activity.ways.get(s.name, ()))
         rows.append(
             {
                 "name": s.name,

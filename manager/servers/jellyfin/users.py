@@ -170,7 +170,7 @@ class JellyfinUserDirectory:
     async def user_for_token(
         self,
         server: str,
-        token: str,
+        token: str | None,
         *,
         client_id: str | None = None,
         item_id: str | None = None,

@@ -230,17 +230,23 @@ class PlexUserDirectory:
     async def user_for_token(
         self,
         server: str,
-        token: str,
+        token: str | None,
         *,
         client_id: str | None = None,
         item_id: str | None = None,
-        account_id: str | None = None,  # Plex requests never name a user
+        account_id: str | None = None,
     ) -> ClusterUser | None:
         """Whose token this is on that server; None if nobody in the cluster (or unknown).
 
         `client_id` (and `item_id`) of the request let an unknown token, e.g. a
         transient one, be recognised from the server's own playback sessions.
+        `account_id` (a webhook's `Account.id`; proxied Plex requests never name a user)
+        wins: see `_by_account`. Without a token no token lookup is tried.
         """
+        if account_id is not None:
+            return await self._by_account(server, account_id)
+        if not token:
+            return None
         found = self.known_user_for_token(server, token)
         if found is not None or server not in self.servers or not token:
             return found
@@ -257,6 +263,31 @@ class PlexUserDirectory:
             self._identifying[key] = task
             task.add_done_callback(lambda _t: self._identifying.pop(key, None))
         return await asyncio.shield(task)
+
+    def _account_user(self, server: str, account_id: str) -> ClusterUser | None:
+        if account_id == OWNER_ACCOUNT_ID:
+            return self.owner_of(server)
+        user = self._roster.users.get(user_id(account_id))
+        if user is None or not (
+            self._is_admin(user, server) or user.id in self._roster.access.get(server, ())
+        ):
+            return None  # an account that cannot use this server is nobody of ours here
+        return user
+
+    async def _by_account(self, server: str, account_id: str) -> ClusterUser | None:
+        """A server-local account id: 1 is the server's owner, any other the plex.tv id of
+        a user who can use that server. An unknown one reloads the roster (a user shared
+        since), at most once per `unknown_refresh_interval`."""
+        if server not in self.servers:
+            return None
+        found = self._account_user(server, account_id)
+        if found is None and time.monotonic() - self._last_refresh >= self.unknown_refresh_interval:
+            try:
+                await self.refresh()
+            except MediaServerError as exc:
+                log.warning("directory refresh failed", error=str(exc))
+            found = self._account_user(server, account_id)
+        return found
 
     def _remember(self, server: str, token: str, user: ClusterUser, how: str) -> None:
         self._owners.setdefault(server, {})[token] = (user.id, time.monotonic() + self.token_ttl)

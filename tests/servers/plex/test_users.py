@@ -243,3 +243,43 @@ async def test_a_token_seen_during_a_reload_waits_for_it_instead_of_being_unknow
         found = await users.user_for_token("beta", cluster.token_for("alice", "beta"))
         await reload
     assert found is not None and found.name == "alice"
+
+
+# A Plex webhook names its user by the server's account id: 1 for the server's owner, the
+# plex.tv id for everyone else (see manager/servers/plex/webhook.py).
+ACCOUNT_CASES = [
+    ("owner's account 1 on alpha", "alpha", "1", "admin"),
+    ("owner's account 1 on gamma", "gamma", "1", "admin"),
+    ("alice by plex.tv id", "alpha", "alice", "alice"),
+    ("kid (managed) by plex.tv id", "gamma", "kid", "kid"),
+    ("bob cannot use gamma", "gamma", "bob", None),
+    ("an account nobody has", "alpha", "999999", None),
+    ("an unknown server", "nowhere", "1", None),
+]
+
+
+@pytest.mark.parametrize(("name", "server", "account", "expected"), ACCOUNT_CASES)
+async def test_a_webhook_account_id_names_the_user(
+    cluster: Cluster, name: str, server: str, account: str, expected: str | None
+) -> None:
+    account_id = account if account.isdigit() else cluster.user_id(account, server)
+    async with httpx.AsyncClient() as http:
+        users, _, _ = directory(cluster, http)
+        await users.refresh()
+        found = await users.user_for_token(server, None, account_id=account_id)
+    assert (found.name if found else None) == expected, name
+
+
+async def test_without_a_token_no_token_lookup_is_tried(cluster: Cluster) -> None:
+    async with httpx.AsyncClient() as http:
+        users, _, _ = directory(cluster, http)
+        await users.refresh()
+
+        async def no_lookup(token: str) -> None:
+            raise AssertionError("a token lookup without a token")
+
+        users.plextv.account = no_lookup  # type: ignore[method-assign,assignment]
+        assert await users.user_for_token("alpha", None) is None
+        assert await users.user_for_token("alpha", "", client_id="player-1") is None
+        # An unknown account reloads the roster once, then is nobody (no token lookup).
+        assert await users.user_for_token("alpha", None, account_id="424242") is None
