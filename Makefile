@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint bench model fuzz venv clean
+.PHONY: test demo lint bench model fuzz venv clean chromium screenshots
 
 venv: $(STAMP)
 
@@ -15,8 +15,22 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test,postgres]'
 	touch $(STAMP)
 
-test: lint
+# The dashboard's browser test drives Debian's Chromium (never a downloaded one): installed
+# here when missing and we are root (CI is); elsewhere that one test skips and says why.
+CHROMIUM := /usr/bin/chromium
+
+test: lint chromium
 	$(PY) -m pytest -q
+
+chromium:
+	@test -x $(CHROMIUM) || [ "$$(id -u)" != 0 ] || { \
+		echo "installing chromium for the dashboard's browser test"; \
+		apt-get update -qq >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# A picture of every dashboard page in docs/dashboard (the browser test, with more story).
+screenshots: $(STAMP) chromium
+	DASHBOARD_SCREENSHOTS=docs/dashboard $(PY) -m pytest -q tests/dashboard/test_dashboard_browser.py
 
 # ruff, then the layer rules of docs/architecture.md (import-linter's contracts).
 lint: $(STAMP)

@@ -97,6 +97,7 @@ class Runtime:
             )
         was_down = server.reachable is False
         server.server_id = ident.id
+        server.friendly_name, server.version = ident.name, ident.version
         server.mark(True)
         if was_down:
             retried = await self.outbox.peer_recovered(server.name)

@@ -140,6 +140,7 @@ def _print_explore(cluster: Cluster, manager: ManagerProcess, proxies: dict, wor
             except KeyError:
                 print(f"           {user:6} (no access)")
     print(f"  manager {manager.url}  (status: GET /api/v1/status, bearer {MANAGER_TOKEN})")
+    print(f"  dashboard {manager.url}/dashboard  (log in with the manager token above)")
     print(f"  plex.tv {cluster.plextv_url}")
     print(f"  logs and databases under {workdir}")
     print("\nCtrl-C stops everything.")

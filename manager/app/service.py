@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from manager.app import status as status_mod
+from manager.app.dashboard import Dashboard
 from manager.app.events import EventWorker
 from manager.app.metrics import Metrics, mount
 from manager.app.receiver import Accepted, Receiver
@@ -45,6 +46,9 @@ class Service:
         self.ready = asyncio.Event()
         self.address: tuple[str, int] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        # The web dashboard: its own routes under /dashboard, beside the API's.
+        self.dashboard = Dashboard(runtime, self.config.token, self._spawn, self.ready.is_set)
+        self.dashboard.mount(self.receiver.app)
 
     @classmethod
     async def open(cls, config: Config) -> Service:

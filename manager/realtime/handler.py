@@ -16,7 +16,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from manager.config import Config
@@ -41,6 +42,20 @@ SHOW_CACHE_TTL = 600.0
 _SHOW_CACHE_MAX = 10_000
 
 
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """One event's outcome, for whoever follows the real-time path (the dashboard)."""
+
+    event: PlaybackEvent
+    outcome: Outcome
+    fields: Mapping[str, Any]  # the fields of the `event` log line
+    keys: tuple[ItemKey, ...] = ()  # the item's identity keys, when it got that far
+    absent_on: tuple[str, ...] = ()  # peers searched whose library has no item with them
+
+
+HandledListener = Callable[[Handled], None]
+
+
 class RealtimeHandler:
     def __init__(
         self,
@@ -58,19 +73,41 @@ class RealtimeHandler:
         self.throttle = Throttle(config.heartbeat_interval)
         self._show_cache: dict[tuple[str, str], tuple[float, MediaItem]] = {}
         self.events_handled = 0
+        self._listeners: list[HandledListener] = []
+
+    def add_listener(self, listener: HandledListener) -> None:
+        """Called with every event's outcome once it is logged; must not block or raise."""
+        self._listeners.append(listener)
 
     async def handle(self, event: PlaybackEvent) -> Outcome:
         started = time.monotonic()
         info: dict[str, Any] = {"event_id": event.id, "kind": event.kind, "state": event.state}
-        outcome = await self._handle(event, info)
+        # What the listeners learn beyond the log line: the item's keys, the peers without it.
+        found: dict[str, tuple[str, ...]] = {}
+        outcome = await self._handle(event, info, found)
         self.events_handled += 1
         info["latency_ms"] = round((time.monotonic() - started) * 1000, 1)
         info["age_ms"] = round((time.time() - event.seen_at) * 1000, 1)
         level = "info" if outcome.routine else "warning"
         getattr(log, level)("event", outcome=outcome.value, **info)
+        if self._listeners:
+            handled = Handled(
+                event,
+                outcome,
+                info,
+                tuple(ItemKey(k) for k in found.get("keys", ())),
+                found.get("absent_on", ()),
+            )
+            for listener in self._listeners:
+                try:
+                    listener(handled)
+                except Exception:
+                    log.exception("event_listener_failed")
         return outcome
 
-    async def _handle(self, event: PlaybackEvent, info: dict[str, Any]) -> Outcome:
+    async def _handle(
+        self, event: PlaybackEvent, info: dict[str, Any], found: dict[str, tuple[str, ...]]
+    ) -> Outcome:
         source = source_of(event, self.servers)
         if source is None:
             info["upstream"] = event.upstream_url
@@ -117,6 +154,7 @@ class RealtimeHandler:
         keys = identity_keys(identity)
         if not keys:
             return Outcome.NO_IDENTITY
+        found["keys"] = tuple(keys)
         key = keys[0]
         parents = tuple(parent_keys(identity))
 
@@ -175,7 +213,8 @@ class RealtimeHandler:
         else:
             self.throttle.not_position(user.id, key)
 
-        writes, missing = await self._fan_out(event, source, user, item, identity, obs)
+        writes, missing, absent = await self._fan_out(event, source, user, item, identity, obs)
+        found["absent_on"] = tuple(absent)
         if writes:
             await self.outbox.enqueue(writes)
         # After the peers' writes are on their way: does the source itself need the ledger's
@@ -201,11 +240,13 @@ class RealtimeHandler:
         item: MediaItem,
         identity: ItemIdentity,
         obs: Observation,
-    ) -> tuple[list[Write], list[str]]:
-        """A write for every peer that has the item; the peers that were skipped."""
+    ) -> tuple[list[Write], list[str], list[str]]:
+        """A write for every peer that has the item; the peers that were skipped; of
+        those, the ones whose library was read and has no such item."""
         library = item.library if self.config.same_library_name_only else None
         writes: list[Write] = []
         missing: list[str] = []
+        absent: list[str] = []
         for peer in self.servers:
             if peer is source:
                 continue
@@ -230,6 +271,7 @@ class RealtimeHandler:
                 continue
             if found is None:
                 missing.append(peer.name)
+                absent.append(peer.name)
                 log.info(
                     "not_on_peer",
                     peer=peer.name,
@@ -239,7 +281,7 @@ class RealtimeHandler:
                 )
                 continue
             writes.append(self._write(peer, found, user, obs, event, item))
-        return writes, missing
+        return writes, missing, absent
 
     @staticmethod
     def _write(

@@ -113,6 +113,11 @@ class UserDirectory(Protocol):
         """Everyone who can use that server, owner first."""
         ...
 
+    def name_on(self, user: ClusterUser, server: str) -> str | None:
+        """The name that person goes by on that server (None: no access there), for
+        people to read (the dashboard's users page)."""
+        ...
+
     def owner_of(self, server: str) -> ClusterUser | None:
         """The user whose state the server's admin credential reads (Plex: its owner), so
         the library read already holds their state; None when that credential is nobody

@@ -149,6 +149,10 @@ class CrossKindDirectory:
         """Users with no counterpart on the other kinds, and why (status, start-up line)."""
         return list(self._unmatched)
 
+    def name_on(self, user: ClusterUser, server: str) -> str | None:
+        found = self._member(user, server)
+        return None if found is None else self.parts[found[0]].directory.name_on(found[1], server)
+
     def _member(self, user: ClusterUser, server: str) -> tuple[int, ClusterUser] | None:
         n = self._part_of.get(server)
         person = self._people.get(user.id)

@@ -23,6 +23,7 @@ class Server:
     index: LibraryIndex
     server_id: str | None = None  # the server's own id (Plex: machineIdentifier)
     friendly_name: str | None = None
+    version: str | None = None  # as the server last told it (the dashboard shows it)
     reachable: bool | None = None
     last_error: str | None = None
     last_ok_at: float | None = None

@@ -103,3 +103,18 @@ def last_run() -> dict[str, Any] | None:
         "ok": row.ok,
         "summary": row.summary,
     }
+
+
+def recent_runs(limit: int) -> list[dict[str, Any]]:
+    """The newest runs first, as `last_run` gives one (the summary still JSON text)."""
+    query = SyncRunRow.select().order_by(SyncRunRow.started_at.desc()).limit(limit)
+    return [
+        {
+            "kind": row.kind,
+            "started_at": row.started_at,
+            "finished_at": row.finished_at,
+            "ok": row.ok,
+            "summary": row.summary,
+        }
+        for row in query
+    ]

@@ -107,6 +107,19 @@ class Outbox:
         self._wake.set()
         return count
 
+    async def retry_now(self, row_ids: Sequence[int] | None = None) -> int:
+        """A person asked (the dashboard): try these rows (None: all) now, their peers'
+        holds lifted; the attempt counts stay, so a row that fails again backs off more."""
+        if row_ids is None:
+            self._peer_blocked_until.clear()
+        else:
+            peers = await self._runner.run(rows.peers_of, list(row_ids))
+            for peer in peers:
+                self._peer_blocked_until.pop(peer, None)
+        count = await self._runner.run(rows.due_at, row_ids, time.time())
+        self._wake.set()
+        return count
+
     async def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until nothing is queued or in flight; False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -208,3 +208,52 @@ def count_by_peer() -> dict[str, int]:
         OutboxRow.peer
     )
     return {row.peer: int(row.n) for row in query}
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A row as the dashboard lists it: the write, and where its delivery stands."""
+
+    row_id: int
+    write: Write
+    attempts: int
+    next_attempt_at: float
+    created_at: float
+    last_error: str | None
+
+
+def listing(limit: int) -> list[Waiting]:
+    """The rows that have failed first (most attempts), then the oldest waiting."""
+    query = (
+        OutboxRow.select()
+        .order_by(OutboxRow.attempts.desc(), OutboxRow.created_at, OutboxRow.id)
+        .limit(limit)
+    )
+    out = []
+    for row in query:
+        values = [getattr(row, name) for name in _STORED]
+        attempt = _attempt([row.id, row.version, row.attempts, *values])
+        out.append(
+            Waiting(
+                row_id=attempt.row_id,
+                write=attempt.write,
+                attempts=attempt.attempts,
+                next_attempt_at=float(row.next_attempt_at),
+                created_at=float(row.created_at),
+                last_error=row.last_error,
+            )
+        )
+    return out
+
+
+def due_at(row_ids: Sequence[int] | None, at: float) -> int:
+    """Make rows due at `at` (None: every row); how many were changed."""
+    query = OutboxRow.update(next_attempt_at=at).where(OutboxRow.next_attempt_at > at)
+    if row_ids is not None:
+        query = query.where(OutboxRow.id.in_(list(row_ids)))
+    return int(query.execute())
+
+
+def peers_of(row_ids: Sequence[int]) -> set[str]:
+    query = OutboxRow.select(OutboxRow.peer).where(OutboxRow.id.in_(list(row_ids))).distinct()
+    return {row.peer for row in query}

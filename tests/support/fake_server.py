@@ -293,6 +293,9 @@ class FakeDirectory:
     def user(self, user_id: UserId) -> ClusterUser | None:
         return next((u for u in self.people.values() if u.id == user_id), None)
 
+    def name_on(self, user: ClusterUser, server: str) -> str | None:
+        return user.name if any(u.id == user.id for u in self.users(server)) else None
+
     def users(self, server: str) -> list[ClusterUser]:
         return [u for u in self.all_users() if server in self.access[u.name]]
 

@@ -93,6 +93,11 @@ class JellyfinUserDirectory:
         library read (the full sync reads every administrator's listing like anyone's)."""
         return None
 
+    def name_on(self, user: ClusterUser, server: str) -> str | None:
+        """The name of that person's account on that server (the config may map it)."""
+        account = self._people.accounts.get(server, {}).get(user.id)
+        return account.name if account else None
+
     def account_id(self, user: ClusterUser, server: str) -> str | None:
         """That person's user id on that server, if they have an account there."""
         account = self._people.accounts.get(server, {}).get(user.id)

@@ -85,6 +85,10 @@ class PlexUserDirectory:
         wanted = name.casefold()
         return next((u for u in self._roster.users.values() if u.name.casefold() == wanted), None)
 
+    def name_on(self, user: ClusterUser, server: str) -> str | None:
+        """Their plex.tv name: one account on every Plex server they can use."""
+        return user.name if any(u.id == user.id for u in self.users(server)) else None
+
     def users(self, server: str) -> list[ClusterUser]:
         """Everyone who can use that server (owner first), for the full sync."""
         roster = self._roster
