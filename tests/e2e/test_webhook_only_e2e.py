@@ -62,6 +62,18 @@ def writes(world: MixedWorld, user: str, key: str) -> Counter[tuple[str, str]]:
     )
 
 
+def assert_writes(world: MixedWorld, user: str, key: str, expected: dict) -> None:
+    """One write per peer per change; on failure, what the manager said about the item."""
+    found = writes(world, user, key)
+    if found != expected:
+        lines = [
+            {k: v for k, v in line.items() if k not in ("timestamp", "component", "level")}
+            for line in world.manager.logs()
+            if line.get("user") == user and line.get("event") in ("event", "write")
+        ]
+        raise AssertionError(f"{user} {key}: writes {dict(found)} != {expected}\n{lines[-30:]}")
+
+
 def quiet(world: MixedWorld) -> None:
     """Every webhook posted (echoes included) and the manager idle again."""
     world.cluster.flush_webhooks()
@@ -87,11 +99,16 @@ def test_plex_webhook_only_played_and_stopped_at_20(world: MixedWorld) -> None:
     for peer in PEERS["plex"]:
         wait_state(world, peer, "alice", "matrix", position_ms=20 * 60_000)
     quiet(world)
-    assert writes(world, "alice", "office/s01e01") == {
-        ("jelly", "played"): 1,
-        ("emby", "played"): 1,
-    }
-    assert writes(world, "alice", "matrix") == {("jelly", "resume"): 1, ("emby", "resume"): 1}
+    assert_writes(
+        world,
+        "alice",
+        "office/s01e01",
+        {
+            ("jelly", "played"): 1,
+            ("emby", "played"): 1,
+        },
+    )
+    assert_writes(world, "alice", "matrix", {("jelly", "resume"): 1, ("emby", "resume"): 1})
 
 
 def test_jellyfin_webhook_only_played_stopped_at_20_and_unplayed(world: MixedWorld) -> None:
@@ -109,13 +126,18 @@ def test_jellyfin_webhook_only_played_stopped_at_20_and_unplayed(world: MixedWor
     for peer in PEERS["jelly"]:
         wait_state(world, peer, "admin", "matrix", position_ms=20 * 60_000)
     quiet(world)
-    assert writes(world, "admin", "office/s01e02") == {
-        ("plex", "played"): 1,
-        ("emby", "played"): 1,
-        ("plex", "unplayed"): 1,
-        ("emby", "unplayed"): 1,
-    }
-    assert writes(world, "admin", "matrix") == {("plex", "resume"): 1, ("emby", "resume"): 1}
+    assert_writes(
+        world,
+        "admin",
+        "office/s01e02",
+        {
+            ("plex", "played"): 1,
+            ("emby", "played"): 1,
+            ("plex", "unplayed"): 1,
+            ("emby", "unplayed"): 1,
+        },
+    )
+    assert_writes(world, "admin", "matrix", {("plex", "resume"): 1, ("emby", "resume"): 1})
 
 
 def test_emby_webhook_only_played_stopped_at_20_and_unplayed(world: MixedWorld) -> None:
@@ -136,10 +158,15 @@ def test_emby_webhook_only_played_stopped_at_20_and_unplayed(world: MixedWorld) 
     )
     wait_state(world, "plex", "bob", "matrix", position_ms=20 * 60_000)
     quiet(world)
-    assert writes(world, "alice", "office/s01e03") == {
-        ("plex", "played"): 1,
-        ("jelly", "played"): 1,
-        ("plex", "unplayed"): 1,
-        ("jelly", "unplayed"): 1,
-    }
-    assert writes(world, "bob", "matrix") == {("plex", "resume"): 1}
+    assert_writes(
+        world,
+        "alice",
+        "office/s01e03",
+        {
+            ("plex", "played"): 1,
+            ("jelly", "played"): 1,
+            ("plex", "unplayed"): 1,
+            ("jelly", "unplayed"): 1,
+        },
+    )
+    assert_writes(world, "bob", "matrix", {("plex", "resume"): 1})
