@@ -18,6 +18,7 @@ import emby_client
 import pytest
 
 from manager.config import load_config
+from manager.event import REPLAY_HEADER
 from tests.support.live_cluster import addon_available
 from tests.support.mixed_world import MIN_TICKS, MixedWorld, running_mixed_world
 from tests.support.polling import wait_for
@@ -49,17 +50,45 @@ def wait_state(world: MixedWorld, server: str, user: str, key: str, **want: obje
 
 
 def writes(world: MixedWorld, user: str, key: str) -> Counter[tuple[str, str]]:
-    """(peer, change) -> how many writes were delivered for that user and title."""
-    ids = {}
-    for server in ("plex", "jelly", "emby"):
-        try:
-            ids[server] = world.item(server, key)
+    """(peer, change) -> how many write requests the manager made there for that user and
+    title, as the emulated servers recorded them (the manager marks its own requests with
+    the replay header; a write it retried after sending still counts once per request)."""
+    found: Counter[tuple[str, str]] = Counter()
+    for name, server in world.cluster.servers.items():
+        try:  # the item, and the user, may not be on every server
+            item = world.item(name, key)
+            account = str(world.cluster.user_id(user, name)) if name != "plex" else None
+            token = world.cluster.token_for(user, name) if name == "plex" else None
         except KeyError:
             continue
-    lines = world.manager.log_lines("write", outcome="delivered", user=user)
-    return Counter(
-        (w["peer"], w["change"]) for w in lines if ids.get(w["peer"]) == w.get("item_id")
-    )
+        for req in server.requests:
+            if not any(h.lower() == REPLAY_HEADER.lower() for h in req.headers):
+                continue
+            change = _change_of(req.method, req.path, req.query, item)
+            if change is None:
+                continue
+            mine = req.token == token if account is None else account in req.path + str(req.query)
+            if mine:
+                found[(name, change)] += 1
+    return found
+
+
+def _change_of(method: str, path: str, query: dict[str, str], item: str) -> str | None:
+    """Which write a recorded request is, on the item; None for reads and other items."""
+    bare = path.split("?", 1)[0].lower()
+    if bare.startswith("/:/"):  # Plex: GET /:/scrobble?key=…, /:/timeline?ratingKey=…
+        if item not in (query.get("key"), query.get("ratingKey")):
+            return None
+        return {"/:/scrobble": "played", "/:/unscrobble": "unplayed", "/:/timeline": "resume"}.get(
+            bare.rstrip("/")
+        )
+    if method not in ("POST", "DELETE") or f"/{item.lower()}" not in bare:
+        return None
+    if bare.endswith("/userdata"):
+        return "resume"
+    if "playeditems/" in bare:
+        return "unplayed" if method == "DELETE" or bare.endswith("/delete") else "played"
+    return None
 
 
 def assert_writes(world: MixedWorld, user: str, key: str, expected: dict) -> None:
