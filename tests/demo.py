@@ -23,7 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from plexapi.server import PlexServer
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests import demo_mixed
 from tests.fakeplex import Cluster, start_cluster
@@ -150,6 +152,30 @@ def _settle_and_print(cluster: Cluster, manager: ManagerProcess, rows: list, bef
     time.sleep(1.0)
     wait_for(lambda: _settled(manager), 60, "manager settled")
     _print_table(cluster, before, _table(cluster, rows))
+    _print_metrics(manager)
+
+
+def _print_metrics(manager: ManagerProcess) -> None:
+    """What GET /metrics counted, read with prometheus-client's own parser."""
+    text = httpx.get(
+        f"{manager.url}/metrics", headers={"Authorization": f"Bearer {MANAGER_TOKEN}"}, timeout=5
+    ).text
+    events: dict[str, float] = {}
+    writes: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "plex_cluster_events_received_total":
+                source = sample.labels["source"]
+                events[source] = events.get(source, 0) + sample.value
+            elif sample.name == "plex_cluster_writes_total":
+                outcome = sample.labels["outcome"]
+                writes[outcome] = writes.get(outcome, 0) + sample.value
+    print(
+        "\nGET /metrics: events received "
+        + ", ".join(f"{k} {v:.0f}" for k, v in sorted(events.items()))
+        + "; writes "
+        + ", ".join(f"{k} {v:.0f}" for k, v in sorted(writes.items()))
+    )
 
 
 def _play_plex(cluster: Cluster, manager: ManagerProcess, proxies: dict) -> None:

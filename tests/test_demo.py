@@ -1,5 +1,6 @@
 """`make demo` is the README's run command: it must really start the cluster and sync."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,12 @@ def test_mixed_demo_goes_plex_jellyfin_emby_plex(tmp_path: Path) -> None:
     assert rows[("admin", "office/s01e03")] == ["unplayed", "unplayed", "unplayed"]
     assert rows[("bob", "arrival")] == ["played", "-", "played"]
     assert rows[("alice", "inception")] == ["played", "played", "-"]
+    # The scenario moved the manager's metrics (read with prometheus-client's parser).
+    metrics = next(line for line in run.stdout.splitlines() if line.startswith("GET /metrics"))
+    events = re.search(r"proxy (\d+)", metrics)
+    delivered = re.search(r"delivered (\d+)", metrics)
+    assert events and int(events.group(1)) >= 6, metrics
+    assert delivered and int(delivered.group(1)) >= 8, metrics
     assert "Ctrl-C stops everything." in run.stdout
 
 
