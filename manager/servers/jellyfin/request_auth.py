@@ -11,13 +11,10 @@ session is.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-# Values as given: a mapping, (name, value) pairs, or mitmproxy's multidicts (headers,
-# query) which keep repeated names.
-Values = Mapping[str, str] | Iterable[tuple[str, str]]
+from manager.servers.request_values import Invalid, Values, pairs
 
 _AUTH_HEADERS = ("authorization", "x-emby-authorization")
 _AUTH_SCHEMES = ("mediabrowser", "emby")
@@ -29,24 +26,6 @@ _DEVICE_HEADERS = {
     "x-emby-client": "client",
     "x-emby-device-name": "device",
 }
-
-
-class Skip(Exception):
-    """The request is a playback request we deliberately do not report (reason in args)."""
-
-
-class Invalid(Skip):
-    """The client's request is ambiguous or malformed: not reported, worth a warning."""
-
-
-def pairs(values: Values | None) -> list[tuple[str, str]]:
-    if values is None:
-        return []
-    if hasattr(values, "get_all") and hasattr(values, "fields"):  # mitmproxy: every repeat
-        return [(str(k), str(v)) for k, v in values.items(multi=True)]  # type: ignore[call-arg]
-    if isinstance(values, Mapping):
-        return [(str(k), str(v)) for k, v in values.items()]
-    return [(str(k), str(v)) for k, v in values]
 
 
 def _split_params(text: str) -> list[str]:

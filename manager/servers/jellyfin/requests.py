@@ -28,9 +28,10 @@ from typing import Any
 from urllib.parse import unquote
 
 from manager.event import MAX_MS, REPLAY_HEADER, EventError, PlaybackEvent
-from manager.servers.jellyfin.request_auth import Invalid as Invalid
-from manager.servers.jellyfin.request_auth import Skip as Skip
-from manager.servers.jellyfin.request_auth import Values, client_fields, pairs
+from manager.servers.jellyfin.request_auth import client_fields
+from manager.servers.request_values import Invalid as Invalid
+from manager.servers.request_values import Skip as Skip
+from manager.servers.request_values import Values, pairs
 
 TICKS_PER_MS = 10_000
 MAX_TICKS = MAX_MS * TICKS_PER_MS

@@ -15,7 +15,7 @@ to Plex untouched, and nothing is reported. Never a guess.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from urllib.parse import unquote
 
 from manager.event import (
@@ -28,6 +28,7 @@ from manager.event import (
     EventError,
     PlaybackEvent,
 )
+from manager.servers.request_values import Invalid, Skip, Values, pairs
 
 LIBRARY_IDENTIFIER = "com.plexapp.plugins.library"
 METADATA_PREFIX = "/library/metadata/"
@@ -36,10 +37,6 @@ _PATH_KINDS = {f"/:/{kind}": kind for kind in KINDS}
 # A position as clients send it: whole ms, sometimes with a fraction ("7200000.0"). Not
 # float(): that also takes "inf", "nan", "1e3", "1_000" and " 5 ", which Plex does not.
 _POSITION = re.compile(r"[0-9]{1,10}(?:\.[0-9]{1,6})?")
-
-# Values as given: a mapping, (name, value) pairs, or mitmproxy's multidicts (headers,
-# query, form) which keep repeated names.
-Values = Mapping[str, str] | Iterable[tuple[str, str]]
 
 
 def playback_kind(path: str) -> str | None:
@@ -50,24 +47,6 @@ def playback_kind(path: str) -> str | None:
     if "%" in bare:
         bare = unquote(bare)
     return _PATH_KINDS.get(bare.rstrip("/"))
-
-
-class Skip(Exception):
-    """The request is a playback request we deliberately do not report (reason in args)."""
-
-
-class Invalid(Skip):
-    """The client's request is ambiguous or malformed: not reported, worth a warning."""
-
-
-def _pairs(values: Values | None) -> list[tuple[str, str]]:
-    if values is None:
-        return []
-    if hasattr(values, "get_all") and hasattr(values, "fields"):  # mitmproxy: every repeat
-        return [(str(k), str(v)) for k, v in values.items(multi=True)]  # type: ignore[call-arg]
-    if isinstance(values, Mapping):
-        return [(str(k), str(v)) for k, v in values.items()]
-    return [(str(k), str(v)) for k, v in values]
 
 
 def _by_name(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
@@ -86,8 +65,8 @@ class _Request:
     """Every value the request gives for a name: parameters (query and form) and headers."""
 
     def __init__(self, headers: Values, query: Values, form: Values | None) -> None:
-        self.params = _by_name(_pairs(form) + _pairs(query))
-        self.headers = _by_name(_pairs(headers))
+        self.params = _by_name(pairs(form) + pairs(query))
+        self.headers = _by_name(pairs(headers))
 
     @staticmethod
     def _one(name: str, values: Iterable[str]) -> str | None:
@@ -119,9 +98,9 @@ def _ms(name: str, raw: str | None) -> int | None:
 def is_replay(headers: Values, query: Values) -> bool:
     """The manager marks its own writes; reporting them again would ping-pong forever."""
     replay_header = REPLAY_HEADER.lower()
-    if any(name.lower() == replay_header for name, _ in _pairs(headers)):
+    if any(name.lower() == replay_header for name, _ in pairs(headers)):
         return True
-    return any(k.lower() == LEGACY_REPLAY_QUERY and v == "1" for k, v in _pairs(query))
+    return any(k.lower() == LEGACY_REPLAY_QUERY and v == "1" for k, v in pairs(query))
 
 
 def _rating_key_from(value: str | None) -> str | None:
