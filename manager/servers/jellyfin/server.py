@@ -87,18 +87,23 @@ class JellyfinMediaServer:
         page_size: int = DEFAULT_PAGE_SIZE,
         since: int | None = None,
     ) -> AsyncIterator[list[MediaItem]]:
-        # `since` is applied here, not by the server: Jellyfin's MinDateLastSavedForUser
-        # compares the item's own DateLastSaved (metadata), not the user's data, and Emby
-        # documents no filter on the user's data either. So every page is read (correct,
-        # just slower) and only what the user played or resumed after `since` is kept.
+        if since is not None:
+            if credential.user is None:
+                return  # the admin key is nobody: it has played nothing since then
+            # Neither server filters on the user's data by date (Jellyfin's
+            # MinDateLastSavedForUser compares the item's own metadata date), but both sort
+            # the played and the resumable items by the user's last play: read those, newest
+            # first, back to `since` only.
+            recent = self.client.iter_recent(
+                credential.secret, credential.user, library, ITEM_TYPES[kind], since, page_size
+            )
+            async for page in recent:
+                yield page
+            return
         pages = self.client.iter_items(
             credential.secret, credential.user, library, ITEM_TYPES[kind], page_size
         )
         async for page in pages:
-            if since is not None:
-                page = [
-                    i for i in page if i.last_played_at is not None and i.last_played_at > since
-                ]
             if page:
                 yield page
 

@@ -7,6 +7,7 @@ import pytest
 
 from manager.servers.errors import BadRequest, NotFound, Unauthorized, Unreachable
 from manager.servers.models import EPISODE, MOVIE, SEASON, SHOW, Credential
+from tests.fakejelly import FakeJellyfin
 from tests.fakeplex import Cluster
 from tests.servers.jellyfin.helpers import (
     CLIENT_ID,
@@ -212,6 +213,43 @@ async def test_since_keeps_only_what_the_user_played_after_it(mixed: Cluster, na
             i async for p in media.items(alice, movies, MOVIE, since=1_650_000_000) for i in p
         ]
     assert [i.title for i in recent] == ["Heat"]
+
+
+async def test_since_reads_back_to_it_only(mixed: Cluster, name: str) -> None:
+    """Played and resumable items, newest first, until a page reaches past `since`: not the
+    whole library."""
+    srv = mixed.jellyfin(name)
+    movies_here = [k for k in ("matrix", "inception", "arrival", "heat", "short") if _has(srv, k)]
+    for n, key in enumerate(movies_here):  # all played long ago
+        srv.set_state("alice", srv.item_id(key), played=True, last_played_at=1_500_000_000 + n)
+    newest = movies_here[0]
+    srv.set_state("alice", srv.item_id(newest), played=False, position_ticks=30 * 60 * 10**7)
+    srv.set_state("alice", srv.item_id(newest), last_played_at=1_700_000_000)
+    alice = for_user(mixed, name, "alice")
+    async with httpx.AsyncClient() as http:
+        media = api(mixed, name, http)
+        movies = next(lib for lib in await media.libraries(alice) if lib.kind == MOVIE)
+        srv.clear_requests()
+        recent = [
+            i
+            async for p in media.items(alice, movies, MOVIE, page_size=1, since=1_650_000_000)
+            for i in p
+        ]
+    assert [(i.title, i.resume_ms) for i in recent] == [
+        (srv.item(srv.item_id(newest)).name, 30 * 60_000)
+    ]
+    listings = [r for r in srv.requests if r.path.split("?")[0].lower().endswith("/items")]
+    # One page of played (already past `since`), two of resumable (the item, then past it):
+    # the whole library, a movie a page, would be one page per movie.
+    assert 0 < len(listings) <= 3, [(r.path, r.query) for r in listings]
+
+
+def _has(srv: FakeJellyfin, key: str) -> bool:
+    try:
+        srv.item_id(key)
+    except KeyError:
+        return False
+    return True
 
 
 async def test_errors_unauthorized_and_unreachable(mixed: Cluster, name: str) -> None:
