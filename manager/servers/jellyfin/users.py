@@ -20,9 +20,9 @@ from manager.config import UserMapping
 from manager.model import ClusterUser, UserId
 from manager.redaction import redact
 from manager.servers.errors import MediaServerError, Unreachable
+from manager.servers.jellyfin.accounts import People, log, match
 from manager.servers.jellyfin.client import JellyfinClient
 from manager.servers.jellyfin.parse import Account, canonical_id
-from manager.servers.jellyfin.people import People, log, match
 from manager.servers.jellyfin.server import JellyfinMediaServer
 from manager.servers.models import Credential, Session
 from manager.servers.server import Server

@@ -1,4 +1,6 @@
-"""Who is who across a cluster's Jellyfin and Emby servers, from each server's user list.
+"""Which accounts of a cluster's Jellyfin and Emby servers are one person, from each
+server's user list (the step before `servers/people.py`, which joins them with the users
+of other kinds).
 
 A person is matched across servers by the config's `users:` map first (their user name on
 each server or kind), else by user name, case-insensitively. Their cluster id is "name:"
