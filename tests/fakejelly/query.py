@@ -66,8 +66,13 @@ def select(
             continue
         if provider and not _has_provider(item, provider):
             continue
+        # Both compare the item's own last save (its metadata), not the user's data: so says
+        # Jellyfin's source for MinDateLastSavedForUser too, whatever its name suggests. The
+        # fixed world's items were all saved once, when "added".
         if min_item_saved is not None and min_item_saved > DATE_CREATED_EPOCH:
-            continue  # the fixed world's items were all saved once, when "added"
+            continue
+        if min_saved is not None and min_saved > DATE_CREATED_EPOCH:
+            continue
         if data_of is not None:
             d = data_of(item)
             played = d.played if item.is_leaf else _all_played(item, data_of)
@@ -80,8 +85,6 @@ def select(
             if "isresumable" in filters and not d.position_ticks:
                 continue
             if (is_fav or "isfavorite" in filters) and not d.is_favorite:
-                continue
-            if min_saved is not None and d.saved_at < min_saved:
                 continue
         out.append(item)
     sort_by = csv(ctx.q("SortBy"))

@@ -29,7 +29,6 @@ class UserData:
     position_ticks: int = 0
     last_played: float | None = None  # epoch seconds
     is_favorite: bool = False
-    saved_at: float = 0.0  # when last written: MinDateLastSavedForUser reads it
 
 
 def iso(ts: float | None) -> str | None:
@@ -73,7 +72,6 @@ class UserDataStore:
         data = user.get(item_id)
         if data is None:
             data = user[item_id] = UserData()
-        data.saved_at = time.time()
         return data
 
     # ----------------------------------------------------------------- server rules
