@@ -42,11 +42,13 @@ class Runtime:
         self.config = config
         self.runner = runner
         self.client_id = client_id
-        # plex.tv and the like; each server has its own pool (`_pools`): httpx looks over
-        # every idle connection of a pool on each request, and in one pool for all servers
+        # plex.tv and the like. Each server has its own pools, one for writes and single
+        # reads (`_pools`), one for a full sync's pages (`_page_pools`): httpx looks over
+        # every idle connection of a pool on each request, and in one pool for everything
         # that check cost more than a write's own request handling.
         self.http = _client(config)
         self._pools = {cfg.name: _client(config) for cfg in config.servers}
+        self._page_pools = {cfg.name: _client(config) for cfg in config.servers}
         self.servers: list[Server] = []
         for cfg in config.servers:
             # Writes and single reads: at most as many in flight as the outbox delivers.
@@ -82,7 +84,7 @@ class Runtime:
 
     async def close(self) -> None:
         await self.outbox.stop()
-        for http in (self.http, *self._pools.values()):
+        for http in (self.http, *self._pools.values(), *self._page_pools.values()):
             await http.aclose()
         self.runner.close()
 
@@ -139,7 +141,7 @@ class Runtime:
         return [
             kinds.media_server(
                 s.config,
-                self._pools[s.name],
+                self._page_pools[s.name],
                 self.client_id,
                 max_concurrency=concurrency,
                 timeout=timeout,
