@@ -30,21 +30,31 @@ from manager.store.outbox import Outbox
 log = get_logger("manager.runtime")
 
 
+def _client(config: Config) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=config.delivery.timeout,
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+    )
+
+
 class Runtime:
     def __init__(self, config: Config, runner: DbRunner, client_id: str) -> None:
         self.config = config
         self.runner = runner
         self.client_id = client_id
-        self.http = httpx.AsyncClient(
-            timeout=config.delivery.timeout,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-        )
+        # plex.tv and the like. Each server has its own pools, one for writes and single
+        # reads (`_pools`), one for a full sync's pages (`_page_pools`): httpx looks over
+        # every idle connection of a pool on each request, and in one pool for everything
+        # that check cost more than a write's own request handling.
+        self.http = _client(config)
+        self._pools = {cfg.name: _client(config) for cfg in config.servers}
+        self._page_pools = {cfg.name: _client(config) for cfg in config.servers}
         self.servers: list[Server] = []
         for cfg in config.servers:
             # Writes and single reads: at most as many in flight as the outbox delivers.
             api = kinds.media_server(
                 cfg,
-                self.http,
+                self._pools[cfg.name],
                 client_id,
                 interactive_concurrency=config.delivery.per_peer,
                 timeout=config.delivery.timeout,
@@ -74,7 +84,8 @@ class Runtime:
 
     async def close(self) -> None:
         await self.outbox.stop()
-        await self.http.aclose()
+        for http in (self.http, *self._pools.values(), *self._page_pools.values()):
+            await http.aclose()
         self.runner.close()
 
     def server(self, name: str) -> Server | None:
@@ -129,7 +140,11 @@ class Runtime:
         timeout = max(30.0, self.config.delivery.timeout)
         return [
             kinds.media_server(
-                s.config, self.http, self.client_id, max_concurrency=concurrency, timeout=timeout
+                s.config,
+                self._page_pools[s.name],
+                self.client_id,
+                max_concurrency=concurrency,
+                timeout=timeout,
             )
             for s in self.servers
         ]

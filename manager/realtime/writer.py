@@ -32,8 +32,8 @@ from manager.servers.identity import identity_keys, item_key_of, parent_keys
 from manager.servers.interface import UserDirectory
 from manager.servers.models import SEASON, SHOW, Credential, MediaItem, Session
 from manager.servers.server import Server
-from manager.store import ledger, peer_writes
-from manager.store.db import DbRunner
+from manager.store import ledger, outbox_rows, peer_writes
+from manager.store.db import DbRunner, database_proxy
 from manager.store.ledger import LedgerEntry
 from manager.store.outbox import Attempt, Result, Verdict, Write
 
@@ -112,8 +112,8 @@ class PeerWriter:
                 return Result(Verdict.DEFERRED, "user is playing it there now")
             lock = self._locks.setdefault((peer.name, w.user_id), asyncio.Lock())
             async with lock:
-                result = await self._bring(peer, credential, w)
-            if result is not None:
+                result = await self._bring(peer, credential, attempt)
+            if result is not None and result.verdict is not Verdict.DELIVERED:
                 return result
         except Unauthorized as exc:
             peer.mark(True)
@@ -144,10 +144,12 @@ class PeerWriter:
         except MediaServerError as exc:
             return Result(Verdict.RETRY, str(exc))
         peer.mark(True)
-        return Result(Verdict.DELIVERED)
+        return result or Result(Verdict.DELIVERED)
 
-    async def _bring(self, peer: Server, credential: Credential, w: Write) -> Result | None:
-        """Bring the peer to the goal; a Result when nothing is written (or cannot be)."""
+    async def _bring(self, peer: Server, credential: Credential, row: Attempt) -> Result | None:
+        """Bring the peer to the goal; a Result when nothing is written (or cannot be), or
+        when the write's outbox row was finished with what it wrote (`_apply`)."""
+        w = row.write
         keys = [item_key_of(w.identity_key)]
         seen = peer.recent.take(w.user_id, w.item_id) if w.origin == "sync" else None
         indexed = peer.index.item(w.item_id) or (seen.item if seen is not None else None)
@@ -165,7 +167,7 @@ class PeerWriter:
             )
         goal = goal_for(w, known)
         if current.kind in (SHOW, SEASON):
-            return await self._bring_container(peer, credential, w, goal, current, stamps, ids)
+            return await self._bring_container(peer, credential, row, goal, current, stamps, ids)
         if holds(goal, current):
             return Result(Verdict.SKIPPED, "already holds")
         if peer_is_newer(goal, current, peer.name, _of(current, stamps)):
@@ -173,13 +175,13 @@ class PeerWriter:
         todo = steps(goal, current)
         if Change.RESUME in todo and not w.duration_ms:
             return Result(Verdict.DROP, "no duration known for a resume point")
-        return await self._apply(peer, credential, w, goal, todo, keys, ids)
+        return await self._apply(peer, credential, w, goal, todo, keys, ids, row)
 
     async def _bring_container(
         self,
         peer: Server,
         credential: Credential,
-        w: Write,
+        row: Attempt,
         goal: Goal,
         container: MediaItem,
         stamps: dict[str, tuple[int, float]],
@@ -188,6 +190,7 @@ class PeerWriter:
         """A show or season: one request for all its episodes, unless some episode changed
         after this change (in the ledger, or there): each episode then gets what is true
         for it, and the newer ones keep theirs. `ids`: related_ids of the container."""
+        w = row.write
         episodes = await peer.api.leaves(credential, w.item_id)
         if holds(goal, container, episodes):
             return Result(Verdict.SKIPPED, "already holds")
@@ -196,7 +199,8 @@ class PeerWriter:
         if not split and not await self.runner.run(
             ledger.changed_under, w.user_id, key, goal.as_of
         ):
-            return await self._apply(peer, credential, w, goal, steps(goal, container), [key], ids)
+            todo = steps(goal, container)
+            return await self._apply(peer, credential, w, goal, todo, [key], ids, row)
         written = 0
         for episode in episodes:
             identity = peer.index.identity(episode)
@@ -224,11 +228,14 @@ class PeerWriter:
         todo: list[Change],
         keys: list[ItemKey] | None,
         ids: list[str],
+        row: Attempt | None = None,
     ) -> Result | None:
         """The writes; then what they stamped is kept, and when a newer change for the
         item was recorded meanwhile (its event handled while we wrote), the write goes
         again at once, to what is true now. `keys`: the item's, None not to look; `ids`:
-        the ids the write can change (related_ids)."""
+        the ids the write can change (related_ids). `row`: the outbox row this write
+        completes, finished in the same transaction as the stamp (a delivered Result
+        says so), one database commit per write instead of two."""
         # Before writing, as a failed write may still have landed; a show's or season's
         # write changes its episodes too.
         if todo:
@@ -253,9 +260,9 @@ class PeerWriter:
                 if stamp is not None:
                     peer.clock.learn(stamp, sent_at, answered_at)
         written = (peer.name, stamp, goal.as_of, self.clock())
-        if await self.runner.run(_after_writing, w, written, keys):
+        if await self.runner.run(_after_writing, w, written, keys, row):
             return Result(Verdict.RETRY, MOVED_ON, retry_now=True)
-        return None
+        return None if row is None else Result(Verdict.DELIVERED, settled=True)
 
 
 MOVED_ON = "a newer change came in while writing"
@@ -270,12 +277,21 @@ def _what_we_know(
 
 
 def _after_writing(
-    w: Write, written: tuple[str, int | None, float, float], keys: list[ItemKey] | None
+    w: Write,
+    written: tuple[str, int | None, float, float],
+    keys: list[ItemKey] | None,
+    row: Attempt | None,
 ) -> bool:
-    """On the database thread: keep the write's stamp; whether the ledger moved on."""
+    """On the database thread: keep the write's stamp; whether the ledger moved on. When
+    it did not, `row` (if any) leaves the outbox in the same transaction: both or neither
+    survive a crash, and a row still there is delivered again, as before."""
     peer, stamp, as_of, at = written
-    peer_writes.record(peer, w.user_id, w.item_id, stamp, as_of, at)
-    if keys is None:
-        return False
-    now = ledger.effective(w.user_id, keys, w.parent_keys)
-    return now is not None and now.observed_at > as_of
+    with database_proxy.atomic():
+        peer_writes.record(peer, w.user_id, w.item_id, stamp, as_of, at)
+        moved = False
+        if keys is not None:
+            now = ledger.effective(w.user_id, keys, w.parent_keys)
+            moved = now is not None and now.observed_at > as_of
+        if row is not None and not moved:
+            outbox_rows.finish(row)
+        return moved

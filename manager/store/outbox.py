@@ -52,6 +52,9 @@ class Result:
     peer_down: bool = False  # the peer could not be reached at all: hold its other rows
     retry_now: bool = False  # e.g. a token was refreshed after a 401: no backoff
     seconds: float = 0.0  # how long the attempt took: set by the outbox for its listeners
+    # Delivered, and the deliverer already removed the row (in the transaction that kept
+    # what it wrote): nothing left to finish.
+    settled: bool = False
 
 
 Deliverer = Callable[[Attempt], Awaitable[Result]]
@@ -243,7 +246,8 @@ class Outbox:
         if w.time_ms is not None and w.change is Change.RESUME:
             fields_["time_ms"] = w.time_ms
         if result.verdict in (Verdict.DELIVERED, Verdict.SKIPPED, Verdict.DROP):
-            await self._runner.run(rows.finish, d)
+            if not result.settled:
+                await self._runner.run(rows.finish, d)
             self._peer_failures.pop(w.peer, None)
             self._peer_blocked_until.pop(w.peer, None)
             if result.verdict is Verdict.DROP:
