@@ -20,7 +20,6 @@ limits are http.py's; the wire is uvicorn's (listener.py).
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -28,6 +27,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from manager.app.credentials import matches
 from manager.app.http import Answer, Door, build_app, read_body
 from manager.app.listener import Listener
 from manager.app.webhooks import WebhookDoor, given_key
@@ -52,12 +52,6 @@ class Accepted:
 
 Accept = Callable[[list[PlaybackEvent]], Awaitable[Accepted]]
 Status = Callable[[], Awaitable[dict[str, Any]]]
-
-
-def _token_ok(expected: bytes, given: str | None) -> bool:
-    if not given:
-        return False
-    return hmac.compare_digest(expected, given.encode("utf-8", "surrogateescape"))
 
 
 class Receiver:
@@ -99,7 +93,7 @@ class Receiver:
     def _bearer_ok(self, request: Request) -> bool:
         value = request.headers.get("authorization", "")
         scheme, _, token = value.partition(" ")
-        return scheme.lower() == "bearer" and _token_ok(self._token, token.strip())
+        return scheme.lower() == "bearer" and matches(self._token, token.strip())
 
     async def _health(self, _request: Request) -> Answer:
         return 200, {"status": "ok"}
@@ -168,7 +162,7 @@ class Receiver:
         return 200, {"accepted": result.accepted, "duplicates": result.duplicates}
 
     async def _legacy(self, request: Request) -> Answer:
-        if not _token_ok(self._token, request.query_params.get("token")):
+        if not matches(self._token, request.query_params.get("token")):
             if (held := self._throttle("legacy_refused")) is not None:
                 log.warning("legacy_refused", reason="bad token", held=held)
             return 401, {"error": "missing or wrong token"}

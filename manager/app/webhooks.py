@@ -20,7 +20,6 @@ within DUPLICATE_WINDOW_S is one event in the inbox (its second copy a duplicate
 from __future__ import annotations
 
 import hashlib
-import hmac
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, replace
@@ -29,6 +28,7 @@ from starlette.datastructures import Headers
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
+from manager.app.credentials import matches
 from manager.app.http import HttpError, read_body
 from manager.config import ServerConfig
 from manager.event import EventError, PlaybackEvent
@@ -77,12 +77,9 @@ class WebhookDoor:
         self._throttle = Throttle()  # anyone can send a wrong key on every request
 
     def _key_of(self, given: str | None) -> _Key | None:
-        if not given:
-            return None
-        value = given.encode("utf-8", "surrogateescape")
         found = None
         for key in self._keys:  # every key, always: the time taken tells nothing
-            if hmac.compare_digest(key.value, value):
+            if matches(key.value, given):
                 found = key
         return found
 

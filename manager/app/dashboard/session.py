@@ -15,12 +15,13 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
 import time
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from manager.app.credentials import matches
 
 COOKIE = "plex_cluster_session"
 MAX_AGE = 12 * 3600  # seconds a login lasts
@@ -33,12 +34,6 @@ class Session:
     csrf: str
 
 
-def _same(expected: str, given: str | None) -> bool:
-    if not given:
-        return False
-    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogateescape"))
-
-
 class Sessions:
     def __init__(self, token: str, key: bytes | None = None) -> None:
         self._token = token
@@ -48,7 +43,7 @@ class Sessions:
         self._revoked: dict[str, float] = {}  # session id -> when it expires anyway
 
     def token_ok(self, given: str | None) -> bool:
-        return _same(self._token, given)
+        return matches(self._token.encode(), given)
 
     def issue(self) -> tuple[Session, str]:
         """A new session and the cookie value that carries it."""
@@ -80,4 +75,4 @@ class Sessions:
 
     @staticmethod
     def csrf_ok(session: Session, given: str | None) -> bool:
-        return _same(session.csrf, given)
+        return matches(session.csrf.encode(), given)
