@@ -20,27 +20,17 @@ import pytest
 from manager.realtime.writer import SESSIONS_TTL
 from manager.store.outbox import DEFER_S
 from tests.support.live_cluster import addon_available
-from tests.support.mixed_world import MIN_TICKS, MixedWorld, running_mixed_world
+from tests.support.mixed_world import MIN_TICKS, PEERS, MixedWorld, running_mixed_world
 from tests.support.polling import wait_for
 from tests.support.processes import ROOT, clean_env
 
 pytestmark = pytest.mark.skipif(not addon_available(), reason="proxy addon not in the tree")
-
-PEERS = {"plex": ("jelly", "emby"), "jelly": ("plex", "emby"), "emby": ("plex", "jelly")}
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MixedWorld]:
     with running_mixed_world(tmp_path_factory.mktemp("mixed")) as world:
         yield world
-
-
-def wait_state(world: MixedWorld, server: str, user: str, key: str, **want: object) -> None:
-    def holds() -> bool:
-        state = world.state(server, user, key)
-        return all(state[k] == v for k, v in want.items())
-
-    wait_for(holds, what=f"{user} {key} on {server}: {want}")
 
 
 @pytest.mark.parametrize(("user", "key"), [("admin", "matrix"), ("alice", "office/s01e02")])
@@ -50,12 +40,12 @@ def test_plex_played_then_unplayed_reaches_jellyfin_and_emby(
     item = world.plex(user).fetchItem(int(world.item("plex", key)))
     item.markPlayed()
     for peer in PEERS["plex"]:
-        wait_state(world, peer, user, key, played=True)
+        world.wait_state(peer, user, key, played=True)
     other = "alice" if user == "admin" else "admin"
     assert not any(world.state(p, other, key)["played"] for p in PEERS["plex"])
     item.markUnplayed()
     for peer in PEERS["plex"]:
-        wait_state(world, peer, user, key, played=False)
+        world.wait_state(peer, user, key, played=False)
 
 
 @pytest.mark.parametrize(
@@ -71,7 +61,7 @@ def test_jellyfin_stop_gives_the_resume_point_on_plex_and_emby(
     client.jellyfin.session_stop({**base, "PositionTicks": minutes * MIN_TICKS})
     assert world.state("jelly", user, key)["position_ms"] == minutes * 60_000
     for peer in PEERS["jelly"]:
-        wait_state(world, peer, user, key, position_ms=minutes * 60_000)
+        world.wait_state(peer, user, key, position_ms=minutes * 60_000)
 
 
 @pytest.mark.parametrize(("user", "key"), [("alice", "office/s01e04"), ("admin", "office/s01e05")])
@@ -81,7 +71,7 @@ def test_emby_played_reaches_plex_and_jellyfin(world: MixedWorld, user: str, key
         world.cluster.user_id(user, "emby"), world.item("emby", key)
     )
     for peer in PEERS["emby"]:
-        wait_state(world, peer, user, key, played=True)
+        world.wait_state(peer, user, key, played=True)
 
 
 def test_a_jellyfin_peer_where_the_user_is_playing_it_now_waits(world: MixedWorld) -> None:
@@ -102,7 +92,7 @@ def test_a_jellyfin_peer_where_the_user_is_playing_it_now_waits(world: MixedWorl
     )[-1]
     assert line["outcome"] == "deferred"  # not now: tried again once she stops
     assert world.state("jelly", "alice", "office/s01e01")["played"] is False
-    wait_state(world, "emby", "alice", "office/s01e01", played=True)
+    world.wait_state("emby", "alice", "office/s01e01", played=True)
     # She stops at 5:00 (Jellyfin keeps a resume point); played, the newer change, follows.
     httpx.post(
         f"{jelly.url}/Sessions/Playing/Stopped",
@@ -119,9 +109,9 @@ def test_a_jellyfin_peer_where_the_user_is_playing_it_now_waits(world: MixedWorl
 def test_item_missing_on_a_peer_and_a_user_without_counterpart(world: MixedWorld) -> None:
     # Inception is not on Emby; bob has no Jellyfin account.
     world.plex("alice").fetchItem(int(world.item("plex", "inception"))).markPlayed()
-    wait_state(world, "jelly", "alice", "inception", played=True)
+    world.wait_state("jelly", "alice", "inception", played=True)
     world.plex("bob").fetchItem(int(world.item("plex", "arrival"))).markPlayed()
-    wait_state(world, "emby", "bob", "arrival", played=True)
+    world.wait_state("emby", "bob", "arrival", played=True)
     lines = world.manager.log_lines("event", user="bob", title="Arrival")
     assert lines and all(line.get("outcome") != "error" for line in lines)
     status = world.manager.status()
@@ -133,10 +123,10 @@ def test_a_peer_down_then_up_catches_up(world: MixedWorld) -> None:
     jelly.go_down()
     try:
         world.plex("admin").fetchItem(int(world.item("plex", "office/s01e06"))).markPlayed()
-        wait_state(world, "emby", "admin", "office/s01e06", played=True)
+        world.wait_state("emby", "admin", "office/s01e06", played=True)
     finally:
         jelly.come_up()
-    wait_state(world, "jelly", "admin", "office/s01e06", played=True)
+    world.wait_state("jelly", "admin", "office/s01e06", played=True)
 
 
 def test_manager_restarted_with_writes_queued(world: MixedWorld) -> None:
@@ -144,12 +134,12 @@ def test_manager_restarted_with_writes_queued(world: MixedWorld) -> None:
     emby.go_down()
     try:
         world.plex("alice").fetchItem(int(world.item("plex", "office/s02e01"))).markPlayed()
-        wait_state(world, "jelly", "alice", "office/s02e01", played=True)
+        world.wait_state("jelly", "alice", "office/s02e01", played=True)
         world.manager.stop()
         world.manager.start()
     finally:
         emby.come_up()
-    wait_state(world, "emby", "alice", "office/s02e01", played=True)
+    world.wait_state("emby", "alice", "office/s02e01", played=True)
 
 
 def full_sync(world: MixedWorld) -> str:
@@ -167,10 +157,10 @@ def test_full_sync_of_the_mixed_cluster_converges_then_writes_nothing(world: Mix
     world.cluster.set_state("emby", "admin", "heat", position_ms=30 * 60_000)
     world.cluster.set_state("plex", "bob", "matrix", played=True)
     first = full_sync(world)
-    wait_state(world, "plex", "alice", "office/s02e02", played=True)
-    wait_state(world, "emby", "alice", "office/s02e02", played=True)
-    wait_state(world, "jelly", "admin", "heat", position_ms=30 * 60_000)
-    wait_state(world, "emby", "bob", "matrix", played=True)
+    world.wait_state("plex", "alice", "office/s02e02", played=True)
+    world.wait_state("emby", "alice", "office/s02e02", played=True)
+    world.wait_state("jelly", "admin", "heat", position_ms=30 * 60_000)
+    world.wait_state("emby", "bob", "matrix", played=True)
     second = full_sync(world)
     assert writes(first) > 0, first
     assert writes(second) == 0, second

@@ -20,12 +20,11 @@ import pytest
 from manager.config import load_config
 from manager.event import REPLAY_HEADER
 from tests.support.live_cluster import addon_available
-from tests.support.mixed_world import MIN_TICKS, MixedWorld, running_mixed_world
+from tests.support.mixed_world import MIN_TICKS, PEERS, MixedWorld, running_mixed_world
 from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.skipif(not addon_available(), reason="proxy addon not in the tree")
 
-PEERS = {"plex": ("jelly", "emby"), "jelly": ("plex", "emby"), "emby": ("plex", "jelly")}
 KIND_PATH = {"plex": "plex", "jelly": "jellyfin", "emby": "emby"}
 
 
@@ -39,14 +38,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MixedWorld]:
             )
             world.cluster.webhook_to(server.name, url)
         yield world
-
-
-def wait_state(world: MixedWorld, server: str, user: str, key: str, **want: object) -> None:
-    def holds() -> bool:
-        state = world.state(server, user, key)
-        return all(state[k] == v for k, v in want.items())
-
-    wait_for(holds, what=f"{user} {key} on {server}: {want}")
 
 
 def writes(world: MixedWorld, user: str, key: str) -> Counter[tuple[str, str]]:
@@ -121,12 +112,12 @@ def test_plex_webhook_only_played_and_stopped_at_20(world: MixedWorld) -> None:
     episode.updateTimeline(int(episode.duration * 0.95), "playing", episode.duration)  # scrobble
     episode.updateTimeline(int(episode.duration * 0.97), "stopped", episode.duration)
     for peer in PEERS["plex"]:
-        wait_state(world, peer, "alice", "office/s01e01", played=True)
+        world.wait_state(peer, "alice", "office/s01e01", played=True)
     movie = plex.fetchItem(int(world.item("plex", "matrix")))
     movie.updateTimeline(20 * 60_000, "playing", movie.duration)
     movie.updateTimeline(20 * 60_000, "stopped", movie.duration)
     for peer in PEERS["plex"]:
-        wait_state(world, peer, "alice", "matrix", position_ms=20 * 60_000)
+        world.wait_state(peer, "alice", "matrix", position_ms=20 * 60_000)
     quiet(world)
     assert_writes(
         world,
@@ -145,15 +136,15 @@ def test_jellyfin_webhook_only_played_stopped_at_20_and_unplayed(world: MixedWor
     episode = world.item("jelly", "office/s01e02")
     client.item_played(episode, True)
     for peer in PEERS["jelly"]:
-        wait_state(world, peer, "admin", "office/s01e02", played=True)
+        world.wait_state(peer, "admin", "office/s01e02", played=True)
     client.item_played(episode, False)
     for peer in PEERS["jelly"]:
-        wait_state(world, peer, "admin", "office/s01e02", played=False)
+        world.wait_state(peer, "admin", "office/s01e02", played=False)
     base = {"ItemId": world.item("jelly", "matrix"), "PlaySessionId": "hook-admin-matrix"}
     client.session_playing({**base, "PositionTicks": 0})
     client.session_stop({**base, "PositionTicks": 20 * MIN_TICKS})
     for peer in PEERS["jelly"]:
-        wait_state(world, peer, "admin", "matrix", position_ms=20 * 60_000)
+        world.wait_state(peer, "admin", "matrix", position_ms=20 * 60_000)
     quiet(world)
     assert_writes(
         world,
@@ -174,10 +165,10 @@ def test_emby_webhook_only_played_stopped_at_20_and_unplayed(world: MixedWorld) 
     uid, episode = world.cluster.user_id("alice", "emby"), world.item("emby", "office/s01e03")
     emby.post_users_by_userid_playeditems_by_id(uid, episode)
     for peer in PEERS["emby"]:
-        wait_state(world, peer, "alice", "office/s01e03", played=True)
+        world.wait_state(peer, "alice", "office/s01e03", played=True)
     emby.delete_users_by_userid_playeditems_by_id(uid, episode)
     for peer in PEERS["emby"]:
-        wait_state(world, peer, "alice", "office/s01e03", played=False)
+        world.wait_state(peer, "alice", "office/s01e03", played=False)
     # bob has no Jellyfin account: his stop on Emby reaches Plex only.
     bob = world.emby("bob", via_proxy=False)
     matrix = world.item("emby", "matrix")
@@ -185,7 +176,7 @@ def test_emby_webhook_only_played_stopped_at_20_and_unplayed(world: MixedWorld) 
     bob.post_sessions_playing_stopped(
         emby_client.PlaybackStopInfo(item_id=matrix, position_ticks=20 * MIN_TICKS)
     )
-    wait_state(world, "plex", "bob", "matrix", position_ms=20 * 60_000)
+    world.wait_state("plex", "bob", "matrix", position_ms=20 * 60_000)
     quiet(world)
     assert_writes(
         world,

@@ -18,11 +18,14 @@ from plexapi.server import PlexServer
 
 from tests.fakeplex import Cluster, start_cluster
 from tests.support.live_cluster import ManagerProcess, manager_and_proxies
+from tests.support.polling import wait_for
 from tests.support.processes import MitmdumpProcess
 
 # alice goes by "Alice Liddell" on Jellyfin: the config says so (names never guessed).
 USER_MAP = {"alice": {"jelly": "Alice Liddell"}}
 MIN_TICKS = 60 * 10_000_000  # a minute in Jellyfin's ticks
+# Each server of the mixed world and the others, where its changes must arrive.
+PEERS = {"plex": ("jelly", "emby"), "jelly": ("plex", "emby"), "emby": ("plex", "jelly")}
 
 
 @dataclass
@@ -69,6 +72,15 @@ class MixedWorld:
 
     def state(self, server: str, user: str, key: str) -> dict[str, Any]:
         return self.cluster.state(server, user, key)
+
+    def wait_state(self, server: str, user: str, key: str, **want: object) -> None:
+        """Until that user's state of that title on that server has the wanted fields."""
+
+        def holds() -> bool:
+            state = self.state(server, user, key)
+            return all(state[k] == v for k, v in want.items())
+
+        wait_for(holds, what=f"{user} {key} on {server}: {want}")
 
     def close(self) -> None:
         for client in self._jellyfin:
