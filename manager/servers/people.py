@@ -102,8 +102,10 @@ class CrossKindDirectory:
 
     def owner_of(self, server: str) -> ClusterUser | None:
         n = self._part_of.get(server)
-        owner = None if n is None else self.parts[n].directory.owner_of(server)
-        person = None if owner is None else self._by_member.get((n, owner.id))  # type: ignore[arg-type]
+        if n is None:
+            return None
+        owner = self.parts[n].directory.owner_of(server)
+        person = None if owner is None else self._by_member.get((n, owner.id))
         return person.user if person else None
 
     async def user_for_token(
