@@ -24,8 +24,8 @@ from manager.servers.interface import MediaServer, UserDirectory
 from manager.servers.models import Credential
 from manager.servers.server import Server
 from manager.store import catch_up, db
-from manager.store.db import DbRunner
 from manager.store.outbox import Outbox
+from manager.store.runner import DbRunner
 
 log = get_logger("manager.runtime")
 

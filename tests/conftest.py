@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from manager.store.db import MODELS, DbRunner
+from manager.store.db import MODELS
+from manager.store.runner import DbRunner
 from tests.fakeplex import Cluster, start_cluster
 from tests.support import pg
 

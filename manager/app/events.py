@@ -17,7 +17,7 @@ from manager.logs import get_logger
 from manager.model import Outcome
 from manager.realtime.handler import RealtimeHandler
 from manager.store import inbox
-from manager.store.db import DbRunner
+from manager.store.runner import DbRunner
 
 log = get_logger("manager.service")
 

@@ -25,7 +25,7 @@ from manager.servers.errors import MediaServerError
 from manager.servers.models import Credential
 from manager.servers.peer_clock import same_stamp
 from manager.store import peer_writes
-from manager.store.db import DbRunner
+from manager.store.runner import DbRunner
 
 
 async def read_changed(

@@ -39,9 +39,9 @@ from manager.model import ItemKey, UserId
 from manager.servers.interface import DEFAULT_PAGE_SIZE, MediaServer, UserDirectory
 from manager.servers.server import Server
 from manager.store import clocks, lease, ledger, peer_writes
-from manager.store.db import DbRunner
 from manager.store.ledger import LedgerEntry
 from manager.store.outbox import Outbox
+from manager.store.runner import DbRunner
 
 log = get_logger("manager.fullsync")
 

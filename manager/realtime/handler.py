@@ -33,9 +33,9 @@ from manager.servers.interface import UserDirectory
 from manager.servers.models import SEASON, SHOW, MediaItem
 from manager.servers.server import Server
 from manager.store import catch_up, ledger, peer_writes
-from manager.store.db import DbRunner
 from manager.store.ledger import Observation
 from manager.store.outbox import Outbox, Write
+from manager.store.runner import DbRunner
 
 log = get_logger("manager.realtime")
 SHOW_CACHE_TTL = 600.0

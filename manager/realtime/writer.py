@@ -33,9 +33,10 @@ from manager.servers.interface import UserDirectory
 from manager.servers.models import SEASON, SHOW, Credential, MediaItem, Session
 from manager.servers.server import Server
 from manager.store import ledger, outbox_rows, peer_writes
-from manager.store.db import DbRunner, database_proxy
+from manager.store.db import database_proxy
 from manager.store.ledger import LedgerEntry
 from manager.store.outbox import Attempt, Result, Verdict, Write
+from manager.store.runner import DbRunner
 
 # Seconds a peer's sessions answer is reused: bounds that request to two a second per peer
 # in a burst, while a session that just started is seen almost at once.
@@ -155,14 +156,14 @@ class PeerWriter:
         indexed = peer.index.item(w.item_id) or (seen.item if seen is not None else None)
         ids = related_ids(peer, indexed) if indexed is not None else [w.item_id]
         if seen is not None and seen.item.kind not in (SHOW, SEASON):
-            known, stamps = await self.runner.run(_what_we_know, w, keys, peer.name, ids)
+            known, stamps = await self.runner.together(_what_we_know, w, keys, peer.name, ids)
             current = seen.item
             if known is not None and known.observed_at > seen.read_at:
                 current = await peer.api.item(credential, w.item_id)  # it changed since
         else:
             # The ledger and our stamps (one database call) while the peer is read.
             (known, stamps), current = await asyncio.gather(
-                self.runner.run(_what_we_know, w, keys, peer.name, ids),
+                self.runner.together(_what_we_know, w, keys, peer.name, ids),
                 peer.api.item(credential, w.item_id),
             )
         goal = goal_for(w, known)
@@ -260,7 +261,7 @@ class PeerWriter:
                 if stamp is not None:
                     peer.clock.learn(stamp, sent_at, answered_at)
         written = (peer.name, stamp, goal.as_of, self.clock())
-        if await self.runner.run(_after_writing, w, written, keys, row):
+        if await self.runner.together(_after_writing, w, written, keys, row):
             return Result(Verdict.RETRY, MOVED_ON, retry_now=True)
         return None if row is None else Result(Verdict.DELIVERED, settled=True)
 

@@ -16,15 +16,13 @@ work on them:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import peewee
@@ -32,7 +30,6 @@ from playhouse.db_url import connect
 from playhouse.migrate import SchemaMigrator, migrate
 
 database_proxy = peewee.DatabaseProxy()
-T = TypeVar("T")
 
 
 class BaseModel(peewee.Model):
@@ -271,29 +268,6 @@ def client_identifier() -> str:
     """The manager's stable client identifier (Plex: X-Plex-Client-Identifier), kept
     across restarts."""
     return meta_get_or_create("client_identifier", lambda: f"plex-cluster-{uuid.uuid4().hex}")
-
-
-class DbRunner:
-    """Runs database calls on one thread, awaited from asyncio.
-
-    The database is opened on that thread too, so there is exactly one connection.
-    """
-
-    def __init__(self, dsn: str) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db")
-        self.db: peewee.Database = self._pool.submit(open_database, dsn).result()
-
-    def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Blocking form, for code outside the event loop (CLI, tests)."""
-        return self._pool.submit(fn, *args).result()
-
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, lambda: fn(*args))
-
-    def close(self) -> None:
-        self._pool.submit(self.db.close).result(timeout=10)
-        self._pool.shutdown(wait=True)
 
 
 def now() -> float:

@@ -27,8 +27,9 @@ from manager.config import DeliveryConfig
 from manager.logs import get_logger
 from manager.model import Change
 from manager.store import outbox_rows as rows
-from manager.store.db import DbRunner, now
+from manager.store.db import now
 from manager.store.outbox_rows import Attempt, Write
+from manager.store.runner import DbRunner
 
 log = get_logger("manager.store.outbox")
 
@@ -43,6 +44,11 @@ class Verdict(enum.Enum):
 
 # A write deferred while the user plays the item on that peer is tried again this often.
 DEFER_S = 30.0
+# Due rows are read this many at a time and dispatched from memory as slots free up: one
+# database call per write (slots free one by one) cost more than the write's own logic.
+# Read again when they run out, are older than READY_MAX_AGE_S, or anything was queued.
+READY_BATCH = 64
+READY_MAX_AGE_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +74,11 @@ class Outbox:
         self._config = config
         self._wake = asyncio.Event()
         self._inflight: dict[int, Attempt] = {}
+        # Due rows read ahead per peer, in due order, and when each read began; when a row
+        # last became due (queued, or made due now) that those reads may have missed.
+        self._ready: dict[str, list[Attempt]] = {}
+        self._ready_at: dict[str, float] = {}
+        self._stale_at = 0.0
         self._per_peer: dict[str, int] = {}
         self._peer_blocked_until: dict[str, float] = {}
         self._peer_failures: dict[str, int] = {}
@@ -83,6 +94,7 @@ class Outbox:
         if not writes:
             return 0
         changed = await self._runner.run(rows.upsert, list(writes), now())
+        self._stale_at = time.monotonic()  # it may be due before those read ahead
         self._wake.set()
         return changed
 
@@ -102,11 +114,17 @@ class Outbox:
     def peer_blocked(self, peer: str) -> bool:
         return self._peer_blocked_until.get(peer, 0.0) > time.time()
 
+    def held_peers(self) -> set[str]:
+        """The peers whose rows are held now after failures."""
+        at = time.time()
+        return {peer for peer, until in self._peer_blocked_until.items() if until > at}
+
     async def peer_recovered(self, peer: str) -> int:
         """A probe saw `peer` answer again: retry its rows now, not after their backoff."""
         self._peer_blocked_until.pop(peer, None)
         self._peer_failures.pop(peer, None)
         count = await self._runner.run(rows.due_now, peer, time.time())
+        self._stale_at = time.monotonic()
         self._wake.set()
         return count
 
@@ -120,6 +138,7 @@ class Outbox:
             for peer in peers:
                 self._peer_blocked_until.pop(peer, None)
         count = await self._runner.run(rows.due_at, row_ids, time.time())
+        self._stale_at = time.monotonic()
         self._wake.set()
         return count
 
@@ -179,10 +198,7 @@ class Outbox:
                     await asyncio.wait_for(self._wake.wait(), timeout=5.0)
                 continue
             if free > 0:
-                t = time.time()
-                due = await self._runner.run(
-                    rows.due, t, list(self._inflight), self._skipped_peers(t), free * 2
-                )
+                due = await self._due(free)
                 if self._stopping:
                     break
                 for d in due:
@@ -191,6 +207,7 @@ class Outbox:
                         break
                     if self._per_peer.get(peer, 0) >= self._config.per_peer:
                         continue
+                    self._ready[peer].remove(d)
                     self._inflight[d.row_id] = d
                     self._per_peer[peer] = self._per_peer.get(peer, 0) + 1
                     task = asyncio.create_task(self._one(d))
@@ -200,9 +217,12 @@ class Outbox:
             if started:
                 continue
             wait = 5.0
-            next_due = await self._runner.run(
-                rows.next_due, list(self._inflight), self._skipped_peers(time.time())
-            )
+            if any(self._ready.values()):  # due rows wait for a full peer: a delivery ends
+                next_due = None
+            else:
+                next_due = await self._runner.run(
+                    rows.next_due, list(self._inflight), self._skipped_peers(time.time())
+                )
             if next_due is not None:
                 wait = min(wait, max(0.0, next_due - time.time()))
             unblock = [
@@ -212,6 +232,29 @@ class Outbox:
                 wait = min(wait, max(0.0, *unblock))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.01))
+
+    async def _due(self, free: int) -> list[Attempt]:
+        """Due rows of peers with room, not in flight: those read ahead while fresh; a
+        database read only for peers with room and nothing read ahead (one per peer per
+        READY_BATCH rows, not one per freed slot)."""
+        t, read_at = time.time(), time.monotonic()
+        for peer, at in list(self._ready_at.items()):
+            if not self._ready[peer] or at <= self._stale_at or read_at - at >= READY_MAX_AGE_S:
+                del self._ready[peer], self._ready_at[peer]
+        skipped = set(self._skipped_peers(t))
+        if not any(rows_ for p, rows_ in self._ready.items() if p not in skipped):
+            held = [d.row_id for rows_ in self._ready.values() for d in rows_]
+            fetched = await self._runner.run(
+                rows.due,
+                t,
+                [*self._inflight, *held],
+                sorted(skipped | self._ready.keys()),
+                max(free * 2, READY_BATCH),
+            )
+            for d in fetched:
+                self._ready.setdefault(d.write.peer, []).append(d)
+                self._ready_at.setdefault(d.write.peer, read_at)
+        return [d for p, rows_ in self._ready.items() if p not in skipped for d in rows_]
 
     async def _one(self, d: Attempt) -> None:
         w = d.write
@@ -247,7 +290,7 @@ class Outbox:
             fields_["time_ms"] = w.time_ms
         if result.verdict in (Verdict.DELIVERED, Verdict.SKIPPED, Verdict.DROP):
             if not result.settled:
-                await self._runner.run(rows.finish, d)
+                await self._runner.together(rows.finish, d)
             self._peer_failures.pop(w.peer, None)
             self._peer_blocked_until.pop(w.peer, None)
             if result.verdict is Verdict.DROP:
@@ -260,7 +303,7 @@ class Outbox:
                     "write", outcome=result.verdict.value, detail=result.detail or None, **fields_
                 )
         elif result.verdict is Verdict.DEFERRED:
-            await self._runner.run(rows.defer, d, time.time() + DEFER_S, result.detail)
+            await self._runner.together(rows.defer, d, time.time() + DEFER_S, result.detail)
             log.info(
                 "write", outcome="deferred", reason=result.detail, retry_in_s=DEFER_S, **fields_
             )
@@ -272,7 +315,7 @@ class Outbox:
                 hold = self._backoff(failures)
                 self._peer_blocked_until[w.peer] = time.time() + hold
                 delay = max(delay, hold)
-            await self._runner.run(rows.reschedule, d, time.time() + delay, result.detail)
+            await self._runner.together(rows.reschedule, d, time.time() + delay, result.detail)
             log.info(
                 "write",
                 outcome="retry",

@@ -20,7 +20,7 @@ from manager.app import watch as watch_module
 from manager.app.service import Service
 from manager.fullsync import schedule as schedule_module
 from manager.store import lease
-from manager.store.db import DbRunner
+from manager.store.runner import DbRunner
 from tests.fakeplex import Cluster
 from tests.fullsync.helpers import T0
 from tests.support.configs import manager_config

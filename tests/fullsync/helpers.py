@@ -10,7 +10,7 @@ from manager.config import Config
 from manager.fullsync.engine import SyncOptions
 from manager.fullsync.plan import PlannedWrite
 from manager.fullsync.report import Progress, SyncReport
-from manager.store.db import DbRunner
+from manager.store.runner import DbRunner
 from manager.sync_command import run_standalone
 from tests.fakeplex import Cluster
 

@@ -10,8 +10,8 @@ from manager.config import Config, DeliveryConfig
 from manager.fullsync.engine import FullSync, SyncOptions
 from manager.fullsync.report import SyncReport
 from manager.realtime.writer import PeerWriter
-from manager.store.db import DbRunner
 from manager.store.outbox import Outbox
+from manager.store.runner import DbRunner
 from tests.support.fake_server import FakeCluster, fake_cluster
 
 FAST = DeliveryConfig(concurrency=4, per_peer=2, base_backoff=0.01, max_backoff=0.05, timeout=1)

@@ -15,9 +15,9 @@ from manager.fullsync.engine import SyncBusy
 from manager.fullsync.report import Progress
 from manager.model import Change
 from manager.store import ledger
-from manager.store.db import DbRunner
 from manager.store.lease import acquire as _lease_acquire
 from manager.store.lease import release as _lease_release
+from manager.store.runner import DbRunner
 from tests.fakeplex import Cluster
 from tests.fullsync.helpers import T0, clear_requests, db_call, recorded_writes, run_sync
 from tests.support.configs import manager_config

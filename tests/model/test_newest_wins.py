@@ -29,8 +29,8 @@ from manager.fullsync.engine import FullSync, SyncOptions
 from manager.fullsync.report import SyncReport
 from manager.realtime.handler import RealtimeHandler
 from manager.realtime.writer import PeerWriter
-from manager.store.db import DbRunner
 from manager.store.outbox import Outbox
+from manager.store.runner import DbRunner
 from tests.model.newest_wins import Model, Seen
 from tests.support.fake_server import FakeCluster, FakeMediaServer, fake_cluster
 

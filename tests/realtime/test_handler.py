@@ -20,8 +20,8 @@ from manager.realtime.handler import RealtimeHandler
 from manager.realtime.writer import PeerWriter
 from manager.servers.models import Session
 from manager.store import outbox as outbox_module
-from manager.store.db import DbRunner
 from manager.store.outbox import Outbox
+from manager.store.runner import DbRunner
 from tests.support.fake_server import FakeCluster, fake_cluster
 
 FAST = DeliveryConfig(concurrency=4, per_peer=2, base_backoff=0.01, max_backoff=0.05, timeout=1)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from manager.model import ItemKey, UserId
 from manager.store import db, inbox, lease, ledger
-from manager.store.db import DbRunner, EventRow, SyncRunRow
+from manager.store.db import EventRow, SyncRunRow
+from manager.store.runner import DbRunner
 
 
 def test_event_ids_are_stored_once_and_finished(runner: DbRunner) -> None:

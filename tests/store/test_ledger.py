@@ -7,8 +7,8 @@ from pathlib import Path
 
 from manager.model import Change, ItemKey, UserId
 from manager.store import ledger
-from manager.store.db import DbRunner
 from manager.store.ledger import Observation
+from manager.store.runner import DbRunner
 
 
 def obs(

@@ -6,8 +6,8 @@ import asyncio
 
 from manager.config import DeliveryConfig
 from manager.model import Change, ItemKey, UserId
-from manager.store.db import DbRunner
 from manager.store.outbox import Attempt, Outbox, Result, Verdict, Write
+from manager.store.runner import DbRunner
 
 FAST = DeliveryConfig(concurrency=3, per_peer=2, base_backoff=0.01, max_backoff=0.05, timeout=1)
 

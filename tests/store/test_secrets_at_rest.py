@@ -13,7 +13,7 @@ import pytest
 
 from manager.event import PlaybackEvent
 from manager.store import db, inbox
-from manager.store.db import DbRunner
+from manager.store.runner import DbRunner
 
 
 def _files(path: Path) -> bytes:
