@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from manager.config import Config
+from manager.fullsync import collector
 from manager.fullsync.changed import read_changed
 from manager.fullsync.group import Groups, build_groups
 from manager.fullsync.handoff import hand_over, outbox_write
@@ -154,7 +155,8 @@ class FullSync:
                 only=opts.only,
             )
             try:
-                await self._run()
+                with collector.fewer_passes():
+                    await self._run()
             except asyncio.CancelledError:
                 self.report.error = "cancelled"
                 raise

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from manager.event import REPLAY_HEADER
+from manager.servers import json_body
 from manager.servers.errors import BadRequest, MediaServerError, NotFound, Unauthorized
 from manager.servers.http import send
 from manager.servers.interface import DEFAULT_PAGE_SIZE
@@ -117,7 +118,7 @@ class JellyfinClient:
     ) -> Any:
         response = await self._request("GET", path, token, params, bulk=bulk)
         try:
-            return response.json() if response.content.strip() else None
+            return json_body.loads(response.content) if response.content.strip() else None
         except ValueError:
             raise MediaServerError(
                 f"{self.name} GET {path}: unreadable answer", target=self.name

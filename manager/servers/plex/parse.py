@@ -6,11 +6,11 @@ already numbers, so every field is converted on the way in.
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from manager.servers import json_body
 from manager.servers.identity import normalize_guid
 from manager.servers.models import Library, MediaItem, ServerIdentity, Session
 from manager.servers.plex.guids import (
@@ -36,7 +36,7 @@ def decode(content: bytes) -> Body:
         return {}
     try:
         if text[:1] in (b"{", b"["):
-            data = json.loads(text)
+            data = json_body.loads(text)
             if isinstance(data, dict) and isinstance(data.get("MediaContainer"), dict):
                 return data["MediaContainer"]
             return data if isinstance(data, dict) else {"items": data}
