@@ -12,7 +12,8 @@ httpx client with `in_flight` requests per server (8 by default):
    reader asks for: `/library/sections`, then `/library/sections/{id}/all` with `type` 1
    (movies), 4 (episodes) and, for the owner only, 2 (shows), `includeGuids=1`, pages of
    `page_size` through the X-Plex-Container-Start/Size headers, JSON. Each page is decoded
-   (stdlib json, as our parser): any client has to look at the state it reads.
+   (orjson, as our parser: servers/json_body.py): any client has to look at the state it
+   reads.
 3. writes: per server as many write requests as our first sync made, `/:/scrobble`,
    `/:/unscrobble` and stopped `/:/timeline` reports in the proportion of its watched,
    unwatched and resume counts, spread over the server's users, each on a distinct movie or
@@ -25,7 +26,6 @@ written items). `FloorResult.read_s` includes the token step.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import xml.etree.ElementTree as ET
 from collections import deque
@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 
+from manager.servers import json_body
 from tests.support.processes import emulator_process
 
 PAGE_SIZE = 1000  # the manager's DEFAULT_PAGE_SIZE; the bench checks page counts agree
@@ -148,7 +149,7 @@ class FloorServer:
     async def read(self, path: str, token: str, params: dict[str, str], start: int | None) -> Any:
         self.counts.read_requests += 1
         response = await self.get(path, token, params, start)
-        return json.loads(response.content)["MediaContainer"]
+        return json_body.loads(response.content)["MediaContainer"]
 
     async def scan(self, listing: UserListing, section: str, type_code: int) -> None:
         path = f"/library/sections/{section}/all"
