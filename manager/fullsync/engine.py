@@ -233,6 +233,7 @@ class FullSync:
             self.report.error = "no server could be read"
             return
         groups = self.groups = build_groups(reads.catalogs_read())
+        reads.grouped()
         since = await self._since() if opts.changed_only else None
         if since is not None:
             for catalog in reads.catalogs:
