@@ -267,6 +267,7 @@ class FullSync:
                 read = await task
                 pending[n] = None  # free the states
                 await self._plan_and_queue(read, groups, write_servers, tracker)
+                del read  # not held while the next user's listing is awaited
                 self.progress.advance(1, detail=user.name)
             self.progress.finish()
             if tracker is not None and tracker.pending:
@@ -301,16 +302,21 @@ class FullSync:
             played_keys=frozenset(ItemKey(r.identity_key) for r in rows if r.played),
             stamps=ours,
         )
+        # The user's writes go out over minutes in a large library: what only planning
+        # needed (ledger rows, the best of them) need not live that long.
+        del rows, ours, best
         await asyncio.sleep(0)
         for server, n in plan.skipped.items():
             self.report.server(server).skipped += n
         writes = plan.writes
+        records = len(plan.records)
         if not self.options.dry_run:
             touched: set[int] = set()
             for start in range(0, max(len(plan.records), 1), CHUNK):
                 touched |= await self.runner.run(
                     _commit, user.id, read.started, plan.records[start : start + CHUNK], groups
                 )
+            plan.records = []  # recorded
             if touched:
                 writes = [
                     w
@@ -337,5 +343,5 @@ class FullSync:
             user=user.name,
             items=plan.groups_decided,
             changes=len(writes),
-            ledger_records=len(plan.records) if not self.options.dry_run else None,
+            ledger_records=records if not self.options.dry_run else None,
         )
