@@ -11,6 +11,7 @@ from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from manager.fullsync.read import Catalog
 from manager.model import ItemKey
@@ -22,7 +23,16 @@ class Group:
     key: ItemKey  # the ledger / outbox key of the item
     kind: str
     title: str
-    members: list[tuple[int, str]]  # (server index, item id)
+    # (server index, item id) of each member, flattened into one tuple: a list of pairs
+    # took three times the memory, one group per item of the library.
+    flat: tuple[int | str, ...] = ()
+
+    @property
+    def members(self) -> list[tuple[int, str]]:
+        """(server index, item id) of each member, in the catalogues' order."""
+        servers = cast(tuple[int, ...], self.flat[::2])
+        ids = cast(tuple[str, ...], self.flat[1::2])
+        return list(zip(servers, ids, strict=True))
 
 
 @dataclass
@@ -56,6 +66,27 @@ def _best_key(group: Group, catalogs: Sequence[Catalog]) -> ItemKey:
     return min(firsts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
 
 
+def _fill_members(catalogs: Sequence[Catalog], groups: list[Group], sizes: array[int]) -> None:
+    """Each group's members, in the catalogues' order: one flat list of every member
+    (each group's run at its offset), cut into each group's tuple."""
+    starts = array("q", bytes(8 * len(groups)))
+    total = 0
+    for gi, size in enumerate(sizes):
+        starts[gi] = total
+        total += 2 * size
+    flat: list[int | str] = [0] * total
+    for si, catalog in enumerate(catalogs):
+        for rk, item in catalog.items.items():
+            if item.keys:
+                at = starts[item.group]
+                flat[at], flat[at + 1] = si, rk
+                starts[item.group] = at + 2
+    start = 0
+    for group, size in zip(groups, sizes, strict=True):
+        group.flat = tuple(flat[start : start + 2 * size])
+        start += 2 * size
+
+
 def build_groups(catalogs: Sequence[Catalog]) -> Groups:
     """Group every item of every (readable) catalogue by shared identity keys.
 
@@ -84,23 +115,25 @@ def build_groups(catalogs: Sequence[Catalog]) -> Groups:
     # array: every item and key of a group then shares one int object for its index.
     root_group = [0] * len(parent)
     groups: list[Group] = []
+    sizes = array("q")  # members per group
     node = 0
-    for si, catalog in enumerate(catalogs):
-        for rk, item in catalog.items.items():
+    for catalog in catalogs:
+        for item in catalog.items.values():
             if not item.keys:
                 continue
             root = _find(parent, node)
             node += 1
             if root == node - 1:
                 root_group[root] = len(groups)
-                groups.append(Group(key=ItemKey(""), kind=item.kind, title=item.title, members=[]))
-            gi = root_group[root]
-            groups[gi].members.append((si, rk))
-            item.group = gi
+                groups.append(Group(key=ItemKey(""), kind=item.kind, title=item.title))
+                sizes.append(0)
+            gi = item.group = root_group[root]
+            sizes[gi] += 1
     by_key = node_of_key  # the same keys: reused, not copied (it is the largest index)
     for key, n in node_of_key.items():
         by_key[key] = root_group[_find(parent, n)]
     del parent, root_group
+    _fill_members(catalogs, groups, sizes)
     by_parent: dict[ItemKey, list[int]] = {}
     for gi, group in enumerate(groups):
         group.key = _best_key(group, catalogs)
