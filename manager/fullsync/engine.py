@@ -23,7 +23,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from manager.config import Config
@@ -252,8 +252,9 @@ class FullSync:
         try:
             self.progress.start("users", len(users))
             pending: list[asyncio.Task[UserRead] | None] = []
-            for n, user in enumerate(users):
-                while len(pending) <= min(n + 1, len(users) - 1):  # read one user ahead
+
+            def read_ahead(upto: int) -> None:
+                while len(pending) <= min(upto, len(users) - 1):
                     nxt, m = users[len(pending)], len(pending)
                     pending.append(
                         asyncio.create_task(
@@ -262,11 +263,19 @@ class FullSync:
                             else read_changed(reads, nxt, m, since, groups, self.runner)
                         )
                     )
+
+            for n, user in enumerate(users):
+                read_ahead(n)
                 task = pending[n]
                 assert task is not None
                 read = await task
                 pending[n] = None  # free the states
-                await self._plan_and_queue(read, groups, write_servers, tracker)
+                # The next user's listing is read while this one's writes go out, not
+                # while this one is planned: the pages in flight and the plan being built
+                # would otherwise add up to the run's peak of memory.
+                await self._plan_and_queue(
+                    read, groups, write_servers, tracker, planned=lambda n=n: read_ahead(n + 1)
+                )
                 del read  # not held while the next user's listing is awaited
                 self.progress.advance(1, detail=user.name)
             self.progress.finish()
@@ -284,7 +293,10 @@ class FullSync:
         groups: Groups,
         write_servers: frozenset[str] | None,
         tracker: Tracker | None,
+        planned: Callable[[], None] | None = None,
     ) -> None:
+        """Plan the user's writes and record the decided states (then `planned` is
+        called), then queue the writes, a batch at a time as the outbox takes them."""
         user = read.user
         view = UserView(user.id, user.name, read.bits, read.states)
         rows, ours = await self.runner.run(_ledger_rows, user.id)
@@ -324,6 +336,8 @@ class FullSync:
                     if g not in touched
                 ]
                 log.info("sync_yielded_to_events", user=user.name, items=len(touched))
+        if planned is not None:
+            planned()
         self.report.changes += len(writes)
         if self.options.dry_run or self.outbox is None:
             for write in writes:
