@@ -76,6 +76,7 @@ class Catalog:
     # one table): every server repeats them, and all are held until grouped. Not
     # sys.intern: in Python 3.12 that makes them immortal, and the table would stay.
     strings: dict[str, str] = field(default_factory=dict, repr=False)
+    numbers: dict[int, int] = field(default_factory=dict, repr=False)  # durations, alike
 
     def add(self, item: MediaItem) -> CatalogItem:
         show = self.shows.get(item.show_id or "") if item.kind == EPISODE else None
@@ -99,7 +100,11 @@ class Catalog:
             item_id=item.id,
             kind=item.kind,
             title=share(title, title),
-            duration_ms=item.duration_ms,
+            duration_ms=(
+                self.numbers.setdefault(item.duration_ms, item.duration_ms)
+                if item.duration_ms is not None
+                else None
+            ),
             keys=keys,
             show_id=item.show_id if item.kind == EPISODE else None,
             season_id=item.season_id if item.kind == EPISODE else None,
@@ -249,8 +254,9 @@ class RunReader:
         self.progress = progress
         self.page_size = page_size
         strings: dict[str, str] = {}
+        numbers: dict[int, int] = {}
         self.catalogs = [
-            Catalog(s.name, level_marks=r.level_marks, strings=strings)
+            Catalog(s.name, level_marks=r.level_marks, strings=strings, numbers=numbers)
             for s, r in zip(self.servers, self.readers, strict=True)
         ]
         self._owner_states: list[Listing | None] = [None] * len(self.servers)
@@ -260,7 +266,7 @@ class RunReader:
         """The items are grouped: the keys live on in the group index, so the table that
         shared them can go (an item a user's listing adds later gets a fresh one)."""
         for catalog in self.catalogs:
-            catalog.strings = {}
+            catalog.strings, catalog.numbers = {}, {}
 
     def readable(self) -> list[int]:
         return [i for i, c in enumerate(self.catalogs) if c.error is None]
