@@ -338,14 +338,16 @@ class FullSync:
                 log.info("sync_yielded_to_events", user=user.name, items=len(touched))
         if planned is not None:
             planned()
-        self.report.changes += len(writes)
+        changes = len(writes)
+        self.report.changes += changes
         if self.options.dry_run or self.outbox is None:
             for write in writes:
                 self.planned.append((user.name, write))
                 self.report.server(write.server).count(write.change, write.items)
         else:
-            for start in range(0, len(writes), FEED):
-                batch = writes[start : start + FEED]
+            plan.writes = []  # each batch goes once queued (below), not with the plan
+            while writes:
+                batch, writes[:FEED] = writes[:FEED], []
                 if tracker is not None:
                     await tracker.wait(self.options.wait_timeout, below=MAX_AHEAD - FEED)
                     for write in batch:
@@ -356,6 +358,6 @@ class FullSync:
             "sync_user",
             user=user.name,
             items=plan.groups_decided,
-            changes=len(writes),
+            changes=changes,
             ledger_records=records if not self.options.dry_run else None,
         )
