@@ -23,7 +23,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from manager.config import Config
@@ -235,6 +235,7 @@ class FullSync:
             self.report.error = "no server could be read"
             return
         groups = self.groups = build_groups(reads.catalogs_read())
+        reads.grouped()
         since = await self._since() if opts.changed_only else None
         if since is not None:
             for catalog in reads.catalogs:
@@ -253,8 +254,9 @@ class FullSync:
         try:
             self.progress.start("users", len(users))
             pending: list[asyncio.Task[UserRead] | None] = []
-            for n, user in enumerate(users):
-                while len(pending) <= min(n + 1, len(users) - 1):  # read one user ahead
+
+            def read_ahead(upto: int) -> None:
+                while len(pending) <= min(upto, len(users) - 1):
                     nxt, m = users[len(pending)], len(pending)
                     pending.append(
                         asyncio.create_task(
@@ -263,11 +265,20 @@ class FullSync:
                             else read_changed(reads, nxt, m, since, groups, self.runner)
                         )
                     )
+
+            for n, user in enumerate(users):
+                read_ahead(n)
                 task = pending[n]
                 assert task is not None
                 read = await task
                 pending[n] = None  # free the states
-                await self._plan_and_queue(read, groups, write_servers, tracker)
+                # The next user's listing is read while this one's writes go out, not
+                # while this one is planned: the pages in flight and the plan being built
+                # would otherwise add up to the run's peak of memory.
+                await self._plan_and_queue(
+                    read, groups, write_servers, tracker, planned=lambda n=n: read_ahead(n + 1)
+                )
+                del read  # not held while the next user's listing is awaited
                 self.progress.advance(1, detail=user.name)
             self.progress.finish()
             if tracker is not None and tracker.pending:
@@ -284,7 +295,10 @@ class FullSync:
         groups: Groups,
         write_servers: frozenset[str] | None,
         tracker: Tracker | None,
+        planned: Callable[[], None] | None = None,
     ) -> None:
+        """Plan the user's writes and record the decided states (then `planned` is
+        called), then queue the writes, a batch at a time as the outbox takes them."""
         user = read.user
         view = UserView(user.id, user.name, read.bits, read.states)
         rows, ours = await self.runner.run(_ledger_rows, user.id)
@@ -302,16 +316,21 @@ class FullSync:
             played_keys=frozenset(ItemKey(r.identity_key) for r in rows if r.played),
             stamps=ours,
         )
+        # The user's writes go out over minutes in a large library: what only planning
+        # needed (ledger rows, the best of them) need not live that long.
+        del rows, ours, best
         await asyncio.sleep(0)
         for server, n in plan.skipped.items():
             self.report.server(server).skipped += n
         writes = plan.writes
+        records = len(plan.records)
         if not self.options.dry_run:
             touched: set[int] = set()
             for start in range(0, max(len(plan.records), 1), CHUNK):
                 touched |= await self.runner.run(
                     _commit, user.id, read.started, plan.records[start : start + CHUNK], groups
                 )
+            plan.records = []  # recorded
             if touched:
                 writes = [
                     w
@@ -319,14 +338,18 @@ class FullSync:
                     if g not in touched
                 ]
                 log.info("sync_yielded_to_events", user=user.name, items=len(touched))
-        self.report.changes += len(writes)
+        if planned is not None:
+            planned()
+        changes = len(writes)
+        self.report.changes += changes
         if self.options.dry_run or self.outbox is None:
             for write in writes:
                 self.planned.append((user.name, write))
                 self.report.server(write.server).count(write.change, write.items)
         else:
-            for start in range(0, len(writes), FEED):
-                batch = writes[start : start + FEED]
+            plan.writes = []  # each batch goes once queued (below), not with the plan
+            while writes:
+                batch, writes[:FEED] = writes[:FEED], []
                 if tracker is not None:
                     await tracker.wait(self.options.wait_timeout, below=MAX_AHEAD - FEED)
                     for write in batch:
@@ -337,6 +360,6 @@ class FullSync:
             "sync_user",
             user=user.name,
             items=plan.groups_decided,
-            changes=len(writes),
-            ledger_records=len(plan.records) if not self.options.dry_run else None,
+            changes=changes,
+            ledger_records=records if not self.options.dry_run else None,
         )

@@ -13,7 +13,6 @@ Which users can see an item is a bit mask on the item (bit 0: the server's owner
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -73,13 +72,18 @@ class Catalog:
     shows: dict[str, ShowEntry] = field(default_factory=dict)
     error: str | None = None
     without_identity: int = 0
+    # One copy of each identity key and title for the run's catalogues (RunReader shares
+    # one table): every server repeats them, and all are held until grouped. Not
+    # sys.intern: in Python 3.12 that makes them immortal, and the table would stay.
+    strings: dict[str, str] = field(default_factory=dict, repr=False)
+    numbers: dict[int, int] = field(default_factory=dict, repr=False)  # durations, alike
 
     def add(self, item: MediaItem) -> CatalogItem:
         show = self.shows.get(item.show_id or "") if item.kind == EPISODE else None
         identity = identity_of(item, show.item if show else None)
-        # Interned: the same keys come from every server, and all are held until grouped.
+        share = self.strings.setdefault
         keys = (
-            tuple(ItemKey(sys.intern(k)) for k in identity_keys(identity))
+            tuple(ItemKey(share(k, k)) for k in identity_keys(identity))
             if not identity.is_empty
             else ()
         )
@@ -95,8 +99,12 @@ class Catalog:
         entry = CatalogItem(
             item_id=item.id,
             kind=item.kind,
-            title=title,
-            duration_ms=item.duration_ms,
+            title=share(title, title),
+            duration_ms=(
+                self.numbers.setdefault(item.duration_ms, item.duration_ms)
+                if item.duration_ms is not None
+                else None
+            ),
             keys=keys,
             show_id=item.show_id if item.kind == EPISODE else None,
             season_id=item.season_id if item.kind == EPISODE else None,
@@ -245,12 +253,20 @@ class RunReader:
         self.report = report
         self.progress = progress
         self.page_size = page_size
+        strings: dict[str, str] = {}
+        numbers: dict[int, int] = {}
         self.catalogs = [
-            Catalog(s.name, level_marks=r.level_marks)
+            Catalog(s.name, level_marks=r.level_marks, strings=strings, numbers=numbers)
             for s, r in zip(self.servers, self.readers, strict=True)
         ]
         self._owner_states: list[Listing | None] = [None] * len(self.servers)
         self._access: dict[UserId, set[int]] = {}  # user id → servers they can use
+
+    def grouped(self) -> None:
+        """The items are grouped: the keys live on in the group index, so the table that
+        shared them can go (an item a user's listing adds later gets a fresh one)."""
+        for catalog in self.catalogs:
+            catalog.strings, catalog.numbers = {}, {}
 
     def readable(self) -> list[int]:
         return [i for i, c in enumerate(self.catalogs) if c.error is None]

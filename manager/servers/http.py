@@ -40,6 +40,12 @@ async def send(
         raise Unreachable(f"{where}: timed out ({type(exc).__name__})", target=target) from None
     except httpx.TransportError as exc:
         raise Unreachable(f"{where}: {type(exc).__name__}: {exc}", target=target) from None
+    # httpx leaves the read response in a reference cycle (its stream refers back to it),
+    # so its body (a library page: ~1 MB) outlives the caller until the cyclic collector
+    # runs, which is rare with a full sync's catalogue in memory: dozens piled up. The body
+    # is read and the connection released by now; a plain stream of the same bytes breaks
+    # the cycle, and the body goes with the last reference.
+    response.stream = httpx.ByteStream(response.content)
     if response.status_code >= 300:
         body = redact_text(response.text[:_BODY_IN_ERROR].replace("\n", " ").strip())
         message = f"{where}: HTTP {response.status_code}" + (f" {body}" if body else "")

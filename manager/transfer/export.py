@@ -179,6 +179,7 @@ async def export_state(
     await asyncio.gather(*(reads.read_catalog(i) for i in range(len(chosen))))
     progress.finish()
     groups = build_groups(reads.catalogs_read())
+    reads.grouped()
     report.groups = len(groups.groups)
     cfg = runtime.config.sync
     people = reads.select_users(cfg.allow_users, cfg.deny_users, users)
