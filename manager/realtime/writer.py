@@ -33,7 +33,6 @@ from manager.servers.interface import UserDirectory
 from manager.servers.models import SEASON, SHOW, Credential, MediaItem, Session
 from manager.servers.server import Server
 from manager.store import ledger, outbox_rows, peer_writes
-from manager.store.db import database_proxy
 from manager.store.ledger import LedgerEntry
 from manager.store.outbox import Attempt, Result, Verdict, Write
 from manager.store.runner import DbRunner
@@ -283,16 +282,16 @@ def _after_writing(
     keys: list[ItemKey] | None,
     row: Attempt | None,
 ) -> bool:
-    """On the database thread: keep the write's stamp; whether the ledger moved on. When
-    it did not, `row` (if any) leaves the outbox in the same transaction: both or neither
-    survive a crash, and a row still there is delivered again, as before."""
+    """On the database thread, in the transaction of `DbRunner.together`: keep the write's
+    stamp; whether the ledger moved on. When it did not, `row` (if any) leaves the outbox
+    in the same transaction: both or neither survive a crash, and a row still there is
+    delivered again, as before."""
     peer, stamp, as_of, at = written
-    with database_proxy.atomic():
-        peer_writes.record(peer, w.user_id, w.item_id, stamp, as_of, at)
-        moved = False
-        if keys is not None:
-            now = ledger.effective(w.user_id, keys, w.parent_keys)
-            moved = now is not None and now.observed_at > as_of
-        if row is not None and not moved:
-            outbox_rows.finish(row)
-        return moved
+    peer_writes.record(peer, w.user_id, w.item_id, stamp, as_of, at)
+    moved = False
+    if keys is not None:
+        now = ledger.effective(w.user_id, keys, w.parent_keys)
+        moved = now is not None and now.observed_at > as_of
+    if row is not None and not moved:
+        outbox_rows.finish(row)
+    return moved

@@ -24,9 +24,9 @@ _Call = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
 class DbRunner:
     """Runs database calls on one thread, awaited from asyncio.
 
-    `run`: one call, one job on the thread. `together`: calls made while the thread is busy
-    wait for it and then go as one job and one transaction, each call in a savepoint of its
-    own (one failing rolls back only itself). A delivered write makes two small calls; at
+    `run`: one call, one job on the thread. `together`: calls made in the same turn of the
+    loop, or while the thread is busy, go as one job and one transaction (one failing
+    fails alone: `_run_waiting`). A delivered write makes two small calls; at
     hundreds of writes a second, a job and a commit for each cost more than the calls.
     """
 
@@ -64,20 +64,24 @@ class DbRunner:
         self._pool.submit(self._run_waiting, loop)
 
     def _run_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
-        """On the database thread: every waiting call, in one transaction."""
+        """On the database thread: every waiting call, in one transaction. When one
+        raises, that transaction is undone and each call runs again in one of its own, so
+        only the failing call fails (the calls act on the database alone: running one
+        twice after an undo is safe). No savepoint per call: each costs two statements
+        and a random name, more than the calls it would guard."""
         with self._lock:
             calls, self._waiting = self._waiting, []
-        outcomes: list[tuple[bool, Any]] = []
         try:
             with self.db.atomic():
-                for fn, args, _ in calls:
-                    try:
-                        with self.db.atomic():  # a savepoint: a failure undoes only its call
-                            outcomes.append((True, fn(*args)))
-                    except Exception as exc:
-                        outcomes.append((False, exc))
-        except Exception as exc:  # the commit itself failed: nothing of it holds
-            outcomes = [(False, exc)] * len(calls)
+                outcomes: list[tuple[bool, Any]] = [(True, fn(*args)) for fn, args, _ in calls]
+        except Exception:
+            outcomes = []
+            for fn, args, _ in calls:
+                try:
+                    with self.db.atomic():
+                        outcomes.append((True, fn(*args)))
+                except Exception as exc:
+                    outcomes.append((False, exc))
         loop.call_soon_threadsafe(_settle, calls, outcomes)
 
     def close(self) -> None:
