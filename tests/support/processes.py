@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -30,7 +31,28 @@ READY_LINE = "plex-cluster addon ready"
 LOCALHOST = "127.0.0.1"
 
 
+def _ephemeral_low() -> int:
+    try:
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text()
+        return int(text.split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
+    """A port free now, below the kernel's range for outgoing connections: a port the
+    kernel picks (bind to 0) comes from that range, and between our check and the child's
+    own bind, a client connection of another test could take it as its local port (seen:
+    mitmdump's "address already in use"). Below the range only another free_port can."""
+    low = _ephemeral_low()
+    for _ in range(100):
+        port = random.randrange(20000, max(20001, low))
+        with socket.socket() as s:
+            try:
+                s.bind((LOCALHOST, port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind((LOCALHOST, 0))
         return int(s.getsockname()[1])
