@@ -114,9 +114,9 @@ class Outbox:
     def peer_blocked(self, peer: str) -> bool:
         return self._peer_blocked_until.get(peer, 0.0) > time.time()
 
-    def held_peers(self) -> set[str]:
-        """The peers whose rows are held now after failures."""
-        at = time.time()
+    def held_peers(self, at: float | None = None) -> set[str]:
+        """The peers whose rows are held after failures, now (or at `at`)."""
+        at = time.time() if at is None else at
         return {peer for peer, until in self._peer_blocked_until.items() if until > at}
 
     async def peer_recovered(self, peer: str) -> int:
@@ -183,9 +183,8 @@ class Outbox:
 
     def _skipped_peers(self, at: float) -> list[str]:
         """Peers not to take rows for now: held after failures, or at their own limit."""
-        blocked = {p for p, until in self._peer_blocked_until.items() if until > at}
         full = {p for p, n in self._per_peer.items() if n >= self._config.per_peer}
-        return sorted(blocked | full)
+        return sorted(self.held_peers(at) | full)
 
     async def _run(self) -> None:
         while not self._stopping:
