@@ -40,12 +40,6 @@ async def send(
         raise Unreachable(f"{where}: timed out ({type(exc).__name__})", target=target) from None
     except httpx.TransportError as exc:
         raise Unreachable(f"{where}: {type(exc).__name__}: {exc}", target=target) from None
-    # httpx leaves the read response in a reference cycle (its stream refers back to it),
-    # so its body (a library page: ~1 MB) outlives the caller until the cyclic collector
-    # runs, which is rare with a full sync's catalogue in memory: dozens piled up. The body
-    # is read and the connection released by now; a plain stream of the same bytes breaks
-    # the cycle, and the body goes with the last reference.
-    response.stream = httpx.ByteStream(response.content)
     if response.status_code >= 300:
         body = redact_text(response.text[:_BODY_IN_ERROR].replace("\n", " ").strip())
         message = f"{where}: HTTP {response.status_code}" + (f" {body}" if body else "")
@@ -83,7 +77,14 @@ async def _exchange(
     )
     pick = getattr(http, "_transport_for_url", None)
     if pick is None:
-        return await http.send(request)
+        response = await http.send(request)
+        # The client's send leaves the read response in a reference cycle (its stream
+        # refers back to it), so its body (a library page: ~1 MB) outlives the caller
+        # until the cyclic collector runs, which is rare with a full sync's catalogue in
+        # memory: dozens piled up. A plain stream of the same bytes breaks the cycle, and
+        # the body goes with the last reference. The pool's own answer below has none.
+        response.stream = httpx.ByteStream(response.content)
+        return response
     response = await pick(request.url).handle_async_request(request)
     response.request = request
     try:

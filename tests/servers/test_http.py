@@ -5,19 +5,36 @@ from __future__ import annotations
 import asyncio
 import gc
 import weakref
+from typing import Any
 
 import httpx
+import pytest
 
 from manager.servers.http import send
 
 
-def test_a_read_answer_goes_with_its_last_reference() -> None:
+class _SendOnly:
+    """A client with only the public build_request and send: the exchange's other path."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+
+    def build_request(self, *args: Any, **kwargs: Any) -> httpx.Request:
+        return self._http.build_request(*args, **kwargs)
+
+    async def send(self, request: httpx.Request) -> httpx.Response:
+        return await self._http.send(request)
+
+
+@pytest.mark.parametrize("path", ["pool", "client send"])
+def test_a_read_answer_goes_with_its_last_reference(path: str) -> None:
     # A full sync reads hundreds of ~1 MB pages with its catalogue in memory, when the
     # cyclic collector seldom runs: an answer left in a reference cycle kept its body.
     async def main() -> tuple[bytes, weakref.ref[httpx.Response]]:
         transport = httpx.MockTransport(lambda _: httpx.Response(200, content=b"x" * 1000))
         async with httpx.AsyncClient(transport=transport) as http:
-            response = await send(http, "GET", "http://server/page", headers={})
+            client: Any = http if path == "pool" else _SendOnly(http)
+            response = await send(client, "GET", "http://server/page", headers={})
             return response.content, weakref.ref(response)
 
     gc.disable()
