@@ -150,9 +150,11 @@ async def _scan(
     page_size: int,
     on_page: Callable[[list[MediaItem]], None],
     since: int | None = None,
+    state_only: bool = False,
 ) -> int:
     pages = 0
-    async for page in server.items(credential, library, kind, page_size, since):
+    listed = server.items(credential, library, kind, page_size, since, state_only=state_only)
+    async for page in listed:
         pages += 1
         on_page(page)
         await asyncio.sleep(0)  # let real-time events in between pages
@@ -174,7 +176,10 @@ async def read_listing(
     only those the user played or left a resume point in after it, server clock).
 
     `build=True` (the owner's read) fills the catalogue, shows first so that episodes get
-    their show's ids. Other users' reads only add state and visibility.
+    their show's ids. Other users' reads only add state and visibility, so they ask for
+    the state alone. An item the catalogue lacks (added to the server since it was read)
+    is left for the next run: the items were grouped from the catalogue, and the plan
+    skips an item in no group.
     """
     listing = Listing()
     libraries = await server.libraries(credential)
@@ -200,6 +205,8 @@ async def read_listing(
                 continue
             entry = items.get(item.id)
             if entry is None:
+                if not build:
+                    continue  # listed without its ids, and in no group: the plan skips it
                 entry = catalog.add(item)
             entry.mask |= bit
             state = state_of(item)
@@ -211,7 +218,7 @@ async def read_listing(
 
     scans = [(s, MOVIE) for s in movie_libraries] + [(s, EPISODE) for s in show_libraries]
     counts = await asyncio.gather(
-        *(_scan(server, credential, s, k, page_size, take, since) for s, k in scans)
+        *(_scan(server, credential, s, k, page_size, take, since, not build) for s, k in scans)
     )
     listing.pages += sum(counts) + 1
     return listing
@@ -264,7 +271,7 @@ class RunReader:
 
     def grouped(self) -> None:
         """The items are grouped: the keys live on in the group index, so the table that
-        shared them can go (an item a user's listing adds later gets a fresh one)."""
+        shared them can go."""
         for catalog in self.catalogs:
             catalog.strings, catalog.numbers = {}, {}
 

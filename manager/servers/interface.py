@@ -58,11 +58,15 @@ class MediaServer(Protocol):
         kind: str,
         page_size: int = DEFAULT_PAGE_SIZE,
         since: int | None = None,
+        *,
+        state_only: bool = False,
     ) -> AsyncIterator[list[MediaItem]]:
         """Every item of a kind in a library with its ids and the user's state, a page at a
         time, in order. `since` (the server's clock, epoch seconds): only the items the user
         played or left a resume point in after it (an unplayed mark leaves no date, so it
-        is never among them)."""
+        is never among them). `state_only`: the caller has the items' ids already (a user's
+        pass over a catalogue read before) and needs only each item's id, kind and the
+        user's state; a server may leave the rest out, to read and parse less."""
         ...
 
     async def items_by_id(self, credential: Credential, item_ids: list[str]) -> list[MediaItem]:

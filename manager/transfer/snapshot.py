@@ -91,6 +91,8 @@ class SnapshotServer:
         kind: str,
         page_size: int = DEFAULT_PAGE_SIZE,
         since: int | None = None,
+        *,
+        state_only: bool = False,
     ) -> AsyncIterator[list[MediaItem]]:
         wanted = MOVIE if library.kind == MOVIE and kind == MOVIE else None
         if library.kind == SHOW and kind == EPISODE:

@@ -10,7 +10,7 @@ httpx client with `in_flight` requests per server (8 by default):
    floor does not.
 2. reads: for each server the owner's listing and every sharer's listing, the pages our
    reader asks for: `/library/sections`, then `/library/sections/{id}/all` with `type` 1
-   (movies), 4 (episodes) and, for the owner only, 2 (shows), `includeGuids=1`, pages of
+   (movies), 4 (episodes) and, for the owner only, 2 (shows) and `includeGuids=1`, pages of
    `page_size` through the X-Plex-Container-Start/Size headers, JSON. Each page is decoded
    (orjson, as our parser: servers/json_body.py): any client has to look at the state it
    reads.
@@ -153,7 +153,9 @@ class FloorServer:
 
     async def scan(self, listing: UserListing, section: str, type_code: int) -> None:
         path = f"/library/sections/{section}/all"
-        params = {"type": str(type_code), "includeGuids": "1"}
+        params = {"type": str(type_code)}
+        if listing.owner:  # the catalogue: only the owner's read asks for the <Guid>s
+            params["includeGuids"] = "1"
 
         def take(page: dict[str, Any]) -> None:
             items = page.get("Metadata") or []

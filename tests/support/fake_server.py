@@ -136,6 +136,8 @@ class FakeMediaServer:
         kind: str,
         page_size: int = DEFAULT_PAGE_SIZE,
         since: int | None = None,
+        *,
+        state_only: bool = False,
     ) -> AsyncIterator[list[MediaItem]]:
         user = self._call(credential)
         found = [
@@ -145,6 +147,8 @@ class FakeMediaServer:
         ]
         if since is not None:
             found = [i for i in found if i.last_played_at is not None and i.last_played_at > since]
+        if state_only:  # as lean as a real server's answer may be: a caller must not need more
+            found = [_state_of(i) for i in found]
         for start in range(0, len(found), page_size):
             yield found[start : start + page_size]
 
@@ -376,3 +380,12 @@ def fake_cluster(names: tuple[str, ...] = ("alpha", "beta", "gamma")) -> FakeClu
         "kid": ("managed", set(names)),
     }
     return FakeCluster(servers, FakeDirectory(servers, users))
+
+
+def _state_of(item: MediaItem) -> MediaItem:
+    """The item with its id, kind and the user's state only."""
+    return MediaItem(
+        id=item.id, kind=item.kind, title="", played=item.played, play_count=item.play_count,
+        resume_ms=item.resume_ms, last_played_at=item.last_played_at, leaves=item.leaves,
+        played_leaves=item.played_leaves,
+    )  # fmt: skip

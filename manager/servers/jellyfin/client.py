@@ -196,23 +196,31 @@ class JellyfinClient:
         library: Library,
         item_type: str,
         page_size: int = DEFAULT_PAGE_SIZE,
+        *,
+        state_only: bool = False,
     ) -> AsyncIterator[list[MediaItem]]:
         """Every item of a type (Movie, Series, Season, Episode) in a library, with that
-        user's state, a page at a time, in order; no request per item."""
+        user's state, a page at a time, in order; no request per item. `state_only`:
+        without external ids (neither the items' nor their series')."""
         params = {
             "ParentId": library.id,
             "Recursive": "true",
             "IncludeItemTypes": item_type,
-            "Fields": LIST_FIELDS,
             "SortBy": "SortName",  # a stable order, so that pages read at once fit together
             "SortOrder": "Ascending",
             "EnableImages": "false",
         }
+        if not state_only:
+            params["Fields"] = LIST_FIELDS
 
         async def fetch(start: int, size: int) -> tuple[list[MediaItem], int | None]:
             page = {**params, "StartIndex": str(start), "Limit": str(size)}
             nodes, total = await self._query(token, user, page, bulk=True)
-            found = await self._to_items(token, nodes, library)
+            found = (
+                parse.items(nodes, {}, library)
+                if state_only
+                else await self._to_items(token, nodes, library)
+            )
             self._remember_series(found)
             return found, total
 

@@ -86,6 +86,8 @@ class JellyfinMediaServer:
         kind: str,
         page_size: int = DEFAULT_PAGE_SIZE,
         since: int | None = None,
+        *,
+        state_only: bool = False,
     ) -> AsyncIterator[list[MediaItem]]:
         if since is not None:
             if credential.user is None:
@@ -101,7 +103,12 @@ class JellyfinMediaServer:
                 yield page
             return
         pages = self.client.iter_items(
-            credential.secret, credential.user, library, ITEM_TYPES[kind], page_size
+            credential.secret,
+            credential.user,
+            library,
+            ITEM_TYPES[kind],
+            page_size,
+            state_only=state_only,
         )
         async for page in pages:
             if page:

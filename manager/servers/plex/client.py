@@ -134,7 +134,7 @@ class PlexServerClient:
         start: int,
         size: int,
         section: Library | None,
-        intern: parse.Interner,
+        intern: parse.Interner | None,
     ) -> tuple[list[MediaItem], int | None]:
         body, response = await self._get_body(
             path,
@@ -143,11 +143,15 @@ class PlexServerClient:
             {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(size)},
             bulk=True,
         )
-        page = parse.items(
-            body,
-            section_id=section.id if section else None,
-            section_title=section.title if section else None,
-            intern=intern,
+        page = (
+            parse.items(
+                body,
+                section_id=section.id if section else None,
+                section_title=section.title if section else None,
+                intern=intern,
+            )
+            if intern is not None
+            else parse.states(body)
         )
         return page, parse.total_size(body, response.headers.get("X-Plex-Container-Total-Size"))
 
@@ -159,6 +163,7 @@ class PlexServerClient:
         page_size: int = DEFAULT_PAGE_SIZE,
         *,
         include_guids: bool = True,
+        state_only: bool = False,
         extra_params: dict[str, str] | None = None,
     ) -> AsyncIterator[list[MediaItem]]:
         """Every item of a type in a section, one page (list) at a time, in order.
@@ -167,15 +172,16 @@ class PlexServerClient:
         User state in the items is as seen by `token`. A per-user pass that maps items to
         identities through a LibraryIndex (by rating key) can skip the <Guid>s
         (`include_guids=False`) and filter (`extra_params={"unwatched": "0"}` or
-        `{"inProgress": "1"}`) to read only what the user has state for.
+        `{"inProgress": "1"}`) to read only what the user has state for. `state_only`:
+        each item with its id, kind and the user's state only (parse.states), no <Guid>s.
         """
         sec = section if isinstance(section, Library) else None
         section_id = sec.id if sec else str(section)
         path = f"/library/sections/{section_id}/all"
         params = {"type": str(type_code), **(extra_params or {})}
-        if include_guids:
+        if include_guids and not state_only:
             params["includeGuids"] = "1"
-        intern = parse.Interner()
+        intern = None if state_only else parse.Interner()
 
         def fetch(start: int, size: int) -> Awaitable[tuple[list[MediaItem], int | None]]:
             return self._page(token, path, params, start, size, sec, intern)

@@ -223,6 +223,34 @@ def items(
     return out
 
 
+def states(body: Body) -> list[MediaItem]:
+    """The items of a listing with their id, kind and the user's state only: a user's pass
+    over a catalogue read before needs no more, and this is a third of items()' work."""
+    out: list[MediaItem] = []
+    for a, _node in entries(body, "Metadata"):
+        rating_key = as_str(a.get("ratingKey"))
+        if not rating_key:
+            continue
+        kind = as_str(a.get("type")) or ""
+        view_count = as_int(a.get("viewCount")) or 0
+        leaves = as_int(a.get("leafCount")) if kind in ("show", "season") else None
+        played_leaves = (as_int(a.get("viewedLeafCount")) or 0) if leaves is not None else None
+        out.append(
+            MediaItem(
+                id=rating_key,
+                kind=kind,
+                title="",
+                played=_played(view_count, leaves, played_leaves),
+                play_count=view_count,
+                resume_ms=as_int(a.get("viewOffset")) or 0,
+                last_played_at=as_int(a.get("lastViewedAt")),
+                leaves=leaves,
+                played_leaves=played_leaves,
+            )
+        )
+    return out
+
+
 def _played(view_count: int, leaves: int | None, played_leaves: int | None) -> bool:
     """plexapi's rule: viewCount for leaves, every leaf viewed for shows and seasons."""
     if leaves is not None:

@@ -72,11 +72,18 @@ class PlexMediaServer:
         kind: str,
         page_size: int = DEFAULT_PAGE_SIZE,
         since: int | None = None,
+        *,
+        state_only: bool = False,
     ) -> AsyncIterator[list[MediaItem]]:
         # Plex's filter syntax for dates: `field>>=value` is "after".
         after = {"lastViewedAt>>": str(since)} if since is not None else None
         return self.client.iter_items(
-            credential.secret, library, TYPE_CODES[kind], page_size, extra_params=after
+            credential.secret,
+            library,
+            TYPE_CODES[kind],
+            page_size,
+            state_only=state_only,
+            extra_params=after,
         )
 
     async def items_by_id(self, credential: Credential, item_ids: list[str]) -> list[MediaItem]:

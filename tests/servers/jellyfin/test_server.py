@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import httpx
 import pytest
 
@@ -95,6 +97,28 @@ async def test_paging_gives_ids_show_ids_and_state_without_per_item_reads(
     assert ep.duration_ms == 1_320_000 and ep.library == shows.title
     assert (ep.played, ep.play_count, ep.last_played_at) == (True, 2, 1_700_000_000)
     assert (by_id[second].played, by_id[second].resume_ms) == (False, 123_000)
+
+
+async def test_a_state_only_listing_asks_for_no_external_ids(mixed: Cluster, name: str) -> None:
+    srv = mixed.jellyfin(name)
+    pilot = srv.item_id("office/s01e01")
+    srv.set_state("alice", pilot, played=True, play_count=2, last_played_at=1_700_000_000)
+    alice = for_user(mixed, name, "alice")
+    async with httpx.AsyncClient() as http:
+        media = api(mixed, name, http)
+        shows = next(lib for lib in await media.libraries(alice) if lib.kind == SHOW)
+        whole = [i async for page in media.items(alice, shows, EPISODE) for i in page]
+        srv.clear_requests()
+        media = api(mixed, name, http)  # a cold series cache
+        lean = [
+            i async for page in media.items(alice, shows, EPISODE, state_only=True) for i in page
+        ]
+    state = attrgetter("id", "kind", "played", "play_count", "resume_ms", "last_played_at")
+    assert [state(i) for i in lean] == [state(i) for i in whole]
+    assert all(i.external_ids == () and i.show_ids == () for i in lean)
+    # Neither the items' ProviderIds nor a lookup of their series' ids.
+    assert srv.requests and all("Ids" not in r.query for r in srv.requests)
+    assert all("ProviderIds" not in r.query.get("Fields", "") for r in srv.requests)
 
 
 async def test_movies_shows_and_seasons_and_the_admin_reads_no_state(

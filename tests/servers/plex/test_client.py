@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from operator import attrgetter
 
 import httpx
 import pytest
@@ -245,7 +246,13 @@ async def test_per_user_pass_reads_only_what_the_user_has_state_for(cluster: Clu
         watched = await read(include_guids=False, extra_params={"unwatched": "0"})
         in_progress = await read(include_guids=False, extra_params={"inProgress": "1"})
         everything = await read()
+        states = await read(state_only=True)
     assert sorted(i.id for i in watched) == sorted([heat, matrix])
     assert all(i.play_count == 1 and i.external_ids == () for i in watched)
     assert [(i.id, i.resume_ms) for i in in_progress] == [(arrival, 600_000)]
     assert len(everything) == 7 and all(i.external_ids for i in everything)
+    # The state alone: the same ids, kinds and user state, without the ids of other
+    # databases (no <Guid>s asked for) nor the titles.
+    state = attrgetter("id", "kind", "played", "play_count", "resume_ms", "last_played_at")
+    assert [state(i) for i in states] == [state(i) for i in everything]
+    assert all(i.external_ids == () and i.guid is None and i.title == "" for i in states)
