@@ -28,6 +28,11 @@ _STAMPS = (
     '"user_id" = ? AND "item_id" IN ({}) AND "stamp" IS NOT NULL'
 )
 
+_STAMPS_FOR = (
+    'SELECT "peer", "item_id", "stamp", "observed_at" FROM "peer_write" WHERE "user_id" = ? '
+    'AND "stamp" IS NOT NULL'
+)
+
 
 def record(
     peer: str, user_id: UserId, item_id: str, stamp: int | None, observed_at: float, at: float
@@ -62,8 +67,11 @@ def stamps_by_item(peer: str, user_id: UserId, item_ids: list[str]) -> dict[str,
 
 
 def stamps_for(user_id: UserId) -> dict[tuple[str, str], tuple[int, float]]:
-    """(peer, item id) → (stamp, change time) of each of the user's writes that left one."""
-    query = PeerWriteRow.select().where(
-        (PeerWriteRow.user_id == user_id) & PeerWriteRow.stamp.is_null(False)
-    )
-    return {(str(r.peer), str(r.item_id)): (int(r.stamp), float(r.observed_at)) for r in query}
+    """(peer, item id) → (stamp, change time) of each of the user's writes that left one.
+    A full sync reads this once per user: about one row per write of the first run, so no
+    peewee model per row, and each peer's name is one string shared by its rows."""
+    peers: dict[str, str] = {}
+    return {
+        (peers.setdefault(peer, peer), str(item)): (int(stamp), float(at))
+        for peer, item, stamp, at in sql.run(_STAMPS_FOR, [user_id])
+    }
