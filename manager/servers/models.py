@@ -46,7 +46,11 @@ class Library:
     title: str
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, but never changed once built (dataclasses.replace makes a changed copy): a
+# frozen dataclass sets each field through object.__setattr__, which made building one
+# 4.5x slower (3.1 against 0.7 µs), and a full sync builds one per item listed, hundreds
+# of thousands a run.
+@dataclass(slots=True)
 class MediaItem:
     id: str
     kind: str  # movie | show | season | episode (other kinds pass through unchanged)
