@@ -46,10 +46,10 @@ class Library:
     title: str
 
 
-# Not frozen, but never changed once built (dataclasses.replace makes a changed copy): a
-# frozen dataclass sets each field through object.__setattr__, which made building one
-# 4.5x slower (3.1 against 0.7 µs), and a full sync builds one per item listed, hundreds
-# of thousands a run.
+# Not frozen, but never changed once a parser has built it (dataclasses.replace makes a
+# changed copy): a frozen dataclass sets each field through object.__setattr__, which made
+# building one 4.5x slower (3.1 against 0.7 µs), and a full sync builds one per item
+# listed, hundreds of thousands a run.
 @dataclass(slots=True)
 class MediaItem:
     id: str

@@ -193,33 +193,24 @@ def items(
                 episode_index = legacy.episode
         own_section_id = as_str(a.get("librarySectionID"))
         own_section_title = as_str(a.get("librarySectionTitle"))
-        view_count = as_int(a.get("viewCount")) or 0
-        leaves = as_int(a.get("leafCount")) if kind in ("show", "season") else None
-        played_leaves = (as_int(a.get("viewedLeafCount")) or 0) if leaves is not None else None
-        out.append(
-            MediaItem(
-                id=rating_key,
-                kind=kind,
-                title=as_str(a.get("title")) or "",
-                guid=plex_guid,
-                external_ids=external,
-                duration_ms=as_int(a.get("duration")),
-                library_id=share(own_section_id or default_section_id),
-                library=share(own_section_title or default_section_title),
-                season_id=season_id,
-                show_id=show_id,
-                show_ids=tuple(share(i) or i for i in show_ids),
-                show_title=share(as_str(show_title)),
-                season_number=season_index,
-                episode_number=episode_index,
-                played=_played(view_count, leaves, played_leaves),
-                play_count=view_count,
-                resume_ms=as_int(a.get("viewOffset")) or 0,
-                last_played_at=as_int(a.get("lastViewedAt")),
-                leaves=leaves,
-                played_leaves=played_leaves,
-            )
+        item = MediaItem(
+            id=rating_key,
+            kind=kind,
+            title=as_str(a.get("title")) or "",
+            guid=plex_guid,
+            external_ids=external,
+            duration_ms=as_int(a.get("duration")),
+            library_id=share(own_section_id or default_section_id),
+            library=share(own_section_title or default_section_title),
+            season_id=season_id,
+            show_id=show_id,
+            show_ids=tuple(share(i) or i for i in show_ids),
+            show_title=share(as_str(show_title)),
+            season_number=season_index,
+            episode_number=episode_index,
         )
+        _add_state(item, a)
+        out.append(item)
     return out
 
 
@@ -229,26 +220,24 @@ def states(body: Body) -> list[MediaItem]:
     out: list[MediaItem] = []
     for a, _node in entries(body, "Metadata"):
         rating_key = as_str(a.get("ratingKey"))
-        if not rating_key:
-            continue
-        kind = as_str(a.get("type")) or ""
-        view_count = as_int(a.get("viewCount")) or 0
-        leaves = as_int(a.get("leafCount")) if kind in ("show", "season") else None
-        played_leaves = (as_int(a.get("viewedLeafCount")) or 0) if leaves is not None else None
-        out.append(
-            MediaItem(
-                id=rating_key,
-                kind=kind,
-                title="",
-                played=_played(view_count, leaves, played_leaves),
-                play_count=view_count,
-                resume_ms=as_int(a.get("viewOffset")) or 0,
-                last_played_at=as_int(a.get("lastViewedAt")),
-                leaves=leaves,
-                played_leaves=played_leaves,
-            )
-        )
+        if rating_key:
+            item = MediaItem(id=rating_key, kind=as_str(a.get("type")) or "", title="")
+            _add_state(item, a)
+            out.append(item)
     return out
+
+
+def _add_state(item: MediaItem, a: Mapping[str, Any]) -> None:
+    """The reading user's state, from the entry's attributes, into the item being built."""
+    view_count = as_int(a.get("viewCount")) or 0
+    leaves = as_int(a.get("leafCount")) if item.kind in ("show", "season") else None
+    played_leaves = (as_int(a.get("viewedLeafCount")) or 0) if leaves is not None else None
+    item.played = _played(view_count, leaves, played_leaves)
+    item.play_count = view_count
+    item.resume_ms = as_int(a.get("viewOffset")) or 0
+    item.last_played_at = as_int(a.get("lastViewedAt"))
+    item.leaves = leaves
+    item.played_leaves = played_leaves
 
 
 def _played(view_count: int, leaves: int | None, played_leaves: int | None) -> bool:
