@@ -216,11 +216,11 @@ class JellyfinClient:
         async def fetch(start: int, size: int) -> tuple[list[MediaItem], int | None]:
             page = {**params, "StartIndex": str(start), "Limit": str(size)}
             nodes, total = await self._query(token, user, page, bulk=True)
-            found = (
-                parse.items(nodes, {}, library)
-                if state_only
-                else await self._to_items(token, nodes, library)
-            )
+            if state_only:
+                return parse.items(nodes, {}, library), total
+            found = await self._to_items(token, nodes, library)
+            # Only a listing with ProviderIds tells a show's ids: a state-only one would
+            # leave them empty in the cache for SERIES_TTL.
             self._remember_series(found)
             return found, total
 

@@ -121,6 +121,20 @@ async def test_a_state_only_listing_asks_for_no_external_ids(mixed: Cluster, nam
     assert all("ProviderIds" not in r.query.get("Fields", "") for r in srv.requests)
 
 
+async def test_a_state_only_listing_of_shows_leaves_their_ids_to_a_full_one(
+    mixed: Cluster, name: str
+) -> None:
+    alice = for_user(mixed, name, "alice")
+    async with httpx.AsyncClient() as http:
+        media = api(mixed, name, http)  # one client: one cache of series ids
+        shows = next(lib for lib in await media.libraries(alice) if lib.kind == SHOW)
+        lean = [i async for page in media.items(alice, shows, SHOW, state_only=True) for i in page]
+        episodes = [i async for page in media.items(alice, shows, EPISODE) for i in page]
+    assert lean and all(i.external_ids == () for i in lean)
+    # The shows listed without ids are not remembered as shows without ids.
+    assert episodes and all(e.show_ids for e in episodes)
+
+
 async def test_movies_shows_and_seasons_and_the_admin_reads_no_state(
     mixed: Cluster, name: str
 ) -> None:
