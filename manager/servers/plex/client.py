@@ -10,7 +10,8 @@ ceilings: below them the number in flight follows how the server answers (pacing
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from functools import partial
 from typing import Any
 
 import httpx
@@ -133,8 +134,7 @@ class PlexServerClient:
         params: dict[str, str],
         start: int,
         size: int,
-        section: Library | None,
-        intern: parse.Interner | None,
+        parse_page: Callable[[parse.Body], list[MediaItem]],
     ) -> tuple[list[MediaItem], int | None]:
         body, response = await self._get_body(
             path,
@@ -143,17 +143,9 @@ class PlexServerClient:
             {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(size)},
             bulk=True,
         )
-        page = (
-            parse.items(
-                body,
-                section_id=section.id if section else None,
-                section_title=section.title if section else None,
-                intern=intern,
-            )
-            if intern is not None
-            else parse.states(body)
+        return parse_page(body), parse.total_size(
+            body, response.headers.get("X-Plex-Container-Total-Size")
         )
-        return page, parse.total_size(body, response.headers.get("X-Plex-Container-Total-Size"))
 
     async def iter_items(
         self,
@@ -181,10 +173,19 @@ class PlexServerClient:
         params = {"type": str(type_code), **(extra_params or {})}
         if include_guids and not state_only:
             params["includeGuids"] = "1"
-        intern = None if state_only else parse.Interner()
+        parse_page = (
+            parse.states
+            if state_only
+            else partial(
+                parse.items,
+                section_id=sec.id if sec else None,
+                section_title=sec.title if sec else None,
+                intern=parse.Interner(),  # one per listing: its pages share their strings
+            )
+        )
 
         def fetch(start: int, size: int) -> Awaitable[tuple[list[MediaItem], int | None]]:
-            return self._page(token, path, params, start, size, sec, intern)
+            return self._page(token, path, params, start, size, parse_page)
 
         async for page in pages(fetch, page_size, self.max_concurrency):
             yield page
