@@ -44,3 +44,29 @@ def test_a_read_answer_goes_with_its_last_reference(path: str) -> None:
         assert ref() is None  # freed by its reference count, not by a collection
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize(
+    ("url", "params"),
+    [
+        ("http://server/:/scrobble", {"key": "12", "identifier": "com.plexapp.plugins.library"}),
+        ("http://server/Items", {"SearchTerm": "Amélie & co, 2/3 + more", "Fields": "A,B"}),
+        ("http://server/Items?Recursive=true", {"ParentId": "a b", "Recursive": "false"}),
+        ("http://server/Items", {}),
+    ],
+)
+def test_the_query_is_the_one_httpx_makes_of_params(url: str, params: dict[str, str]) -> None:
+    # The exchange writes `params` into the URL itself (cheaper than the client's merge);
+    # the server must see the same bytes as from the client's own merge.
+    seen: list[bytes] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.raw_path)
+        return httpx.Response(200)
+
+    async def main() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+            await send(http, "GET", url, headers={}, params=params)
+
+    asyncio.run(main())
+    assert seen == [httpx.Request("GET", url, params=params).url.raw_path]
