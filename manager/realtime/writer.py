@@ -155,10 +155,19 @@ class PeerWriter:
         indexed = peer.index.item(w.item_id) or (seen.item if seen is not None else None)
         ids = related_ids(peer, indexed) if indexed is not None else [w.item_id]
         if seen is not None and seen.item.kind not in (SHOW, SEASON):
-            known, stamps = await self.runner.together(_what_we_know, w, keys, peer.name, ids)
+            # Our stamps only date a `last_played_at` (peer_is_newer): an item read
+            # without one (most a first run writes) needs no lookup of them.
+            dated = seen.item.last_played_at is not None
+            known, stamps = await self.runner.together(
+                _what_we_know, w, keys, peer.name, ids if dated else []
+            )
             current = seen.item
             if known is not None and known.observed_at > seen.read_at:
                 current = await peer.api.item(credential, w.item_id)  # it changed since
+                if not dated and current.last_played_at is not None:
+                    stamps = await self.runner.run(
+                        peer_writes.stamps_by_item, peer.name, w.user_id, ids
+                    )
         else:
             # The ledger and our stamps (one database call) while the peer is read.
             (known, stamps), current = await asyncio.gather(

@@ -10,11 +10,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from manager.model import Change
+from manager.servers.models import MOVIE, MediaItem
 from manager.servers.peer_clock import MAX_AGE_S
-from manager.store import peer_writes
+from manager.servers.recent import ReadState
+from manager.store import ledger, peer_writes
+from manager.store.ledger import Observation
 from manager.store.outbox import Verdict
 from tests.realtime.test_handler import Parts, run
-from tests.realtime.test_writer_recent import deliver, sync_write
+from tests.realtime.test_writer_recent import deliver, note_unplayed, sync_write
 
 
 async def stamp_of(p: Parts, peer: str, user: str, item_id: str) -> int | None:
@@ -70,6 +73,61 @@ def test_a_predicted_stamp_does_not_pass_for_a_newer_change(tmp_path: Path) -> N
         # Seen from beta, our mark is newer than the change below: only our stamp says not.
         unplayed = replace(played, change=Change.UNPLAYED, observed_at=time.time() - 200)
         assert await deliver(p, unplayed) is Verdict.DELIVERED
+        assert beta.seen("alice", played.item_id) == (False, 0)
+
+    run(tmp_path, body)
+
+
+def test_an_item_read_again_still_has_its_date_explained_by_our_stamp(tmp_path: Path) -> None:
+    """The sync read the item with no date, so the writer did not look up our stamps; the
+    ledger then learned of a newer change and the item is read again, now dated by our
+    earlier write (beta's clock runs ahead): our stamp must still explain that date."""
+
+    async def body(p: Parts) -> None:
+        beta = p.cluster.api("beta")
+        beta.clock = lambda: time.time() + 100
+        learn = sync_write(p, "bob", "Heat", "beta", time.time() - 30)
+        assert await deliver(p, learn) is Verdict.DELIVERED  # learns beta's clock
+        played = sync_write(p, "alice", "Jaws", "beta", time.time() - 300)
+        assert await deliver(p, played) is Verdict.DELIVERED  # stamped ~100 s ahead
+        read_at = time.time()
+        unplayed = replace(played, change=Change.UNPLAYED, observed_at=read_at - 200)
+        note_unplayed(p, unplayed, read_at)
+        # The ledger learns of a newer unplayed (recorded here: an event would have its
+        # own write reach beta first).
+        newer = Observation(
+            unplayed.user_id, unplayed.identity_key, Change.UNPLAYED, read_at + 1, "alpha"
+        )
+        assert await p.writer.runner.run(ledger.record, newer)
+        reads = len(beta.item_reads)
+        assert await deliver(p, unplayed) is Verdict.DELIVERED
+        assert len(beta.item_reads) == reads + 1  # read again, as the ledger moved on
+        assert beta.seen("alice", played.item_id) == (False, 0)
+
+    run(tmp_path, body)
+
+
+def test_an_item_the_sync_read_with_our_stamp_is_still_written(tmp_path: Path) -> None:
+    """The sync read the item played, dated by our own earlier write (beta's clock runs
+    ahead); a newer unplayed, delivered from that read, must still be written."""
+
+    async def body(p: Parts) -> None:
+        beta = p.cluster.api("beta")
+        beta.clock = lambda: time.time() + 100
+        learn = sync_write(p, "bob", "Heat", "beta", time.time() - 30)
+        assert await deliver(p, learn) is Verdict.DELIVERED  # learns beta's clock
+        played = sync_write(p, "alice", "Jaws", "beta", time.time() - 300)
+        assert await deliver(p, played) is Verdict.DELIVERED
+        stamp = await stamp_of(p, "beta", "alice", played.item_id)
+        assert stamp is not None and stamp > time.time() + 50
+        read_at = time.time()
+        item = MediaItem(id=played.item_id, kind=MOVIE, title="Jaws", played=True)
+        item.last_played_at = stamp
+        p.cluster.server("beta").recent.note(played.user_id, item.id, ReadState(item, read_at))
+        unplayed = replace(played, change=Change.UNPLAYED, observed_at=read_at - 200)
+        reads = len(beta.item_reads)
+        assert await deliver(p, unplayed) is Verdict.DELIVERED
+        assert len(beta.item_reads) == reads  # the sync's read was used
         assert beta.seen("alice", played.item_id) == (False, 0)
 
     run(tmp_path, body)
