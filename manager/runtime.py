@@ -18,7 +18,7 @@ from manager.fullsync.report import Progress
 from manager.logs import get_logger
 from manager.realtime.handler import RealtimeHandler
 from manager.realtime.writer import PeerWriter
-from manager.servers import kinds
+from manager.servers import connections, kinds
 from manager.servers.errors import MediaServerError
 from manager.servers.index import LibraryIndex
 from manager.servers.interface import MediaServer, UserDirectory
@@ -32,11 +32,13 @@ log = get_logger("manager.runtime")
 
 
 def _client(config: Config, tls: ssl.SSLContext) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
+    http = httpx.AsyncClient(
         timeout=config.delivery.timeout,
         limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
         verify=tls,
     )
+    connections.use_backend(http)
+    return http
 
 
 class Runtime:
