@@ -15,7 +15,7 @@ from manager.servers.peer_clock import MAX_AGE_S
 from manager.servers.recent import ReadState
 from manager.store import ledger, peer_writes
 from manager.store.ledger import Observation
-from manager.store.outbox import Verdict
+from manager.store.outbox import Verdict, Write
 from tests.realtime.test_handler import Parts, run
 from tests.realtime.test_writer_recent import deliver, note_unplayed, sync_write
 
@@ -78,6 +78,17 @@ def test_a_predicted_stamp_does_not_pass_for_a_newer_change(tmp_path: Path) -> N
     run(tmp_path, body)
 
 
+async def _played_on_a_clock_ahead(p: Parts) -> Write:
+    """alice's Jaws marked played on beta by a sync write of a change made 300 s ago,
+    after beta's clock (100 s ahead of ours) was learned: its stamp looks newer."""
+    p.cluster.api("beta").clock = lambda: time.time() + 100
+    learn = sync_write(p, "bob", "Heat", "beta", time.time() - 30)
+    assert await deliver(p, learn) is Verdict.DELIVERED  # learns beta's clock
+    played = sync_write(p, "alice", "Jaws", "beta", time.time() - 300)
+    assert await deliver(p, played) is Verdict.DELIVERED
+    return played
+
+
 def test_an_item_read_again_still_has_its_date_explained_by_our_stamp(tmp_path: Path) -> None:
     """The sync read the item with no date, so the writer did not look up our stamps; the
     ledger then learned of a newer change and the item is read again, now dated by our
@@ -85,11 +96,7 @@ def test_an_item_read_again_still_has_its_date_explained_by_our_stamp(tmp_path: 
 
     async def body(p: Parts) -> None:
         beta = p.cluster.api("beta")
-        beta.clock = lambda: time.time() + 100
-        learn = sync_write(p, "bob", "Heat", "beta", time.time() - 30)
-        assert await deliver(p, learn) is Verdict.DELIVERED  # learns beta's clock
-        played = sync_write(p, "alice", "Jaws", "beta", time.time() - 300)
-        assert await deliver(p, played) is Verdict.DELIVERED  # stamped ~100 s ahead
+        played = await _played_on_a_clock_ahead(p)
         read_at = time.time()
         unplayed = replace(played, change=Change.UNPLAYED, observed_at=read_at - 200)
         note_unplayed(p, unplayed, read_at)
@@ -113,11 +120,7 @@ def test_an_item_the_sync_read_with_our_stamp_is_still_written(tmp_path: Path) -
 
     async def body(p: Parts) -> None:
         beta = p.cluster.api("beta")
-        beta.clock = lambda: time.time() + 100
-        learn = sync_write(p, "bob", "Heat", "beta", time.time() - 30)
-        assert await deliver(p, learn) is Verdict.DELIVERED  # learns beta's clock
-        played = sync_write(p, "alice", "Jaws", "beta", time.time() - 300)
-        assert await deliver(p, played) is Verdict.DELIVERED
+        played = await _played_on_a_clock_ahead(p)
         stamp = await stamp_of(p, "beta", "alice", played.item_id)
         assert stamp is not None and stamp > time.time() + 50
         read_at = time.time()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
 from manager.servers import connections
 
@@ -39,33 +40,21 @@ def _client() -> httpx.AsyncClient:
     return http
 
 
-def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
+@pytest.mark.parametrize(("closes", "connections_made"), [(True, 3), (False, 1)])
+def test_an_idle_connection_is_reused_only_while_the_server_keeps_it(
+    closes: bool, connections_made: int
+) -> None:
     async def main() -> list[int]:
-        server, accepted = await _server(close_after_answer=True)
-        port = server.sockets[0].getsockname()[1]
-        async with _client() as http:
-            for _ in range(3):
-                response = await http.get(f"http://127.0.0.1:{port}/")
-                assert response.text == "ok"
-                await asyncio.sleep(0.05)  # the server's close reaches us
-        server.close()
-        return accepted
-
-    assert len(asyncio.run(main())) == 3
-
-
-def test_an_open_idle_connection_is_reused() -> None:
-    async def main() -> list[int]:
-        server, accepted = await _server(close_after_answer=False)
+        server, accepted = await _server(close_after_answer=closes)
         port = server.sockets[0].getsockname()[1]
         async with _client() as http:
             for _ in range(3):
                 assert (await http.get(f"http://127.0.0.1:{port}/")).text == "ok"
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.05)  # a close reaches us meanwhile
         server.close()
         return accepted
 
-    assert len(asyncio.run(main())) == 1
+    assert len(asyncio.run(main())) == connections_made
 
 
 def test_only_a_fresh_client_of_this_httpx_takes_the_backend() -> None:
