@@ -55,9 +55,12 @@ class _Stream(httpcore.AsyncNetworkStream):
 
 
 def _readable(sock: socket.socket | None) -> bool:
-    """Whether the socket has something to read (or is gone): on an idle keep-alive
-    connection that means the server closed it, as httpcore's own check decides."""
-    if sock is None or sock.fileno() < 0:
+    """Whether the socket has something to read (or is closed): on an idle keep-alive
+    connection that means the server closed it. As httpcore's own check: a stream with
+    no socket to look at counts as open."""
+    if sock is None:
+        return False
+    if sock.fileno() < 0:
         return True
     if not hasattr(select, "poll"):  # Windows
         return bool(select.select([sock], [], [], 0)[0])
