@@ -234,8 +234,8 @@ class FullSync:
         if not reads.readable():
             self.report.error = "no server could be read"
             return
+        reads.catalogued()
         groups = self.groups = build_groups(reads.catalogs_read())
-        reads.grouped()
         since = await self._since() if opts.changed_only else None
         if since is not None:
             for catalog in reads.catalogs:

@@ -178,8 +178,8 @@ async def export_state(
     progress.start("catalogue", len(chosen))
     await asyncio.gather(*(reads.read_catalog(i) for i in range(len(chosen))))
     progress.finish()
+    reads.catalogued()
     groups = build_groups(reads.catalogs_read())
-    reads.grouped()
     report.groups = len(groups.groups)
     cfg = runtime.config.sync
     people = reads.select_users(cfg.allow_users, cfg.deny_users, users)

@@ -4,10 +4,16 @@ a real SQLite ledger and outbox, the real writer. No HTTP."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
 from manager.config import Config, DeliveryConfig
+from manager.fullsync import engine
 from manager.fullsync.engine import FullSync, SyncOptions
+from manager.fullsync.group import Groups, build_groups
+from manager.fullsync.read import Catalog
 from manager.fullsync.report import SyncReport
 from manager.realtime.writer import PeerWriter
 from manager.store.outbox import Outbox
@@ -94,3 +100,22 @@ def test_a_sync_write_reads_the_item_once_after_writing_not_before(tmp_path: Pat
     heat = beta.find("Heat")
     assert beta.writes == [("alice", "played", heat, None)]
     assert beta.item_reads == [("alice", heat)]
+
+
+def test_items_are_grouped_sharing_their_keys_without_the_table_that_shared_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At 100 000 items per server the sharing table is as large as the group index:
+    # holding both at once was the run's peak of memory.
+    seen: list[tuple[list[int], bool]] = []
+
+    def watch(catalogs: Sequence[Catalog]) -> Groups:
+        heats = [next(i for i in c.items.values() if i.title == "Heat") for c in catalogs]
+        shared = all(h.keys and h.keys[0] is heats[0].keys[0] for h in heats)
+        seen.append(([len(c.strings) + len(c.numbers) for c in catalogs], shared))
+        return build_groups(catalogs)
+
+    monkeypatch.setattr(engine, "build_groups", watch)
+    report = sync(fake_cluster(), tmp_path)
+    assert report.ok, report.render()
+    assert seen == [([0, 0, 0], True)]
