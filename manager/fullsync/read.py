@@ -211,7 +211,9 @@ async def read_listing(
             entry.mask |= bit
             state = state_of(item)
             if state is not None:
-                states[item.id] = state
+                # Keyed by the catalogue's own copy of the id: the page's copy then goes
+                # with the page, not with the user's states (tens of thousands a user).
+                states[entry.item_id] = state
         listing.compared += len(page)
         if on_items is not None:
             on_items(len(page))
@@ -335,8 +337,13 @@ class RunReader:
         return [i for i in self.readable() if i in self._access.get(user.id, set())]
 
     def owner_listing(self, user: ClusterUser, i: int) -> Listing | None:
-        """The catalogue's listing of server `i` when the user owns it (their state)."""
-        return self._owner_states[i] if self._is_owner(user, i) else None
+        """The catalogue's listing of server `i` when the user owns it (their state).
+        Handed out once: the owner is read once a run, and their states need not stay in
+        memory through every other user's (a tenth of the library or more per server)."""
+        if not self._is_owner(user, i):
+            return None
+        listing, self._owner_states[i] = self._owner_states[i], None
+        return listing
 
     def _is_owner(self, user: ClusterUser, i: int) -> bool:
         owner = self.directory.owner_of(self.servers[i].name)
