@@ -47,12 +47,12 @@ async def read_changed(
     owned: dict[int, dict[str, UserState]] = {}
 
     def touch(i: int, states: dict[str, UserState]) -> None:
-        items, name = reads.catalogs[i].items, reads.servers[i].name
+        items, mine = reads.catalogs[i].items, ours.get(reads.servers[i].name, {})
         for rk, st in states.items():
             entry = items.get(rk)
             if entry is None or entry.group < 0 or (st.last_viewed_at or 0) <= since[i]:
                 continue
-            stamp = ours.get((name, rk))
+            stamp = mine.get(rk)
             if stamp is not None and same_stamp(stamp[0], int(st.last_viewed_at or 0)):
                 continue
             touched.add(entry.group)

@@ -79,7 +79,7 @@ class SyncBusy(RuntimeError):
 
 def _ledger_rows(
     user_id: UserId,
-) -> tuple[list[LedgerEntry], dict[tuple[str, str], tuple[int, float]]]:
+) -> tuple[list[LedgerEntry], dict[str, dict[str, tuple[int, float]]]]:
     """The user's ledger rows and the stamps our writes left on peers for them."""
     return list(ledger.for_user(user_id)), peer_writes.stamps_for(user_id)
 

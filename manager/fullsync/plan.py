@@ -26,6 +26,9 @@ from manager.servers.identity import copy_key, local_show_key, season_key
 from manager.servers.peer_clock import same_stamp
 from manager.store.ledger import LedgerEntry, Observation, with_parent
 
+# server → item id → (stamp, change time) of our last write there (store/peer_writes.py)
+type Stamps = Mapping[str, Mapping[str, tuple[int, float]]]
+
 
 def ledger_evidence(state: LedgerEntry) -> LedgerEvidence | None:
     """The ledger's row as reconcile evidence: played False is a proven unwatch (with the
@@ -136,16 +139,15 @@ def _same_state(evidence: LedgerEvidence | None, target: Target) -> bool:
     return abs(target.view_offset_ms - evidence.view_offset_ms) <= RESUME_TOLERANCE_MS
 
 
-def _ours(
-    stamps: Mapping[tuple[str, str], tuple[int, float]] | None, catalog: Catalog, item_id: str
-) -> list[tuple[int, float]]:
+def _ours(stamps: Stamps | None, catalog: Catalog, item_id: str) -> list[tuple[int, float]]:
     """The stamps of our last writes there to this item, its season and its show (a
     show-level write stamps every episode it marks)."""
-    if not stamps:
+    there = stamps.get(catalog.name) if stamps else None
+    if not there:
         return []
     item = catalog.items[item_id]
     keys = (item_id, item.season_id, item.show_id)
-    return [stamps[(catalog.name, k)] for k in keys if k and (catalog.name, k) in stamps]
+    return [there[k] for k in keys if k and k in there]
 
 
 def _dated(
@@ -205,11 +207,11 @@ def plan_user(
     write_servers: frozenset[str] | None = None,
     only: str | None = None,
     played_keys: frozenset[ItemKey] | None = None,
-    stamps: Mapping[tuple[str, str], tuple[int, float]] | None = None,
+    stamps: Stamps | None = None,
 ) -> UserPlan:
     """Every write that brings this user's servers to the decided state, plus the
     ledger rows recording that state. `played_keys`: the user's ledger keys whose row says
-    played (None: unknown, assume any might). `stamps`: (server, item id) → the stamp our
+    played (None: unknown, assume any might). `stamps`: server → item id → the stamp our
     own last write left there and the time of the change it replayed."""
     plan = UserPlan()
     candidates: set[int] = set(ledger_rows)

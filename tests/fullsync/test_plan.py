@@ -89,3 +89,23 @@ def test_newest_ledger_row_by_any_key_and_our_own_write_dated_by_the_ledger() ->
     assert plan.records[-1].observation.identity_key == "movie:tmdb://1"  # the row it updates
     plan = plan_user(view, [a, b], groups, best, played_keys=frozenset())
     assert [r.observation.change for r in plan.records] == ["resume"]
+
+
+def test_a_stamp_our_own_write_left_dates_the_state_by_the_change_it_replayed() -> None:
+    a = catalog("a", ("1", ("movie:imdb://tt1",)))
+    b = catalog("b", ("10", ("movie:imdb://tt1",)))
+    groups = build_groups([a, b])
+    # a's 10 min carries the stamp (T2 + 999) of our write replaying a change made at T1;
+    # b's 20 min is a real change at T2, after that change. No ledger row says either.
+    view = UserView(
+        UserId("u"),
+        "u",
+        [ADMIN_BIT, ADMIN_BIT],
+        [{"1": UserState(False, 600_000, T2 + 999)}, {"10": UserState(False, 1_200_000, T2)}],
+    )
+    ours = {"a": {"1": (int(T2 + 999), T1)}, "b": {"99": (int(T2 + 999), T1)}}
+    plan = plan_user(view, [a, b], groups, {}, stamps=ours)
+    assert [(c.server, c.change, c.time_ms) for c in plan.writes] == [("a", "resume", 1_200_000)]
+    # The same stamp on another server's item says nothing of a's: a's 10 min is newest.
+    plan = plan_user(view, [a, b], groups, {}, stamps={"b": ours["a"]})
+    assert [(c.server, c.change, c.time_ms) for c in plan.writes] == [("b", "resume", 600_000)]

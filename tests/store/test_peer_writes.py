@@ -33,8 +33,8 @@ def test_a_users_stamps_are_read_back_for_each_peer_and_item(dsn: str) -> None:
     stamps = on_db(dsn, peer_writes.stamps_for, ALICE)
     # A write that left no stamp (an unplayed mark) is not there, nor is Bob's.
     assert stamps == {
-        ("beta", "10"): (1_700_000_500, 1_700_000_100.5),
-        ("gamma", "10"): (1_700_000_900, 1_700_000_800.0),
+        "beta": {"10": (1_700_000_500, 1_700_000_100.5)},
+        "gamma": {"10": (1_700_000_900, 1_700_000_800.0)},
     }
     assert on_db(dsn, peer_writes.stamps_by_item, "beta", BOB, ["10", "11"]) == {
         "10": (1_700_000_700, 1_700_000_300.0)
