@@ -12,6 +12,7 @@ import ssl
 
 import httpx
 
+from manager import heap
 from manager.config import Config
 from manager.fullsync.engine import FullSync, SyncOptions
 from manager.fullsync.report import Progress
@@ -76,6 +77,7 @@ class Runtime:
     @classmethod
     async def open(cls, config: Config) -> Runtime:
         """Open the database (on its own thread) and build every part."""
+        heap.map_large_blocks()  # before a full sync's tables: see heap.py
         loop = asyncio.get_running_loop()
         runner = await loop.run_in_executor(None, DbRunner, config.database)
         try:
