@@ -34,7 +34,11 @@ class Clock:
         (1.0, None, MAX_AGE_S, False),  # fresh when noted, too old when taken
         (5.0, 2.0, 0.0, False),  # our write after the read
         (5.0, 5.0, 0.0, False),  # our write in the same instant: not trusted
+        (5.0, 4.5, 0.0, False),  # our write half a second after the read
+        (5.0, 5.5, 0.0, True),  # half a second before the read, in the second before it
+        (4.6, 4.9, 0.0, False),  # before the read, in its second: writes are kept by the second
         (2.0, 5.0, 0.0, True),  # our write before the read: the read saw it
+        (2.0, MAX_AGE_S - 1, 0.0, True),  # long before
     ],
 )
 def test_take(read_ago: float, wrote_ago: float | None, later: float, expected: bool) -> None:
@@ -64,9 +68,9 @@ def test_a_write_drops_what_was_read_and_old_writes_are_forgotten() -> None:
     states.note(ALICE, "1", state(clock.now))
     states.wrote(ALICE, "1")
     assert len(states) == 0
-    clock.now += MAX_AGE_S + 1
+    clock.now += MAX_AGE_S + 2
     states.wrote(BOB, "2")
-    assert list(states._writes) == [(BOB, "2")]
+    assert [by_user for _, by_user in states._writes] == [{BOB: {"2"}}]
 
 
 def test_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
