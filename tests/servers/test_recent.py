@@ -73,6 +73,17 @@ def test_a_write_drops_what_was_read_and_old_writes_are_forgotten() -> None:
     assert [by_user for _, by_user in states._writes] == [{BOB: {"2"}}]
 
 
+def test_a_write_after_the_clock_stepped_back_is_not_hidden_behind_an_older_second() -> None:
+    clock = Clock()
+    states = RecentStates(clock)
+    states.wrote(BOB, "2")  # at 1 000.0
+    states.note(ALICE, "1", state(1_000.3))  # alice's read began at 1 000.3
+    clock.now -= 1.2  # then the system clock is set back
+    states.wrote(ALICE, "1")  # after that read, though the clock says 998.8
+    states.note(ALICE, "1", state(1_000.3))  # the read, noted again
+    assert states.take(ALICE, "1") is None
+
+
 def test_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(recent, "MAX_ENTRIES", 3)
     clock = Clock()
