@@ -56,11 +56,9 @@ class RecentStates:
     def wrote(self, user_id: UserId, item_id: str) -> None:
         """One of our writes to the item landed (or may have): states read before are stale."""
         second = int(self.clock())
-        if self._writes and self._writes[-1][0] >= second:
-            # The same second, or the clock stepped back: the newest second stays last
-            # (take stops at the first that ended before the read), dated late, not early.
-            second = self._writes[-1][0]
-        else:
+        # In the same second, or when the clock stepped back, the write joins the newest
+        # second (take stops at the first that ended before the read): dated late, not early.
+        if not self._writes or self._writes[-1][0] < second:
             self._writes.append((second, {}))
         by_user = self._writes[-1][1]
         items = by_user.get(user_id)
