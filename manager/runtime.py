@@ -19,11 +19,12 @@ from manager.fullsync.report import Progress
 from manager.logs import get_logger
 from manager.realtime.handler import RealtimeHandler
 from manager.realtime.writer import PeerWriter
-from manager.servers import connections, kinds
+from manager.servers import kinds
 from manager.servers.errors import MediaServerError
 from manager.servers.index import LibraryIndex
 from manager.servers.interface import MediaServer, UserDirectory
 from manager.servers.models import Credential
+from manager.servers.pools import server_client
 from manager.servers.server import Server
 from manager.store import catch_up, db
 from manager.store.outbox import Outbox
@@ -33,13 +34,7 @@ log = get_logger("manager.runtime")
 
 
 def _client(config: Config, tls: ssl.SSLContext) -> httpx.AsyncClient:
-    http = httpx.AsyncClient(
-        timeout=config.delivery.timeout,
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-        verify=tls,
-    )
-    connections.use_backend(http)
-    return http
+    return server_client(config.delivery.timeout, tls)
 
 
 class Runtime:
@@ -48,9 +43,8 @@ class Runtime:
         self.runner = runner
         self.client_id = client_id
         # plex.tv and the like. Each server has its own pools, one for writes and single
-        # reads (`_pools`), one for a full sync's pages (`_page_pools`): httpx looks over
-        # every idle connection of a pool on each request, and in one pool for everything
-        # that check cost more than a write's own request handling.
+        # reads (`_pools`), one for a full sync's pages (`_page_pools`), so that neither
+        # waits for a connection the other holds.
         # One TLS context for them all, as httpx would make each (certifi's roots, or
         # SSL_CERT_FILE / SSL_CERT_DIR): loading the roots costs ~20 ms a client, and a
         # full sync opens a runtime per run.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
 import httpx
 
 from manager.redaction import redact_text
@@ -36,10 +37,8 @@ async def send(
     where = where or f"{target or url} {method}"
     try:
         response = await _exchange(http, method, url, headers, params, json, timeout)
-    except httpx.TimeoutException as exc:
-        raise Unreachable(f"{where}: timed out ({type(exc).__name__})", target=target) from None
-    except httpx.TransportError as exc:
-        raise Unreachable(f"{where}: {type(exc).__name__}: {exc}", target=target) from None
+    except (httpx.TransportError, aiohttp.ClientError, TimeoutError) as exc:
+        raise Unreachable(f"{where}: {redact_text(_failure(exc))}", target=target) from None
     if response.status_code >= 300:
         body = redact_text(response.text[:_BODY_IN_ERROR].replace("\n", " ").strip())
         message = f"{where}: HTTP {response.status_code}" + (f" {body}" if body else "")
@@ -97,6 +96,20 @@ async def _exchange(
     finally:
         await response.aclose()
     return response
+
+
+def _failure(exc: BaseException) -> str:
+    """Why no answer came, in a few words. The transport (servers/pools.py) raises
+    httpx's errors from aiohttp's and names some by a near miss (a refused connection
+    as a connect timeout): the aiohttp error it came from is the truer name. An aiohttp
+    error's text may carry the URL: of an answer that was not HTTP only the reason is
+    kept."""
+    cause = exc.__cause__ if isinstance(exc.__cause__, aiohttp.ClientError) else exc
+    if isinstance(cause, (httpx.TimeoutException, TimeoutError)):
+        return f"timed out ({type(cause).__name__})"
+    if isinstance(cause, aiohttp.ClientResponseError):
+        return f"{type(cause).__name__}: {cause.message}"
+    return f"{type(cause).__name__}: {cause}"
 
 
 def parse_retry_after(value: str | None) -> float | None:

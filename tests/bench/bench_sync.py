@@ -3,7 +3,8 @@ and the floor: what a lean bare client needs for the same reads and writes.
 
     .venv/bin/python -m tests.bench.bench_sync [--movies N --shows S --episodes E
                                                 --diverge 0.1 --memory --no-second
-                                                --no-floor --floor-in-flight 8 --json]
+                                                --no-floor --floor-in-flight 8
+                                                --floor-transport aiohttp|httpcore --json]
 
 The emulator runs in its own process (so the numbers here are the manager's alone) and so
 does the writing of the fixture (at large sizes it needs more memory than the manager);
@@ -40,7 +41,13 @@ from manager.fullsync.report import Progress, SyncReport  # noqa: E402
 from manager.sync_command import run_standalone  # noqa: E402
 from tests.bench.sync_changes import make_changes  # noqa: E402
 from tests.bench.sync_fixture import write_fixture_in_child  # noqa: E402
-from tests.bench.sync_floor import IN_FLIGHT, FloorResult, WriteMix, run_floor  # noqa: E402
+from tests.bench.sync_floor import (  # noqa: E402
+    IN_FLIGHT,
+    TRANSPORTS,
+    FloorResult,
+    WriteMix,
+    run_floor,
+)
 from tests.fakeplex.generate import add_size_arguments  # noqa: E402
 from tests.support.processes import emulator_process  # noqa: E402
 
@@ -119,12 +126,15 @@ def ratio(ours: float, floor: float) -> str:
     return f"{ours / floor:.1f}x" if floor > 0 else "n/a"
 
 
-def print_floor(floor: FloorResult, runs: list[Run], mixes: dict[str, WriteMix]) -> None:
+def print_floor(
+    floor: FloorResult, runs: list[Run], mixes: dict[str, WriteMix], transport: str
+) -> None:
     reads = sum(s.read_requests for s in floor.servers.values())
     writes = sum(s.write_requests for s in floor.servers.values())
     kinds = {f.name: sum(getattr(m, f.name) for m in mixes.values()) for f in fields(WriteMix)}
     print(
-        f"floor (fresh emulator, same fixture): tokens {floor.tokens_s:.2f} s, "
+        f"floor (fresh emulator, same fixture, {transport} transport): "
+        f"tokens {floor.tokens_s:.2f} s, "
         f"reads {floor.read_s:.1f} s ({reads} requests, client CPU {floor.read_cpu_s:.1f} s), "
         f"writes {floor.write_s:.1f} s ({writes} requests: "
         + ", ".join(f"{n} {k}" for k, n in kinds.items())
@@ -255,6 +265,12 @@ def main() -> int:
     ap.add_argument(
         "--floor-in-flight", type=int, default=IN_FLIGHT, help="floor requests per server"
     )
+    ap.add_argument(
+        "--floor-transport",
+        choices=sorted(TRANSPORTS),
+        default="aiohttp",
+        help="the floor client's transport: the manager's (aiohttp) or httpx's own (httpcore)",
+    )
     ap.add_argument("--json", action="store_true", help="end with one JSON line of numbers")
     ap.add_argument(
         "--kinds",
@@ -279,8 +295,8 @@ def main() -> int:
         floor = None
         if not args.no_floor and plex_only(args):
             mixes = write_mixes(runs[0].report)
-            floor = run_floor(path, mixes, args.floor_in_flight)
-            print_floor(floor, runs, mixes)
+            floor = run_floor(path, mixes, args.floor_in_flight, args.floor_transport)
+            print_floor(floor, runs, mixes, args.floor_transport)
     if args.json:
         print(json.dumps(result_json(args, runs, rss, floor)))
     return 0
@@ -304,6 +320,7 @@ def result_json(
         "floor": None
         if floor is None
         else {
+            "transport": args.floor_transport,
             "tokens_s": round(floor.tokens_s, 3),
             "read_s": round(floor.read_s, 3),
             "write_s": round(floor.write_s, 3),

@@ -1,7 +1,9 @@
 """The floor of the full-sync benchmark: what a lean bare client needs for the same work.
 
 Against a fresh emulator holding the same fixture as the measured sync, a small async
-httpx client with `in_flight` requests per server (8 by default):
+httpx client with `in_flight` requests per server (8 by default), on the same transport as
+the manager's (`transport="aiohttp"`, servers/pools.py; `"httpcore"`: httpx's own, the
+floor of the measurements before the manager moved to aiohttp's connections):
 
 1. tokens: asks plex.tv for each server's shares (`/api/servers/{machine}/shared_servers`
    with the owner's token), as the manager's directory does; whoever is shared a server
@@ -34,12 +36,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from httpx_aiohttp import HttpxAiohttpClient
 
 from manager.servers import json_body
 from tests.support.processes import emulator_process
 
 PAGE_SIZE = 1000  # the manager's DEFAULT_PAGE_SIZE; the bench checks page counts agree
 IN_FLIGHT = 8
+TRANSPORTS = {"aiohttp": HttpxAiohttpClient, "httpcore": httpx.AsyncClient}
 LIBRARY_ID = "com.plexapp.plugins.library"
 TYPE_MOVIE, TYPE_SHOW, TYPE_EPISODE = 1, 2, 4
 HEADERS = {
@@ -247,7 +251,10 @@ async def _writer(server: FloorServer, jobs: deque[tuple[str, str, str, int]]) -
 
 
 async def measure(
-    describe: dict[str, Any], mixes: dict[str, WriteMix], in_flight: int = IN_FLIGHT
+    describe: dict[str, Any],
+    mixes: dict[str, WriteMix],
+    in_flight: int = IN_FLIGHT,
+    transport: str = "aiohttp",
 ) -> FloorResult:
     """The floor against a running emulator (`describe`: its description)."""
     entries = describe["servers"]
@@ -255,7 +262,8 @@ async def measure(
         max_connections=in_flight * len(entries) + 1,
         max_keepalive_connections=in_flight * len(entries) + 1,
     )
-    async with httpx.AsyncClient(headers=HEADERS, limits=limits, timeout=300.0) as http:
+    client = TRANSPORTS[transport]
+    async with client(headers=HEADERS, limits=limits, timeout=300.0) as http:
         servers = [FloorServer(http, e, in_flight) for e in entries]
         t0, c0 = time.perf_counter(), time.process_time()
         await asyncio.gather(*(read_shares(http, describe["plextv_url"], s) for s in servers))
@@ -287,7 +295,12 @@ async def measure(
     )
 
 
-def run_floor(fixture: Path, mixes: dict[str, WriteMix], in_flight: int = IN_FLIGHT) -> FloorResult:
+def run_floor(
+    fixture: Path,
+    mixes: dict[str, WriteMix],
+    in_flight: int = IN_FLIGHT,
+    transport: str = "aiohttp",
+) -> FloorResult:
     """Start a fresh emulator on `fixture` (its start-up not timed), measure, stop it."""
     with emulator_process(fixture) as describe:
-        return asyncio.run(measure(describe, mixes, in_flight))
+        return asyncio.run(measure(describe, mixes, in_flight, transport))

@@ -1,6 +1,7 @@
-"""Keep-alive connections with the cheaper idle check (manager/servers/connections.py),
-over real sockets, plain and TLS: a connection the server closed while idle is never
-reused, an open one is."""
+"""The media servers' HTTP client (manager/servers/pools.py) over real sockets, plain and
+TLS: a connection the server closed while idle is never reused, an open one is; an
+answer that is not HTTP, a server that never answers and one that is not there are each
+one `Unreachable` (servers/http.py), never an aiohttp error."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from manager.servers import connections
+from manager.servers.errors import Unreachable
+from manager.servers.http import send
+from manager.servers.pools import server_client
 
 _ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 
@@ -83,10 +86,8 @@ async def _server(
     return await asyncio.start_server(serve, "127.0.0.1", 0, ssl=tls), accepted
 
 
-def _client(verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
-    http = httpx.AsyncClient(timeout=5, verify=verify)
-    assert connections.use_backend(http)
-    return http
+def _client(verify: ssl.SSLContext | None = None) -> httpx.AsyncClient:
+    return server_client(5, verify or ssl.create_default_context())
 
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
@@ -99,7 +100,7 @@ def test_an_idle_connection_is_reused_only_while_the_server_keeps_it(
     async def main() -> list[int]:
         server, accepted = await _server(closes, server_tls)
         port = server.sockets[0].getsockname()[1]
-        async with _client(client_tls or True) as http:
+        async with _client(client_tls) as http:
             for _ in range(3):
                 assert (await http.get(f"{scheme}://127.0.0.1:{port}/")).text == "ok"
                 await asyncio.sleep(0.05)  # a close reaches us meanwhile
@@ -109,12 +110,61 @@ def test_an_idle_connection_is_reused_only_while_the_server_keeps_it(
     assert len(asyncio.run(main())) == connections_made
 
 
-def test_only_a_fresh_client_of_this_httpx_takes_the_backend() -> None:
+async def _raw_server(answer: bytes | None) -> asyncio.Server:
+    """A server that reads a request and sends `answer` as it is (None: nothing, ever)."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        if answer is None:
+            await asyncio.sleep(30)
+        else:
+            writer.write(answer)
+            await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(serve, "127.0.0.1", 0)
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", "ClientResponseError"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok", "ClientPayloadError"),
+        (b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n", "ClientResponseError"),
+        (None, "timed out"),
+    ],
+    ids=["not-http", "short-body", "huge-header", "silent"],
+)
+def test_what_is_not_an_http_answer_is_unreachable(answer: bytes | None, says: str) -> None:
+    async def main() -> Unreachable:
+        server = await _raw_server(answer)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            async with _client() as http:
+                with pytest.raises(Unreachable) as caught:
+                    await send(
+                        http, "GET", f"http://127.0.0.1:{port}/:/scrobble",
+                        headers={"X-Plex-Token": "secret-token"}, params={"key": "1"},
+                        timeout=0.5, target="s1",
+                    )  # fmt: skip
+        finally:
+            server.close()
+        return caught.value
+
+    error = asyncio.run(main())
+    assert says in str(error)
+    assert error.target == "s1"
+    assert "secret-token" not in str(error) and "key=1" not in str(error)
+
+
+def test_a_server_that_is_not_there_is_unreachable() -> None:
     async def main() -> None:
-        async with httpx.AsyncClient() as http:
-            assert connections.use_backend(http)
-        mock = httpx.MockTransport(lambda _: httpx.Response(200))
-        async with httpx.AsyncClient(transport=mock) as http:
-            assert not connections.use_backend(http)
+        free = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = free.sockets[0].getsockname()[1]
+        free.close()
+        await free.wait_closed()
+        async with _client() as http:
+            with pytest.raises(Unreachable, match="ClientConnectorError"):
+                await send(http, "GET", f"http://127.0.0.1:{port}/identity", headers={})
 
     asyncio.run(main())
