@@ -205,7 +205,10 @@ def run_syncs(args: argparse.Namespace, path: Path, tmp: str) -> list[Run]:
                 "database": f"sqlite:///{Path(tmp) / 'bench.db'}",
                 "plextv_url": describe["plextv_url"],
                 "sync": {"concurrency": args.concurrency},
-                "delivery": {"per_peer": args.per_peer, "concurrency": 2 * args.per_peer},
+                "delivery": {
+                    "per_peer": args.per_peer,
+                    "concurrency": args.delivery_concurrency or 2 * args.per_peer,
+                },
             },
             "bench",
             env={},
@@ -252,6 +255,12 @@ def main() -> int:
     ap.add_argument("--diverge", type=float, default=0.1)
     ap.add_argument("--concurrency", type=int, default=8, help="page requests per server, max")
     ap.add_argument("--per-peer", type=int, default=8, help="outbox deliveries per server, max")
+    ap.add_argument(
+        "--delivery-concurrency",
+        type=int,
+        default=0,
+        help="outbox deliveries overall (0: 2x per-peer)",
+    )
     ap.add_argument("--memory", action="store_true", help="tracemalloc peak (slower)")
     ap.add_argument("--no-second", action="store_true")
     ap.add_argument("--no-floor", action="store_true", help="skip the bare client's floor")
