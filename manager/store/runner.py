@@ -7,7 +7,6 @@ event loop never blocks on disk.
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,14 +20,6 @@ T = TypeVar("T")
 
 _Call = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
 
-# How long a thread may hold the GIL while another waits for it (CPython's default: 5 ms).
-# Each database call hands the GIL to this runner's thread and its answer hands it back,
-# and while the event loop is busy (a full sync's writes keep it so) each of those waits
-# the whole interval: two calls per write. With 5 ms that wait, not CPU, bounded a first
-# sync: 64-67 s at 10 000 items per server; 27-36 s with 0.2-1 ms, and a third less CPU
-# (bench_sync --movies 5000 --shows 50 --no-floor --no-second --changes 0, one run each).
-SWITCH_INTERVAL_S = 0.001
-
 
 class DbRunner:
     """Runs database calls on one thread, awaited from asyncio.
@@ -40,8 +31,6 @@ class DbRunner:
     """
 
     def __init__(self, dsn: str) -> None:
-        if sys.getswitchinterval() > SWITCH_INTERVAL_S:  # process-wide: see above
-            sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db")
         self.db: peewee.Database = self._pool.submit(open_database, dsn).result()
         self._lock = threading.Lock()

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import sys
-from pathlib import Path
 
 import peewee
 import pytest
 
 from manager.store.db import MetaRow
-from manager.store.runner import SWITCH_INTERVAL_S, DbRunner
+from manager.store.runner import DbRunner
 
 
 def _put(key: str) -> str:
@@ -62,19 +60,3 @@ def test_a_result_waits_for_the_commit(runner: DbRunner) -> None:
     asyncio.run(runner.together(_put, "seen"))
     with sqlite3.connect(runner.db.database) as other:
         assert other.execute("SELECT 1 FROM meta WHERE key = 'seen'").fetchone() == (1,)
-
-
-def test_a_runner_has_the_gil_change_hands_within_a_millisecond(tmp_path: Path) -> None:
-    """Its thread and the event loop hand the GIL back and forth on every call: at
-    CPython's 5 ms each hand-over of a busy loop waited that long (store/runner.py)."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(0.005)
-    try:
-        runner = DbRunner(f"sqlite:///{tmp_path / 'gil.db'}")
-        runner.close()
-        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_S)
-        sys.setswitchinterval(0.0002)  # lower already: left as it is
-        DbRunner(f"sqlite:///{tmp_path / 'gil.db'}").close()
-        assert sys.getswitchinterval() == pytest.approx(0.0002)
-    finally:
-        sys.setswitchinterval(before)
