@@ -15,6 +15,7 @@ BENCHMARKS = {
     "proxy": "tests.bench.bench_proxy",
     "manager": "tests.bench.bench_manager",
     "sync": "tests.bench.bench_sync",
+    "transport": "tests.bench.bench_transport",
     "mixed": "tests.bench.bench_mixed",
 }
 
