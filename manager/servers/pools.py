@@ -1,30 +1,59 @@
 """The HTTP client each media server gets: httpx's interface over aiohttp's connections.
 
 A full sync makes one request per write, tens of thousands, on the manager's one event
-loop, and that loop bounds a first sync. httpx's own transport (httpcore over anyio)
-cost 0.64-0.84 ms of client CPU per Plex scrobble against the emulator; the same
-request through `PlexServerClient` on aiohttp's connections costs 0.30-0.34 ms (3 000
-requests, 8 in flight, three rounds each). httpx-aiohttp, by httpx's maintainer, is the
-transport that joins them: everything above it (requests, responses, errors, the tests'
-`httpx.MockTransport`) stays httpx, so no caller changes. aiohttp also drops an idle
-keep-alive connection the server closed without looking at every idle socket on every
-request (httpcore did, one `poll` each), and sends an idempotent request again once when
-a reused connection turns out closed.
+loop. httpx's own transport (httpcore over anyio) cost 0.80 ms of client CPU per Plex
+scrobble through `PlexServerClient` against the emulator; on aiohttp's connections the
+same request costs 0.26 ms (`make bench BENCH=transport`, medians of three rounds).
+httpx-aiohttp, by httpx's maintainer, is the transport that joins them: everything above
+it (requests, responses, errors, the tests' `httpx.MockTransport`) stays httpx, so no
+caller changes. aiohttp also drops an idle keep-alive connection the server closed
+without polling every idle socket on every request, as httpcore did.
+
+One thing of aiohttp's is turned off: it sends a GET again, once, when a reused
+connection drops before the answer. A Plex write is a GET (`/:/scrobble`) and the first
+may have landed: a second would count the play twice, a write the peer already holds.
+The outbox retries such a write instead, and its writer reads the item first
+(servers/recent.py), as it did on httpx's own transport.
 """
 
 from __future__ import annotations
 
 import ssl
+from typing import Any
 
 import httpx
-from httpx_aiohttp import HttpxAiohttpClient
+from aiohttp import ClientSession
+from httpx_aiohttp import AiohttpTransport, HttpxAiohttpClient
+
+
+class _Transport(AiohttpTransport):
+    def get_client(self) -> ClientSession:
+        session = super().get_client()
+        # No public switch for it (aiohttp's own test client sets the same attribute).
+        session._retry_connection = False
+        return session
+
+
+class _Client(HttpxAiohttpClient):
+    """httpx-aiohttp's client, its transports (a proxy's too) `_Transport`."""
+
+    def _init_transport(self, *args: Any, **kwargs: Any) -> httpx.AsyncBaseTransport:
+        if kwargs.get("transport") is not None:
+            return kwargs["transport"]
+        kwargs.pop("transport", None)
+        return _Transport(*args, **kwargs)
+
+    def _init_proxy_transport(
+        self, proxy: httpx.Proxy, *args: Any, **kwargs: Any
+    ) -> httpx.AsyncBaseTransport:
+        return _Transport(*args, proxy=proxy, **kwargs)
 
 
 def server_client(timeout: float, tls: ssl.SSLContext) -> httpx.AsyncClient:
     """A client with its own pool of keep-alive connections. `tls` is handed over as it
     is (loading the roots costs ~20 ms: one context for all). A proxy from the
     environment is honoured, as by httpx's own transport."""
-    return HttpxAiohttpClient(
+    return _Client(
         timeout=timeout,
         limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
         verify=tls,

@@ -168,3 +168,37 @@ def test_a_server_that_is_not_there_is_unreachable() -> None:
                 await send(http, "GET", f"http://127.0.0.1:{port}/identity", headers={})
 
     asyncio.run(main())
+
+
+def test_a_get_is_not_sent_again_when_its_reused_connection_drops() -> None:
+    """A Plex write is a GET: sent again, a scrobble that landed would count twice. The
+    server answers the first request, then drops the connection when the second comes
+    (as after a write it carried out): one Unreachable, and the server saw it once."""
+    seen: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                seen.append(await reader.readuntil(b"\r\n\r\n"))
+                if len(seen) == 2:
+                    writer.transport.abort()
+                    return
+                writer.write(_ANSWER)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+
+    async def main() -> None:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/:/scrobble"
+        try:
+            async with _client() as http:
+                await send(http, "GET", url, headers={}, params={"key": "1"}, target="s1")
+                with pytest.raises(Unreachable):
+                    await send(http, "GET", url, headers={}, params={"key": "2"}, target="s1")
+                await asyncio.sleep(0.1)  # a request sent again would arrive meanwhile
+        finally:
+            server.close()
+
+    asyncio.run(main())
+    assert [r.split(b" ")[1] for r in seen] == [b"/:/scrobble?key=1", b"/:/scrobble?key=2"]
