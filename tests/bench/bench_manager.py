@@ -61,9 +61,16 @@ class Emulator:
             )
             for s in info["servers"]
         }
+        self.kinds = {s["name"]: s.get("kind", "plex") for s in info["servers"]}
 
     def token_for(self, user: str, server: str) -> str:
         return self.servers[server].tokens[user]
+
+    def kind(self, server: str) -> str:
+        """As `Cluster.kind` (the config needs it). This benchmark speaks Plex to each."""
+        if self.kinds[server] != "plex":
+            raise SystemExit(f"{server} is a {self.kinds[server]} server: Plex only here")
+        return "plex"
 
 
 def catalogue(server: Server) -> dict[Any, tuple[str, int]]:
