@@ -38,10 +38,8 @@ class _Client(HttpxAiohttpClient):
     """httpx-aiohttp's client, its transports (a proxy's too) `_Transport`."""
 
     def _init_transport(self, *args: Any, **kwargs: Any) -> httpx.AsyncBaseTransport:
-        if kwargs.get("transport") is not None:
-            return kwargs["transport"]
-        kwargs.pop("transport", None)
-        return _Transport(*args, **kwargs)
+        given = kwargs.pop("transport", None)  # the caller's own transport, if any, as is
+        return given if given is not None else _Transport(*args, **kwargs)
 
     def _init_proxy_transport(
         self, proxy: httpx.Proxy, *args: Any, **kwargs: Any

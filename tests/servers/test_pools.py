@@ -1,7 +1,8 @@
 """The media servers' HTTP client (manager/servers/pools.py) over real sockets, plain and
 TLS: a connection the server closed while idle is never reused, an open one is; an
 answer that is not HTTP, a server that never answers and one that is not there are each
-one `Unreachable` (servers/http.py), never an aiohttp error."""
+one `Unreachable` (servers/http.py), never an aiohttp error; a GET whose reused
+connection drops is not sent again."""
 
 from __future__ import annotations
 
