@@ -61,7 +61,7 @@ def as_int(value: Any) -> int | None:
     except (TypeError, ValueError):
         try:
             return int(float(value))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: "inf"
             return None
 
 

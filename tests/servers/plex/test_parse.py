@@ -139,6 +139,19 @@ def test_garbage_is_a_parse_error() -> None:
         parse.identity(parse.decode(b"<MediaContainer/>"))
 
 
+def test_a_number_out_of_range_is_no_number() -> None:
+    # int(float("inf")) raises OverflowError, not ValueError: it once escaped the parser.
+    assert [parse.as_int(v) for v in ("inf", "-inf", "nan", "1e3", "7")] == [
+        None,
+        None,
+        None,
+        1000,
+        7,
+    ]
+    page = b'<MediaContainer><Video ratingKey="1" type="movie" viewOffset="inf"/></MediaContainer>'
+    assert parse.states(parse.decode(page))[0].resume_ms == 0
+
+
 def test_interner_shares_repeated_strings() -> None:
     items = parse.items(parse.decode(XML_EPISODES))
     assert items[0].kind is items[1].kind
