@@ -21,7 +21,7 @@ from manager.servers.interface import DEFAULT_PAGE_SIZE
 from manager.servers.models import Library, MediaItem, ServerIdentity, Session
 from manager.servers.pacing import Pacer
 from manager.servers.paging import pages
-from manager.servers.plex import parse
+from manager.servers.plex import parse, state_page
 from manager.servers.plex.transport import base_headers, send
 
 LIBRARY_IDENTIFIER = "com.plexapp.plugins.library"
@@ -97,8 +97,11 @@ class PlexServerClient:
         bulk: bool = False,
     ) -> tuple[parse.Body, httpx.Response]:
         response = await self._request("GET", path, token, params, headers, bulk=bulk)
+        return self._decoded(response, path), response
+
+    def _decoded(self, response: httpx.Response, path: str) -> parse.Body:
         try:
-            return parse.decode(response.content), response
+            return parse.decode(response.content)
         except parse.ParseError as exc:
             raise MediaServerError(f"{self.name} GET {path}: {exc}", target=self.name) from None
 
@@ -135,17 +138,24 @@ class PlexServerClient:
         start: int,
         size: int,
         parse_page: Callable[[parse.Body], list[MediaItem]],
+        fast: Callable[[bytes], tuple[list[MediaItem], int | None] | None] | None = None,
     ) -> tuple[list[MediaItem], int | None]:
-        body, response = await self._get_body(
+        """One page of a listing and the listing's total; `fast`, when given, reads the
+        page first (None: not a page it reads, and `parse_page` does)."""
+        response = await self._request(
+            "GET",
             path,
             token,
             params,
             {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(size)},
             bulk=True,
         )
-        return parse_page(body), parse.total_size(
-            body, response.headers.get("X-Plex-Container-Total-Size")
-        )
+        header = response.headers.get("X-Plex-Container-Total-Size")
+        if fast is not None and (read := fast(response.content)) is not None:
+            items, total = read
+            return items, total if total is not None else parse.as_int(header)
+        body = self._decoded(response, path)
+        return parse_page(body), parse.total_size(body, header)
 
     async def iter_items(
         self,
@@ -165,7 +175,8 @@ class PlexServerClient:
         identities through a LibraryIndex (by rating key) can skip the <Guid>s
         (`include_guids=False`) and filter (`extra_params={"unwatched": "0"}` or
         `{"inProgress": "1"}`) to read only what the user has state for. `state_only`:
-        each item with its id, kind and the user's state only (parse.states), no <Guid>s.
+        each item with its id, kind and the user's state only (parse.states; a JSON page
+        through state_page's typed decoder, a third of the CPU), no <Guid>s.
         """
         sec = section if isinstance(section, Library) else None
         section_id = sec.id if sec else str(section)
@@ -184,8 +195,10 @@ class PlexServerClient:
             )
         )
 
+        fast = state_page.read_states if state_only else None
+
         def fetch(start: int, size: int) -> Awaitable[tuple[list[MediaItem], int | None]]:
-            return self._page(token, path, params, start, size, parse_page)
+            return self._page(token, path, params, start, size, parse_page, fast)
 
         async for page in pages(fetch, page_size, self.max_concurrency):
             yield page

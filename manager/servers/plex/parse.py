@@ -229,13 +229,32 @@ def states(body: Body) -> list[MediaItem]:
 
 def _add_state(item: MediaItem, a: Mapping[str, Any]) -> None:
     """The reading user's state, from the entry's attributes, into the item being built."""
-    view_count = as_int(a.get("viewCount")) or 0
-    leaves = as_int(a.get("leafCount")) if item.kind in ("show", "season") else None
-    played_leaves = (as_int(a.get("viewedLeafCount")) or 0) if leaves is not None else None
+    set_state(
+        item,
+        as_int(a.get("viewCount")) or 0,
+        as_int(a.get("viewOffset")) or 0,
+        as_int(a.get("lastViewedAt")),
+        as_int(a.get("leafCount")),
+        as_int(a.get("viewedLeafCount")),
+    )
+
+
+def set_state(
+    item: MediaItem,
+    view_count: int,
+    view_offset: int,
+    last_viewed_at: int | None,
+    leaf_count: int | None,
+    viewed_leaf_count: int | None,
+) -> None:
+    """The reading user's state, from the entry's values, into the item being built (the
+    one rule for both readers: this module's and state_page's)."""
+    leaves = leaf_count if item.kind in ("show", "season") else None
+    played_leaves = (viewed_leaf_count or 0) if leaves is not None else None
     item.played = _played(view_count, leaves, played_leaves)
     item.play_count = view_count
-    item.resume_ms = as_int(a.get("viewOffset")) or 0
-    item.last_played_at = as_int(a.get("lastViewedAt"))
+    item.resume_ms = view_offset
+    item.last_played_at = last_viewed_at
     item.leaves = leaves
     item.played_leaves = played_leaves
 
