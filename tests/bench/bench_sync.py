@@ -4,7 +4,8 @@ and the floor: what a lean bare client needs for the same reads and writes.
     .venv/bin/python -m tests.bench.bench_sync [--movies N --shows S --episodes E
                                                 --diverge 0.1 --memory --no-second
                                                 --no-floor --floor-in-flight 8
-                                                --floor-transport aiohttp|httpcore --json]
+                                                --floor-transport aiohttp|httpcore
+                                                --floor-decode typed|orjson --json]
 
 The emulator runs in its own process (so the numbers here are the manager's alone) and so
 does the writing of the fixture (at large sizes it needs more memory than the manager);
@@ -42,6 +43,7 @@ from manager.sync_command import run_standalone  # noqa: E402
 from tests.bench.sync_changes import make_changes  # noqa: E402
 from tests.bench.sync_fixture import write_fixture_in_child  # noqa: E402
 from tests.bench.sync_floor import (  # noqa: E402
+    DECODES,
     IN_FLIGHT,
     TRANSPORTS,
     FloorResult,
@@ -127,13 +129,13 @@ def ratio(ours: float, floor: float) -> str:
 
 
 def print_floor(
-    floor: FloorResult, runs: list[Run], mixes: dict[str, WriteMix], transport: str
+    floor: FloorResult, runs: list[Run], mixes: dict[str, WriteMix], stack: str
 ) -> None:
     reads = sum(s.read_requests for s in floor.servers.values())
     writes = sum(s.write_requests for s in floor.servers.values())
     kinds = {f.name: sum(getattr(m, f.name) for m in mixes.values()) for f in fields(WriteMix)}
     print(
-        f"floor (fresh emulator, same fixture, {transport} transport): "
+        f"floor (fresh emulator, same fixture, {stack}): "
         f"tokens {floor.tokens_s:.2f} s, "
         f"reads {floor.read_s:.1f} s ({reads} requests, client CPU {floor.read_cpu_s:.1f} s), "
         f"writes {floor.write_s:.1f} s ({writes} requests: "
@@ -280,6 +282,12 @@ def main() -> int:
         default="aiohttp",
         help="the floor client's transport: the manager's (aiohttp) or httpx's own (httpcore)",
     )
+    ap.add_argument(
+        "--floor-decode",
+        choices=DECODES,
+        default="typed",
+        help="how the floor decodes the users' pages: as our reader (typed) or whole (orjson)",
+    )
     ap.add_argument("--json", action="store_true", help="end with one JSON line of numbers")
     ap.add_argument(
         "--kinds",
@@ -304,8 +312,15 @@ def main() -> int:
         floor = None
         if not args.no_floor and plex_only(args):
             mixes = write_mixes(runs[0].report)
-            floor = run_floor(path, mixes, args.floor_in_flight, args.floor_transport)
-            print_floor(floor, runs, mixes, args.floor_transport)
+            floor = run_floor(
+                path, mixes, args.floor_in_flight, args.floor_transport, args.floor_decode
+            )
+            print_floor(
+                floor,
+                runs,
+                mixes,
+                f"{args.floor_transport} transport, {args.floor_decode} users' pages",
+            )
     if args.json:
         print(json.dumps(result_json(args, runs, rss, floor)))
     return 0
@@ -330,6 +345,7 @@ def result_json(
         if floor is None
         else {
             "transport": args.floor_transport,
+            "decode": args.floor_decode,
             "tokens_s": round(floor.tokens_s, 3),
             "read_s": round(floor.read_s, 3),
             "write_s": round(floor.write_s, 3),

@@ -14,8 +14,11 @@ floor of the measurements before the manager moved to aiohttp's connections):
    reader asks for: `/library/sections`, then `/library/sections/{id}/all` with `type` 1
    (movies), 4 (episodes) and, for the owner only, 2 (shows) and `includeGuids=1`, pages of
    `page_size` through the X-Plex-Container-Start/Size headers, JSON. Each page is decoded
-   (orjson, as our parser: servers/json_body.py): any client has to look at the state it
-   reads.
+   as our reader decodes it: any client has to look at the state it reads. The owner's
+   pages whole (orjson, servers/json_body.py); the other users' pages, as our reader's
+   state pass, straight into the fields of state (msgspec, servers/plex/state_page.py), with
+   the duration for the writes (`decode="typed"`; `"orjson"`: every page whole, the floor
+   of the measurements before our reader did so).
 3. writes: per server as many write requests as our first sync made, `/:/scrobble`,
    `/:/unscrobble` and stopped `/:/timeline` reports in the proportion of its watched,
    unwatched and resume counts, spread over the server's users, each on a distinct movie or
@@ -36,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 from httpx_aiohttp import HttpxAiohttpClient
 
 from manager.servers import json_body
@@ -44,6 +48,7 @@ from tests.support.processes import emulator_process
 PAGE_SIZE = 1000  # the manager's DEFAULT_PAGE_SIZE; the bench checks page counts agree
 IN_FLIGHT = 8
 TRANSPORTS = {"aiohttp": HttpxAiohttpClient, "httpcore": httpx.AsyncClient}
+DECODES = ("typed", "orjson")
 LIBRARY_ID = "com.plexapp.plugins.library"
 TYPE_MOVIE, TYPE_SHOW, TYPE_EPISODE = 1, 2, 4
 HEADERS = {
@@ -51,6 +56,29 @@ HEADERS = {
     "X-Plex-Client-Identifier": "plex-cluster-bench-floor",
     "X-Plex-Product": "Plex Cluster bench floor",
 }
+
+
+class Listed(msgspec.Struct):
+    """What the floor looks at in a user's listed item: the state, and for the writes the
+    key and the duration."""
+
+    ratingKey: str = ""
+    duration: int | None = None
+    viewCount: int | None = None
+    viewOffset: int | None = None
+    lastViewedAt: int | None = None
+
+
+class ListedContainer(msgspec.Struct):
+    totalSize: int = 0
+    Metadata: list[Listed] = []
+
+
+class ListedPage(msgspec.Struct):
+    MediaContainer: ListedContainer
+
+
+LISTED = msgspec.json.Decoder(ListedPage)
 
 
 @dataclass(frozen=True)
@@ -127,8 +155,11 @@ class UserListing:
 class FloorServer:
     """One emulated server as the floor client sees it: its URL, gate and counts."""
 
-    def __init__(self, http: httpx.AsyncClient, entry: dict[str, Any], in_flight: int) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, entry: dict[str, Any], in_flight: int, typed: bool
+    ) -> None:
         self.http = http
+        self.typed = typed  # users' pages decoded as our state pass decodes them
         self.url = str(entry["url"]).rstrip("/")
         self.machine = str(entry["machineIdentifier"])
         self.owner = str(entry["owner"])
@@ -161,24 +192,32 @@ class FloorServer:
         if listing.owner:  # the catalogue: only the owner's read asks for the <Guid>s
             params["includeGuids"] = "1"
 
-        def take(page: dict[str, Any]) -> None:
-            items = page.get("Metadata") or []
+        def room(listed: int) -> int:
+            """Counts a page's items; how many more of them the writes need."""
             if type_code == TYPE_SHOW:
-                return
-            self.counts.items_listed += len(items)
-            room = listing.keep - len(listing.leaves)
-            for item in items[: max(0, room)]:
-                listing.leaves.append((str(item["ratingKey"]), int(item.get("duration") or 0)))
+                return 0
+            self.counts.items_listed += listed
+            return max(0, listing.keep - len(listing.leaves))
 
-        async def one(start: int) -> None:
-            # Taken and dropped as each page comes: at 100 000 items × 20 users, holding a
-            # listing's decoded pages until all arrive would need gigabytes.
-            take(await self.read(path, listing.token, params, start))
+        async def page(start: int) -> int:
+            if self.typed and not listing.owner:
+                self.counts.read_requests += 1
+                response = await self.get(path, listing.token, params, start)
+                container = LISTED.decode(response.content).MediaContainer
+                listed = container.Metadata
+                keep = listed[: room(len(listed))]
+                listing.leaves.extend((i.ratingKey, i.duration or 0) for i in keep)
+                return container.totalSize
+            body = await self.read(path, listing.token, params, start)
+            items = body.get("Metadata") or []
+            keep = items[: room(len(items))]
+            listing.leaves.extend((str(i["ratingKey"]), int(i.get("duration") or 0)) for i in keep)
+            return int(body.get("totalSize") or 0)
 
-        first = await self.read(path, listing.token, params, 0)
-        take(first)
-        total = int(first.get("totalSize") or 0)
-        await asyncio.gather(*(one(start) for start in range(PAGE_SIZE, total, PAGE_SIZE)))
+        # Taken and dropped as each page comes: at 100 000 items × 20 users, holding a
+        # listing's decoded pages until all arrive would need gigabytes.
+        total = await page(0)
+        await asyncio.gather(*(page(start) for start in range(PAGE_SIZE, total, PAGE_SIZE)))
 
     async def listing(self, listing: UserListing) -> None:
         sections = (await self.read("/library/sections", listing.token, {}, None)).get(
@@ -255,6 +294,7 @@ async def measure(
     mixes: dict[str, WriteMix],
     in_flight: int = IN_FLIGHT,
     transport: str = "aiohttp",
+    decode: str = "typed",
 ) -> FloorResult:
     """The floor against a running emulator (`describe`: its description)."""
     entries = describe["servers"]
@@ -264,7 +304,7 @@ async def measure(
     )
     client = TRANSPORTS[transport]
     async with client(headers=HEADERS, limits=limits, timeout=300.0) as http:
-        servers = [FloorServer(http, e, in_flight) for e in entries]
+        servers = [FloorServer(http, e, in_flight, decode == "typed") for e in entries]
         t0, c0 = time.perf_counter(), time.process_time()
         await asyncio.gather(*(read_shares(http, describe["plextv_url"], s) for s in servers))
         t_tokens = time.perf_counter()
@@ -300,7 +340,8 @@ def run_floor(
     mixes: dict[str, WriteMix],
     in_flight: int = IN_FLIGHT,
     transport: str = "aiohttp",
+    decode: str = "typed",
 ) -> FloorResult:
     """Start a fresh emulator on `fixture` (its start-up not timed), measure, stop it."""
     with emulator_process(fixture) as describe:
-        return asyncio.run(measure(describe, mixes, in_flight, transport))
+        return asyncio.run(measure(describe, mixes, in_flight, transport, decode))
