@@ -156,7 +156,11 @@ class FloorServer:
     """One emulated server as the floor client sees it: its URL, gate and counts."""
 
     def __init__(
-        self, http: httpx.AsyncClient, entry: dict[str, Any], in_flight: int, typed: bool
+        self,
+        http: httpx.AsyncClient,
+        entry: dict[str, Any],
+        in_flight: int,
+        typed: bool = True,
     ) -> None:
         self.http = http
         self.typed = typed  # users' pages decoded as our state pass decodes them
