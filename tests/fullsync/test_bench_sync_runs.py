@@ -1,0 +1,41 @@
+"""`make bench BENCH=sync` runs to its end, at a tiny size.
+
+The benchmark is not part of the test run (it measures speed), so nothing else notices
+when a change breaks one of its phases: it once stopped with a TypeError after its second
+sync. Here every phase runs once, in a subprocess as `make bench` runs it, and what the
+numbers rest on is checked: the second sync writes nothing, the floor read the pages ours
+read and made as many writes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_phase_runs_and_the_floor_did_our_work() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.bench.bench_sync",
+            *("--movies", "40", "--shows", "2", "--users", "2", "--changes", "0.2", "--json"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    first, second, floor = result["first"], result["second"], result["floor"]
+    assert first["ok"] and second["ok"]
+    assert first["changes"] > 0 and second["changes"] == 0
+    assert result["changes_only"] is not None and result["full_after_changes"] is not None
+    assert floor["read_requests"] == first["reads"]
+    assert floor["write_requests"] == first["writes"]
+    assert "ours/floor" in done.stdout
