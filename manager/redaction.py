@@ -36,7 +36,7 @@ def _encoded(name: str) -> str:
 _NAME = "(?:" + "|".join(_encoded(n) for n in (*_NAMES, "token")) + ")"
 _NAME_SEP = re.compile(
     rf"(?:{_NAME}(?:{_ANSI}|[\"'\\]|{_PCT}(?:22|27|20|5C))*\s*(?P<op>=|:|{_PCT}3[DA])"
-    rf"|(?P<bearer>Bearer)(?={_ANSI}*[ \t]))(?:{_ANSI}|[ \t])*",
+    rf"|(?P<bearer>Bearer|Basic)(?={_ANSI}*[ \t]))(?:{_ANSI}|[ \t])*",
     re.IGNORECASE,
 )
 # A value in a URL or form ends at & (also encoded: %26, %2526), a space, a quote…
@@ -47,7 +47,7 @@ _LIST_ITEM = re.compile(r"\n[ \t]*-[ \t]+(?P<value>[^\n]*)")  # YAML: "\n- value
 _ITEM_EDGES = re.compile(rf"^((?:{_ANSI}|[\s\"',\[\]\\])*)(.*?)((?:{_ANSI}|[\s\"',\[\]\\])*)$")
 _ARRAY_ITEM = re.compile(r'"(?:[^"\\\n]|\\.)*"|[^\s,"\[\]]+')
 # Cheap test first: most lines mention no token at all, in any encoding.
-_HINT = re.compile(r"token|bearer|api_?key|%", re.IGNORECASE)
+_HINT = re.compile(r"token|bearer|basic|api_?key|%", re.IGNORECASE)
 
 
 def _redacted(value: str) -> str:

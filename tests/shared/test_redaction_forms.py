@@ -39,6 +39,9 @@ U = "Pq8rStUvWx67890"
         f"    \x1b[34mtoken\x1b[0m: {T}",  # found by the fuzz suite: "m" before "token"
         f"    authorization: Bearer {T}",
         f'"Authorization": "Bearer {T}"',
+        # HTTP basic auth (a reverse proxy in front of a server): user:password in base64
+        f"    authorization: Basic {T}",
+        f'"Authorization": "Basic {T}"',
         f"X-Plex-Token={T}&X-Plex-Token={U}",
         # found by the long fuzz run: a list item or value with a space in it came first
         f"X-Plex-Token:\n- 'a: b'\n- {T}\nnext: 1",
