@@ -16,6 +16,7 @@ BENCHMARKS = {
     "manager": "tests.bench.bench_manager",
     "sync": "tests.bench.bench_sync",
     "transport": "tests.bench.bench_transport",
+    "pages": "tests.bench.bench_pages",
     "mixed": "tests.bench.bench_mixed",
 }
 
