@@ -48,6 +48,9 @@ _ITEM_EDGES = re.compile(rf"^((?:{_ANSI}|[\s\"',\[\]\\])*)(.*?)((?:{_ANSI}|[\s\"
 _ARRAY_ITEM = re.compile(r'"(?:[^"\\\n]|\\.)*"|[^\s,"\[\]]+')
 # Cheap test first: most lines mention no token at all, in any encoding.
 _HINT = re.compile(r"token|bearer|basic|api_?key|%", re.IGNORECASE)
+# A password in a URL's user info (`http://user:password@host`): a server behind a reverse
+# proxy with HTTP basic auth can be configured so, and its URL shows in errors and status.
+_USERINFO = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^\s/:@]*:)(?P<password>[^\s/@]+)@", re.I)
 
 
 def _redacted(value: str) -> str:
@@ -194,7 +197,10 @@ def redact(secret: str | None) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Redact every token written as `name=value`, `name: value` and the forms above."""
+    """Redact every token written as `name=value`, `name: value` and the forms above, and
+    the password of a URL's user info."""
+    if "://" in text:
+        text = _USERINFO.sub(lambda m: m["head"] + _redacted(m["password"]) + "@", text)
     if not _HINT.search(text):
         return text
     out: list[str] = []

@@ -24,6 +24,14 @@ def test_tokens_in_urls_and_headers_are_redacted() -> None:
     assert redact_text(out) == out
 
 
+def test_a_url_keeps_its_user_and_host_and_loses_its_password() -> None:
+    assert redact_text(f"http://bob:{TOKEN}@jelly:8096/x") == "http://bob:Zx9y…@jelly:8096/x"
+    for text in ("http://jelly:8096/x", "http://bob@jelly/x", "mailto:bob@example.org"):
+        assert redact_text(text) == text
+    once = redact_text(f"a https://u:{TOKEN}@h b")
+    assert redact_text(once) == once
+
+
 def test_nested_mappings_are_redacted_by_key_and_by_value() -> None:
     out = redact_mapping(
         {"X-Plex-Token": TOKEN, "nested": {"accessToken": TOKEN}, "url": f"/?token={TOKEN}"}

@@ -42,6 +42,9 @@ U = "Pq8rStUvWx67890"
         # HTTP basic auth (a reverse proxy in front of a server): user:password in base64
         f"    authorization: Basic {T}",
         f'"Authorization": "Basic {T}"',
+        # a server's URL with a password in its user info (basic auth in front of it)
+        f"GET http://bob:{T}@jelly:8096/Items failed",
+        f"url: https://alice:{T}@plex.example/",
         f"X-Plex-Token={T}&X-Plex-Token={U}",
         # found by the long fuzz run: a list item or value with a space in it came first
         f"X-Plex-Token:\n- 'a: b'\n- {T}\nnext: 1",
