@@ -181,6 +181,14 @@ def _server(reader: Reader, raw: Any, key: str, index: int) -> ServerConfig:
     kind = reader.string(entry.get("kind", "plex"), f"{where}.kind").lower()
     if kind not in KINDS:
         raise reader.fail(f"{where}.kind", f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
+    if kind == "jellyfin" and urlsplit(url).username is not None:
+        # Its requests carry Jellyfin's own Authorization header; a user in the URL would
+        # be a second one (basic auth), which no request can carry beside it.
+        raise reader.fail(
+            f"{where}.url",
+            "a Jellyfin server's URL cannot carry user:password@: Jellyfin's credentials "
+            "take the Authorization header that basic auth would need",
+        )
     # Jellyfin and Emby call their admin credential an API key; either word is accepted.
     if "token" in entry and "api_key" in entry:
         raise reader.fail(where, "give either token or api_key, not both")

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from manager.redaction import redact_text
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -81,16 +83,17 @@ class Reader:
 
 def check_url(reader: Reader, url: str, key: str) -> str:
     parts = urlsplit(url)
+    shown = redact_text(url)  # a password in its user info stays out of the message
     if parts.scheme not in ("http", "https"):
-        raise reader.fail(key, f"bad URL {url!r}: scheme must be http or https")
+        raise reader.fail(key, f"bad URL {shown!r}: scheme must be http or https")
     if not parts.hostname:
-        raise reader.fail(key, f"bad URL {url!r}: no host name")
+        raise reader.fail(key, f"bad URL {shown!r}: no host name")
     try:
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
-        raise reader.fail(key, f"bad URL {url!r}: port is not a number 1-65535") from None
+        raise reader.fail(key, f"bad URL {shown!r}: port is not a number 1-65535") from None
     if parts.query or parts.fragment:
-        raise reader.fail(key, f"bad URL {url!r}: no query or fragment allowed")
+        raise reader.fail(key, f"bad URL {shown!r}: no query or fragment allowed")
     return url.rstrip("/")
 
 

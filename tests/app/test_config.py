@@ -214,6 +214,20 @@ def test_bad_user_map_is_one_clear_line(tmp_path: Path, tail: str, key: str, pro
     assert f"{key}:" in str(err.value) and problem in str(err.value)
 
 
+def test_user_info_in_a_server_url(tmp_path: Path) -> None:
+    # Plex and Emby take their credential in their own headers, so a reverse proxy's basic
+    # auth can ride in the URL; Jellyfin's takes the Authorization header itself.
+    plex = MIXED.replace("http://plex:32400", "http://bob:hunter2pass@plex:32400")
+    assert load_config(write(tmp_path, plex), {}).servers[0].url.startswith("http://bob:")
+    jelly = MIXED.replace("http://jellyfin:8096", "http://bob:hunter2pass@jellyfin:8096")
+    with pytest.raises(ConfigError, match=r"servers\[1\]\.url: a Jellyfin server's URL"):
+        load_config(write(tmp_path, jelly), {})
+    bad = MIXED.replace("http://plex:32400", "http://bob:hunter2pass@plex:32400?x=1")
+    with pytest.raises(ConfigError, match="no query") as err:
+        load_config(write(tmp_path, bad), {})
+    assert "hunter2pass" not in str(err.value) and "bob:hunt…@plex" in str(err.value)
+
+
 def test_token_and_api_key_together_or_missing(tmp_path: Path) -> None:
     both = MIXED.replace("api_key: 0123abcd", "api_key: 0123abcd, token: x")
     with pytest.raises(ConfigError, match="either token or api_key"):
