@@ -153,7 +153,7 @@ class PlexServerClient:
         header = response.headers.get("X-Plex-Container-Total-Size")
         if fast is not None and (read := fast(response.content)) is not None:
             items, total = read
-            return items, total if total is not None else parse.as_int(header)
+            return items, parse.listing_total(total, header)
         body = self._decoded(response, path)
         return parse_page(body), parse.total_size(body, header)
 

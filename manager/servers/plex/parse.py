@@ -116,7 +116,12 @@ def _guid_ids(node: Any) -> tuple[str, ...]:
 
 
 def total_size(body: Body, header: str | None) -> int | None:
-    value = as_int(attrs(body).get("totalSize"))
+    return listing_total(attrs(body).get("totalSize"), header)
+
+
+def listing_total(total: Any, header: str | None) -> int | None:
+    """A listing's total: its totalSize, else the X-Plex-Container-Total-Size header."""
+    value = as_int(total)
     if value is None and header:
         value = as_int(header)
     return value
