@@ -28,6 +28,7 @@ from manager.config_reader import (
     listen_address,
 )
 from manager.config_users import UserMapping, user_map
+from manager.redaction import redact_text
 
 DEFAULT_PORT = 3400  # what the original manager listened on; old proxies point at it
 DEFAULT_PLEXTV = "https://plex.tv"
@@ -70,6 +71,12 @@ class ServerConfig:
     @property
     def netloc(self) -> str:
         return urlsplit(self.url).netloc.lower()
+
+    @property
+    def shown_url(self) -> str:
+        """The URL as the status and the dashboard show it: a password in its user info
+        (basic auth for a reverse proxy in front of the server) redacted."""
+        return redact_text(self.url)
 
 
 @dataclass(frozen=True, slots=True)

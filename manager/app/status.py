@@ -7,7 +7,6 @@ import json
 import time
 from typing import Any
 
-from manager.redaction import redact_text
 from manager.runtime import Runtime
 from manager.servers.people import CrossKindDirectory
 from manager.store import inbox, lease
@@ -33,7 +32,7 @@ async def status(runtime: Runtime, ready: bool, started_at: float) -> dict[str, 
             {
                 "name": s.name,
                 "kind": s.config.kind,
-                "url": redact_text(s.config.url),  # a password in its user info is one
+                "url": s.config.shown_url,
                 # The server's own id (Plex: machineIdentifier), under the name proxies use.
                 "machine_identifier": s.server_id,
                 "reachable": s.reachable,

@@ -218,7 +218,9 @@ def test_user_info_in_a_server_url(tmp_path: Path) -> None:
     # Plex and Emby take their credential in their own headers, so a reverse proxy's basic
     # auth can ride in the URL; Jellyfin's takes the Authorization header itself.
     plex = MIXED.replace("http://plex:32400", "http://bob:hunter2pass@plex:32400")
-    assert load_config(write(tmp_path, plex), {}).servers[0].url.startswith("http://bob:")
+    home = load_config(write(tmp_path, plex), {}).servers[0]
+    assert home.url == "http://bob:hunter2pass@plex:32400"  # sent as basic auth
+    assert home.shown_url == "http://bob:hunt…@plex:32400"  # in the status and dashboard
     jelly = MIXED.replace("http://jellyfin:8096", "http://bob:hunter2pass@jellyfin:8096")
     with pytest.raises(ConfigError, match=r"servers\[1\]\.url: a Jellyfin server's URL"):
         load_config(write(tmp_path, jelly), {})

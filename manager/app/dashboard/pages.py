@@ -38,7 +38,7 @@ async def servers(runtime: Runtime, activity: Activity) -> dict[str, Any]:
             {
                 "name": s.name,
                 "kind": s.config.kind,
-                "url": redact_text(s.config.url),  # a password in its user info is one
+                "url": s.config.shown_url,
                 "version": s.version,
                 "reachable": s.reachable,
                 "last_error": redact_text(s.last_error) if s.last_error else None,
