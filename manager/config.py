@@ -70,7 +70,8 @@ class ServerConfig:
 
     @property
     def netloc(self) -> str:
-        return urlsplit(self.url).netloc.lower()
+        """host:port, as a proxy reports its upstream: without the URL's user info."""
+        return urlsplit(self.url).netloc.rpartition("@")[2].lower()
 
     @property
     def shown_url(self) -> str:

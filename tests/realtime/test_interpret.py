@@ -96,6 +96,8 @@ def test_source_by_machine_id_then_url_then_alias() -> None:
                 {"name": "home", "url": "http://192.0.2.10:32400", "token": "a",
                  "aliases": ["plex-home.example:32401", "plex-home.example"]},
                 {"name": "remote", "url": "https://192.0.2.20:32400", "token": "b"},
+                # Basic auth for a reverse proxy in front of it: proxies report no user.
+                {"name": "guarded", "url": "https://bob:pw@192.0.2.30:32400", "token": "c"},
             ],
         },
         "cfg.yml",
@@ -122,3 +124,4 @@ def test_source_by_machine_id_then_url_then_alias() -> None:
     assert source("https://plex-home.example:32401") == "home"  # legacy payload's Host
     assert source("https://plex-home.example:443") == "home"  # alias without a port
     assert source("https://elsewhere.example:32401") is None
+    assert source("https://192.0.2.30:32400") == "guarded"
