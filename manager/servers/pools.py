@@ -35,7 +35,29 @@ class _Transport(AiohttpTransport):
 
 
 class _Client(HttpxAiohttpClient):
-    """httpx-aiohttp's client, its transports (a proxy's too) `_Transport`."""
+    """httpx-aiohttp's client, its transports (a proxy's too) `_Transport`; and the
+    aiohttp session a URL's requests go on (`route`), for servers/http.py to send on it
+    without httpx's request and response objects in between."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._routes: dict[str, ClientSession | None] = {}
+
+    def route(self, url: str) -> ClientSession | None:
+        """The session a request to `url` would go on, when it goes straight to the server
+        (None: through a proxy from the environment, or on a transport given by the
+        caller, such as a test's `httpx.MockTransport`: send those through httpx). Picked
+        once per scheme, host and port, as httpx's mounts are matched."""
+        origin = "/".join(url.split("/", 3)[:3])
+        if origin not in self._routes:
+            transport = self._transport_for_url(httpx.URL(origin))
+            session = None
+            if type(transport) is _Transport and transport.proxy is None:
+                if not isinstance(transport.client, ClientSession):
+                    transport.client = transport.get_client()  # as its first request would
+                session = transport.client
+            self._routes[origin] = session
+        return self._routes[origin]
 
     def _init_transport(self, *args: Any, **kwargs: Any) -> httpx.AsyncBaseTransport:
         given = kwargs.pop("transport", None)  # the caller's own transport, if any, as is

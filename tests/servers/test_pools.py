@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import gzip
 import ipaddress
 import ssl
 from pathlib import Path
@@ -203,3 +204,80 @@ def test_a_get_is_not_sent_again_when_its_reused_connection_drops() -> None:
 
     asyncio.run(main())
     assert [r.split(b" ")[1] for r in seen] == [b"/:/scrobble?key=1", b"/:/scrobble?key=2"]
+
+
+_GZIPPED = gzip.compress(b'{"ok": true}')
+
+
+async def _recording_server(seen: list[bytes]) -> asyncio.Server:
+    """Keeps each request's head and answers it with a gzip-encoded JSON body."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                seen.append(await reader.readuntil(b"\r\n\r\n"))
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+                    % len(_GZIPPED)
+                    + _GZIPPED
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+
+    return await asyncio.start_server(serve, "127.0.0.1", 0)
+
+
+def _head(raw: bytes) -> tuple[bytes, dict[bytes, bytes]]:
+    line, *fields = raw.rstrip(b"\r\n").split(b"\r\n")
+    return line, {k.lower(): v for k, v in (f.split(b": ", 1) for f in fields)}
+
+
+def test_send_puts_the_same_request_on_the_wire_as_the_client_does() -> None:
+    """`send` skips httpx's request objects (servers/http.py `_straight`): the server
+    must see what the client's own send would have sent (its default headers under ours,
+    ours winning whatever their case), and the gzip-encoded answer comes back decoded."""
+    seen: list[bytes] = []
+
+    async def main() -> list[httpx.Response]:
+        server = await _recording_server(seen)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/:/scrobble"
+        ours = {"accept": "application/json", "X-Plex-Token": "t0k3n"}
+        try:
+            async with _client() as http:
+                straight = await send(http, "GET", url, headers=ours, params={"key": "1"})
+                through = await http.get(url, headers=ours, params={"key": "1"})
+        finally:
+            server.close()
+        return [straight, through]
+
+    straight, through = asyncio.run(main())
+    assert straight.json() == through.json() == {"ok": True}
+    assert len(seen) == 2 and _head(seen[0]) == _head(seen[1])
+    line, fields = _head(seen[0])
+    assert line == b"GET /:/scrobble?key=1 HTTP/1.1"
+    assert fields[b"accept"] == b"application/json" and fields[b"x-plex-token"] == b"t0k3n"
+    assert fields[b"user-agent"].startswith(b"python-httpx/")
+
+
+def test_a_proxy_from_the_environment_still_carries_the_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a proxy for the server's URL, the request goes to the proxy (an absolute URL
+    in its request line), not straight to the server."""
+    seen: list[bytes] = []
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+    async def main() -> httpx.Response:
+        proxy = await _recording_server(seen)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.sockets[0].getsockname()[1]}")
+        try:
+            async with _client() as http:
+                return await send(http, "GET", "http://192.0.2.7:32400/identity", headers={})
+        finally:
+            proxy.close()
+
+    assert asyncio.run(main()).json() == {"ok": True}
+    assert _head(seen[0])[0] == b"GET http://192.0.2.7:32400/identity HTTP/1.1"
