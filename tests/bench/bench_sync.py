@@ -4,7 +4,7 @@ and the floor: what a lean bare client needs for the same reads and writes.
     .venv/bin/python -m tests.bench.bench_sync [--movies N --shows S --episodes E
                                                 --diverge 0.1 --memory --no-second
                                                 --no-floor --floor-in-flight 8
-                                                --floor-transport aiohttp|httpcore
+                                                --floor-transport aiohttp|httpx-aiohttp|httpcore
                                                 --floor-decode typed|orjson --json]
 
 The emulator runs in its own process (so the numbers here are the manager's alone) and so
@@ -40,12 +40,12 @@ from manager.config import parse_config  # noqa: E402
 from manager.fullsync.engine import SyncOptions  # noqa: E402
 from manager.fullsync.report import Progress, SyncReport  # noqa: E402
 from manager.sync_command import run_standalone  # noqa: E402
+from tests.bench.floor_client import TRANSPORTS  # noqa: E402
 from tests.bench.sync_changes import make_changes  # noqa: E402
 from tests.bench.sync_fixture import write_fixture_in_child  # noqa: E402
 from tests.bench.sync_floor import (  # noqa: E402
     DECODES,
     IN_FLIGHT,
-    TRANSPORTS,
     FloorResult,
     WriteMix,
     run_floor,
@@ -280,7 +280,8 @@ def main() -> int:
         "--floor-transport",
         choices=sorted(TRANSPORTS),
         default="aiohttp",
-        help="the floor client's transport: the manager's (aiohttp) or httpx's own (httpcore)",
+        help="the floor's client: aiohttp's session, as the manager sends (aiohttp); httpx "
+        "over it (httpx-aiohttp); httpx's own (httpcore)",
     )
     ap.add_argument(
         "--floor-decode",

@@ -1,9 +1,8 @@
 """The floor of the full-sync benchmark: what a lean bare client needs for the same work.
 
 Against a fresh emulator holding the same fixture as the measured sync, a small async
-httpx client with `in_flight` requests per server (8 by default), on the same transport as
-the manager's (`transport="aiohttp"`, servers/pools.py; `"httpcore"`: httpx's own, the
-floor of the measurements before the manager moved to aiohttp's connections):
+client with `in_flight` requests per server (8 by default), sending as the manager does:
+on aiohttp's session itself (`transport="aiohttp"`; the others: tests/bench/floor_client.py):
 
 1. tokens: asks plex.tv for each server's shares (`/api/servers/{machine}/shared_servers`
    with the owner's token), as the manager's directory does; whoever is shared a server
@@ -38,16 +37,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import msgspec
-from httpx_aiohttp import HttpxAiohttpClient
 
 from manager.servers import json_body
+from tests.bench.floor_client import TRANSPORTS, Answer, FloorClient
 from tests.support.processes import emulator_process
 
 PAGE_SIZE = 1000  # the manager's DEFAULT_PAGE_SIZE; the bench checks page counts agree
 IN_FLIGHT = 8
-TRANSPORTS = {"aiohttp": HttpxAiohttpClient, "httpcore": httpx.AsyncClient}
 DECODES = ("typed", "orjson")
 LIBRARY_ID = "com.plexapp.plugins.library"
 TYPE_MOVIE, TYPE_SHOW, TYPE_EPISODE = 1, 2, 4
@@ -157,7 +154,7 @@ class FloorServer:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: FloorClient,
         entry: dict[str, Any],
         in_flight: int,
         typed: bool = True,
@@ -175,7 +172,7 @@ class FloorServer:
 
     async def get(
         self, path: str, token: str, params: dict[str, str], start: int | None = None
-    ) -> httpx.Response:
+    ) -> Answer:
         headers = {"X-Plex-Token": token}
         if start is not None:
             headers["X-Plex-Container-Start"] = str(start)
@@ -255,7 +252,7 @@ class FloorServer:
         await self.get(f"/:/{kind}", token, params)
 
 
-async def read_shares(http: httpx.AsyncClient, plextv: str, server: FloorServer) -> None:
+async def read_shares(http: FloorClient, plextv: str, server: FloorServer) -> None:
     """The server's users and their tokens, from plex.tv as the manager reads them."""
     response = await http.get(
         f"{plextv.rstrip('/')}/api/servers/{server.machine}/shared_servers",
@@ -302,12 +299,8 @@ async def measure(
 ) -> FloorResult:
     """The floor against a running emulator (`describe`: its description)."""
     entries = describe["servers"]
-    limits = httpx.Limits(
-        max_connections=in_flight * len(entries) + 1,
-        max_keepalive_connections=in_flight * len(entries) + 1,
-    )
     client = TRANSPORTS[transport]
-    async with client(headers=HEADERS, limits=limits, timeout=300.0) as http:
+    async with client(HEADERS, in_flight * len(entries) + 1, 300.0) as http:
         servers = [FloorServer(http, e, in_flight, decode == "typed") for e in entries]
         t0, c0 = time.perf_counter(), time.process_time()
         await asyncio.gather(*(read_shares(http, describe["plextv_url"], s) for s in servers))
