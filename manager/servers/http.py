@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -18,6 +19,20 @@ from manager.redaction import redact_text
 from manager.servers.errors import RateLimited, Unreachable, error_for_status
 
 _BODY_IN_ERROR = 200
+
+
+@dataclass(frozen=True, slots=True, weakref_slot=True)  # tests see an answer freed
+class Answer:
+    """A server's answer, as far as anything here reads one: its status, its headers
+    (looked up in any case) and its body, decoded as sent (gzip undone)."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
 
 
 async def send(
@@ -31,8 +46,8 @@ async def send(
     timeout: float | None = None,
     target: str = "",
     where: str = "",
-) -> httpx.Response:
-    """Send and return a 2xx response; anything else becomes a MediaServerError subclass.
+) -> Answer:
+    """Send and return a 2xx answer; anything else becomes a MediaServerError subclass.
     `where` names the request in error messages (never its query: it may hold ids only,
     but the habit keeps credentials out of them)."""
     where = where or f"{target or url} {method}"
@@ -58,7 +73,7 @@ async def _exchange(
     params: Mapping[str, str] | None,
     json: Any,
     timeout: float | None,
-) -> httpx.Response:
+) -> Answer:
     """The request straight to the client's connection pool, read whole.
 
     A full sync makes one request per write, tens of thousands, and the client's own send
@@ -95,14 +110,14 @@ async def _exchange(
         # memory: dozens piled up. A plain stream of the same bytes breaks the cycle, and
         # the body goes with the last reference. The pool's own answer below has none.
         response.stream = httpx.ByteStream(response.content)
-        return response
+        return Answer(response.status_code, response.headers, response.content)
     response = await pick(request.url).handle_async_request(request)
     response.request = request
     try:
         await response.aread()
     finally:
         await response.aclose()
-    return response
+    return Answer(response.status_code, response.headers, response.content)
 
 
 async def _straight(
@@ -112,12 +127,13 @@ async def _straight(
     url: str,
     headers: Mapping[str, str],
     timeout: float | None,
-) -> httpx.Response:
+) -> Answer:
     """The request on the aiohttp session its client's transport would use, as that
     transport would send it (the client's headers under ours, names in lower case as
-    aiohttp got them from httpx; no redirect followed; the body as it came, decoded by
-    the httpx response). httpx's request and its transport's conversions cost as much
-    client CPU as aiohttp's own send (make bench BENCH=transport)."""
+    aiohttp got them from httpx; no redirect followed; the body decoded by aiohttp as
+    httpx's response decodes it). httpx's request and response and its transport's
+    conversions cost as much client CPU as aiohttp's own send (make bench
+    BENCH=transport)."""
     sent = {name: value for name, value in http.headers.items()}
     sent.update((name.lower(), value) for name, value in headers.items())
     async with session.request(
@@ -125,11 +141,9 @@ async def _straight(
         url,
         headers=sent,
         allow_redirects=False,
-        auto_decompress=False,
         timeout=_aiohttp_timeout(http.timeout if timeout is None else httpx.Timeout(timeout)),
     ) as answer:
-        body = await answer.read()
-    return httpx.Response(answer.status, headers=answer.raw_headers, content=body)
+        return Answer(answer.status, answer.headers, await answer.read())
 
 
 def _aiohttp_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from manager.servers.http import send
+from manager.servers.http import Answer, send
 
 
 class _SendOnly:
@@ -30,7 +30,7 @@ class _SendOnly:
 def test_a_read_answer_goes_with_its_last_reference(path: str) -> None:
     # A full sync reads hundreds of ~1 MB pages with its catalogue in memory, when the
     # cyclic collector seldom runs: an answer left in a reference cycle kept its body.
-    async def main() -> tuple[bytes, weakref.ref[httpx.Response]]:
+    async def main() -> tuple[bytes, weakref.ref[Answer]]:
         transport = httpx.MockTransport(lambda _: httpx.Response(200, content=b"x" * 1000))
         async with httpx.AsyncClient(transport=transport) as http:
             client: Any = http if path == "pool" else _SendOnly(http)

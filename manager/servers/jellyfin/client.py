@@ -24,7 +24,7 @@ import httpx
 from manager.event import REPLAY_HEADER
 from manager.servers import json_body
 from manager.servers.errors import BadRequest, MediaServerError, NotFound, Unauthorized
-from manager.servers.http import send
+from manager.servers.http import Answer, send
 from manager.servers.interface import DEFAULT_PAGE_SIZE
 from manager.servers.jellyfin import parse
 from manager.servers.jellyfin.dialect import Dialect, Route
@@ -83,7 +83,7 @@ class JellyfinClient:
         body: Any = None,
         *,
         bulk: bool = False,
-    ) -> httpx.Response:
+    ) -> Answer:
         headers = {REPLAY_HEADER: "1", "Accept": "application/json"}
         headers.update(self.dialect.auth_headers(self.client_id, token))
         pacer = self.bulk if bulk else self.interactive

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from manager.servers.errors import MediaServerError, NotFound
+from manager.servers.http import Answer
 from manager.servers.interface import DEFAULT_PAGE_SIZE
 from manager.servers.models import Library, MediaItem, ServerIdentity, Session
 from manager.servers.pacing import Pacer
@@ -69,7 +70,7 @@ class PlexServerClient:
         headers: dict[str, str] | None = None,
         *,
         bulk: bool = False,
-    ) -> httpx.Response:
+    ) -> Answer:
         merged = self._headers if not headers else {**self._headers, **headers}
         pacer = self.bulk if bulk else self.interactive
         self.request_count += 1
@@ -95,11 +96,11 @@ class PlexServerClient:
         headers: dict[str, str] | None = None,
         *,
         bulk: bool = False,
-    ) -> tuple[parse.Body, httpx.Response]:
+    ) -> tuple[parse.Body, Answer]:
         response = await self._request("GET", path, token, params, headers, bulk=bulk)
         return self._decoded(response, path), response
 
-    def _decoded(self, response: httpx.Response, path: str) -> parse.Body:
+    def _decoded(self, response: Answer, path: str) -> parse.Body:
         try:
             return parse.decode(response.content)
         except parse.ParseError as exc:

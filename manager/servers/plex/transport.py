@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import httpx
 
 from manager.event import REPLAY_HEADER
+from manager.servers.http import Answer
 from manager.servers.http import send as http_send
 
 PRODUCT = "Plex Cluster"
@@ -39,7 +40,7 @@ async def send(
     params: Mapping[str, str] | None = None,
     timeout: float | None = None,
     target: str = "",
-) -> httpx.Response:
+) -> Answer:
     """Send and return a 2xx response; anything else becomes a MediaServerError subclass."""
     all_headers = dict(headers)
     if token:
