@@ -4,7 +4,7 @@
 
 A Plex scrobble through `PlexServerClient` (pacing, headers, `servers/http.py`'s send, as a
 full sync's writes go) on the manager's client (`servers/pools.py`: httpx over aiohttp's
-connections) and on httpx's own transport (httpcore over anyio, what the manager used
+connections, which servers/http.py sends on straight) and on httpx's own transport (httpcore over anyio, what the manager used
 before), and the floor: a bare aiohttp session sending the same request. The emulator
 runs in its own process, so the process's CPU time is the client's alone; CPU time, not
 wall time, because this machine's virtual CPUs are taken away for seconds at a time. The
@@ -75,7 +75,7 @@ async def _bare(entry: dict[str, Any], **run: Any) -> float:
 
 
 VARIANTS: dict[str, Callable[..., Awaitable[float]]] = {
-    "manager (httpx on aiohttp)": lambda entry, **run: _through_client(
+    "manager (straight on aiohttp)": lambda entry, **run: _through_client(
         server_client(30.0, ssl.create_default_context()), entry, **run
     ),
     "httpx's own transport": lambda entry, **run: _through_client(
