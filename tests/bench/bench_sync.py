@@ -4,7 +4,7 @@ and the floor: what a lean bare client needs for the same reads and writes.
     .venv/bin/python -m tests.bench.bench_sync [--movies N --shows S --episodes E
                                                 --diverge 0.1 --memory --no-second
                                                 --no-floor --floor-in-flight 8
-                                                --floor-transport aiohttp|httpx-aiohttp|httpcore
+                                                --floor-transport aiohttp,httpx-aiohttp
                                                 --floor-decode typed|orjson --json]
 
 The emulator runs in its own process (so the numbers here are the manager's alone) and so
@@ -278,10 +278,11 @@ def main() -> int:
     )
     ap.add_argument(
         "--floor-transport",
-        choices=sorted(TRANSPORTS),
-        default="aiohttp",
-        help="the floor's client: aiohttp's session, as the manager sends (aiohttp); httpx "
-        "over it (httpx-aiohttp); httpx's own (httpcore)",
+        type=_transports,
+        default=["aiohttp", "httpx-aiohttp"],
+        help="the floor's clients, each measured in turn (comma-separated): aiohttp's session, "
+        "as the manager sends (aiohttp); httpx over it (httpx-aiohttp, the floor before "
+        "2026-12-02); httpx's own (httpcore)",
     )
     ap.add_argument(
         "--floor-decode",
@@ -310,26 +311,50 @@ def main() -> int:
             tracemalloc.stop()
             print(f", tracemalloc peak {peak / 2**20:.0f} MiB", end="")
         print(flush=True)
-        floor = None
+        floors: dict[str, FloorResult] = {}
         if not args.no_floor and plex_only(args):
             mixes = write_mixes(runs[0].report)
-            floor = run_floor(
-                path, mixes, args.floor_in_flight, args.floor_transport, args.floor_decode
-            )
-            print_floor(
-                floor,
-                runs,
-                mixes,
-                f"{args.floor_transport} transport, {args.floor_decode} users' pages",
-            )
+            for transport in args.floor_transport:
+                floor = run_floor(path, mixes, args.floor_in_flight, transport, args.floor_decode)
+                print_floor(
+                    floor, runs, mixes, f"{transport} client, {args.floor_decode} users' pages"
+                )
+                floors[transport] = floor
     if args.json:
-        print(json.dumps(result_json(args, runs, rss, floor)))
+        print(json.dumps(result_json(args, runs, rss, floors)))
     return 0
 
 
+def _transports(text: str) -> list[str]:
+    named = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = sorted(set(named) - TRANSPORTS.keys())
+    if not named or unknown:
+        raise argparse.ArgumentTypeError(
+            f"not a floor client: {', '.join(unknown) or text!r} (one of {', '.join(TRANSPORTS)})"
+        )
+    return named
+
+
+def _floor_json(transport: str, decode: str, floor: FloorResult) -> dict[str, Any]:
+    return {
+        "transport": transport,
+        "decode": decode,
+        "tokens_s": round(floor.tokens_s, 3),
+        "read_s": round(floor.read_s, 3),
+        "write_s": round(floor.write_s, 3),
+        "total_s": round(floor.total_s, 3),
+        "read_requests": sum(s.read_requests for s in floor.servers.values()),
+        "write_requests": sum(s.write_requests for s in floor.servers.values()),
+        "read_cpu_s": round(floor.read_cpu_s, 3),
+        "write_cpu_s": round(floor.write_cpu_s, 3),
+    }
+
+
 def result_json(
-    args: argparse.Namespace, runs: list[Run], rss: float, floor: FloorResult | None
+    args: argparse.Namespace, runs: list[Run], rss: float, floors: dict[str, FloorResult]
 ) -> dict[str, Any]:
+    """The numbers; `floor`: the first floor client's, `floors`: every one's."""
+    each = [_floor_json(t, args.floor_decode, f) for t, f in floors.items()]
     episodes = args.shows * args.seasons * args.episodes
     return {
         "items": args.movies + episodes,
@@ -342,20 +367,8 @@ def result_json(
         "changes_only": runs[2].as_json() if len(runs) > 3 else None,
         "full_after_changes": runs[3].as_json() if len(runs) > 3 else None,
         "rss_mib": round(rss, 1),
-        "floor": None
-        if floor is None
-        else {
-            "transport": args.floor_transport,
-            "decode": args.floor_decode,
-            "tokens_s": round(floor.tokens_s, 3),
-            "read_s": round(floor.read_s, 3),
-            "write_s": round(floor.write_s, 3),
-            "total_s": round(floor.total_s, 3),
-            "read_requests": sum(s.read_requests for s in floor.servers.values()),
-            "write_requests": sum(s.write_requests for s in floor.servers.values()),
-            "read_cpu_s": round(floor.read_cpu_s, 3),
-            "write_cpu_s": round(floor.write_cpu_s, 3),
-        },
+        "floor": each[0] if each else None,
+        "floors": each,
     }
 
 

@@ -62,7 +62,8 @@ class Point:
             "0",  # the curve is of full syncs; the changes-only runs are bench_sync's own
             "--json",
         ]
-        return argv if floor else [*argv, "--no-floor"]
+        # One floor client per point (the manager's way of sending): the curve's ratio.
+        return [*argv, "--floor-transport", "aiohttp"] if floor else [*argv, "--no-floor"]
 
 
 def parse_points(text: str) -> list[Point]:

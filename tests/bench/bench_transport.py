@@ -2,14 +2,15 @@
 
     .venv/bin/python -m tests.bench.bench_transport [--requests 3000 --in-flight 8 --rounds 3]
 
-A Plex scrobble through `PlexServerClient` (pacing, headers, `servers/http.py`'s send, as a
-full sync's writes go) on the manager's client (`servers/pools.py`: httpx over aiohttp's
-connections, which servers/http.py sends on straight) and on httpx's own transport (httpcore over anyio, what the manager used
-before), and the floor: a bare aiohttp session sending the same request. The emulator
-runs in its own process, so the process's CPU time is the client's alone; CPU time, not
-wall time, because this machine's virtual CPUs are taken away for seconds at a time. The
-variants take turns within each round, so a slow minute falls on all of them. Prints each
-variant's client CPU per request in every round, then the ratios of the medians.
+A Plex scrobble through `PlexServerClient` (pacing, headers, `servers/http.py`'s send, as
+a full sync's writes go) on the manager's client (`servers/pools.py`: httpx over aiohttp's
+connections, which servers/http.py sends on straight) and on httpx's own transport
+(httpcore over anyio, what the manager used before), and the floor: a bare aiohttp session
+sending the same request. The emulator runs in its own process, so the process's CPU time
+is the client's alone; CPU time, not wall time, because this machine's virtual CPUs are
+taken away for seconds at a time. The variants take turns within each round, so a slow
+minute falls on all of them. Prints each variant's client CPU per request in every round,
+then the ratios of the medians.
 """
 
 from __future__ import annotations

@@ -36,6 +36,9 @@ def test_every_phase_runs_and_the_floor_did_our_work() -> None:
     assert first["ok"] and second["ok"]
     assert first["changes"] > 0 and second["changes"] == 0
     assert result["changes_only"] is not None and result["full_after_changes"] is not None
-    assert floor["read_requests"] == first["reads"]
-    assert floor["write_requests"] == first["writes"]
-    assert "ours/floor" in done.stdout
+    assert [f["transport"] for f in result["floors"]] == ["aiohttp", "httpx-aiohttp"]
+    assert floor == result["floors"][0]
+    for each in result["floors"]:  # every floor client did our sync's work
+        assert each["read_requests"] == first["reads"]
+        assert each["write_requests"] == first["writes"]
+    assert done.stdout.count("ours/floor") == 2 * len(result["floors"])
