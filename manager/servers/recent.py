@@ -47,8 +47,12 @@ class RecentStates:
         return len(self._states)
 
     def note(self, user_id: UserId, item_id: str, state: ReadState) -> None:
+        """Keep the state, unless one of our writes to the item may have landed after the
+        read began (a write after this note drops it: `wrote`)."""
         key = (user_id, item_id)
         self._states.pop(key, None)
+        if self._written_since(user_id, item_id, state.read_at):
+            return
         self._states[key] = state
         while len(self._states) > MAX_ENTRIES:
             self._states.popitem(last=False)
@@ -70,16 +74,22 @@ class RecentStates:
 
     def take(self, user_id: UserId, item_id: str) -> ReadState | None:
         """The state noted for the item, once, while it is still fresh."""
-        key = (user_id, item_id)
-        state = self._states.pop(key, None)
+        state = self._states.pop((user_id, item_id), None)
         if state is None or self.clock() - state.read_at > MAX_AGE_S:
             return None
-        for second, by_user in reversed(self._writes):
-            if second + 1 <= state.read_at:
-                break  # this second and those before it ended before the read began
-            if item_id in by_user.get(user_id, ()):
-                return None  # written after the read, or in its second: not trusted
         return state
+
+    def _written_since(self, user_id: UserId, item_id: str, read_at: float) -> bool:
+        """Whether we wrote the item in the second `read_at` falls in or later. Asked when
+        a state is noted, a moment after its read: only the last second or two are looked
+        at, where asked at `take` every second since the read was (a first sync takes
+        states read a minute before)."""
+        for second, by_user in reversed(self._writes):
+            if second + 1 <= read_at:
+                return False  # this second and those before it ended before the read began
+            if item_id in by_user.get(user_id, ()):
+                return True
+        return False
 
     def _forget_old_writes(self) -> None:
         # A write older than MAX_AGE_S precedes every state still fresh enough to be taken.
