@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -76,6 +77,8 @@ class Run:
     title: str
     report: SyncReport
     wall: float
+    cpu: float = 0.0  # this process's CPU time (all its threads) during the run
+    steal: float = 0.0  # CPU time the machine's host took from its virtual CPUs meanwhile
 
     def requests(self) -> dict[str, int]:
         servers = self.report.servers.values()
@@ -89,6 +92,8 @@ class Run:
         counts = self.requests()
         return {
             "wall_s": round(self.wall, 3),
+            "cpu_s": round(self.cpu, 3),
+            "steal_s": round(self.steal, 3),
             "requests": sum(counts.values()),
             **counts,
             "groups": self.report.groups,
@@ -97,11 +102,13 @@ class Run:
         }
 
 
-def print_report(
-    title: str, report: SyncReport, wall: float, timer: PhaseTimer, end: float
-) -> None:
+def print_report(run: Run, timer: PhaseTimer, end: float) -> None:
+    report, wall = run.report, run.wall
     compared = sum(s.compared for s in report.servers.values())
-    print(f"{title}: {wall:.1f} s wall ({timer.durations(end)}), ok={report.ok}")
+    print(
+        f"{run.title}: {wall:.1f} s wall ({timer.durations(end)}), {run.cpu:.1f} s CPU, "
+        f"{run.steal:.1f} s stolen from the machine's CPUs, ok={report.ok}"
+    )
     print(
         f"  users {len(report.users)}, item groups {report.groups:,}, "
         f"(user, item) pairs compared {compared:,} = {compared / wall:,.0f} items/s, "
@@ -114,6 +121,18 @@ def print_report(
             f"unwatched {s.unwatched:,}, resume {s.resume:,}, skipped {s.skipped:,}, "
             f"failed {s.failed:,}"
         )
+
+
+def stolen() -> float:
+    """Seconds of CPU the host took from this virtual machine so far, all CPUs together
+    (/proc/stat's steal column; 0 where there is none). Wall times on a machine that loses
+    a quarter of its CPU for minutes mean little without it."""
+    try:
+        with open("/proc/stat") as stat:
+            fields_ = stat.readline().split()
+        return int(fields_[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def write_mixes(report: SyncReport) -> dict[str, WriteMix]:
@@ -154,16 +173,19 @@ def print_floor(
             f"(ours {mine.write_requests if mine else '?'}), items listed {s.items_listed:,}" + mark
         )
     first = runs[0]
+    floor_cpu = floor.read_cpu_s + floor.write_cpu_s
     print(
         f"first run:  floor read {floor.read_s:.1f} s + write {floor.write_s:.1f} s "
         f"= {floor.total_s:.1f} s; ours {first.wall:.1f} s; "
-        f"ours/floor {ratio(first.wall, floor.total_s)}"
+        f"ours/floor {ratio(first.wall, floor.total_s)} "
+        f"(CPU: ours {first.cpu:.1f} s, the floor's client {floor_cpu:.1f} s)"
     )
     if len(runs) > 1:
         second = runs[1]
         print(
             f"second run: read floor {floor.read_s:.1f} s; ours {second.wall:.1f} s; "
-            f"ours/floor {ratio(second.wall, floor.read_s)}"
+            f"ours/floor {ratio(second.wall, floor.read_s)} "
+            f"(CPU: ours {second.cpu:.1f} s, the floor's client {floor.read_cpu_s:.1f} s)"
         )
 
 
@@ -219,13 +241,13 @@ def run_syncs(args: argparse.Namespace, path: Path, tmp: str) -> list[Run]:
             tracemalloc.start()
         for title in ("first sync", "second sync"):
             timer = PhaseTimer()
-            t0 = time.perf_counter()
+            t0, c0, s0 = time.perf_counter(), time.process_time(), stolen()
             report, _ = asyncio.run(
                 run_standalone(config, SyncOptions(concurrency=args.concurrency), timer)
             )
             end = time.perf_counter()
-            print_report(title, report, end - t0, timer, end)
-            runs.append(Run(title, report, end - t0))
+            runs.append(Run(title, report, end - t0, time.process_time() - c0, stolen() - s0))
+            print_report(runs[-1], timer, end)
             if args.no_second:
                 break
         if not args.no_second and args.changes > 0 and plex_only(args):
@@ -234,12 +256,13 @@ def run_syncs(args: argparse.Namespace, path: Path, tmp: str) -> list[Run]:
                 made = make_changes(describe, args.changes, seed)
                 print(f"then {made:,} changes made on the servers without a proxy (no event)")
                 timer = PhaseTimer()
-                t0 = time.perf_counter()
+                t0, c0, s0 = time.perf_counter(), time.process_time(), stolen()
                 options = SyncOptions(concurrency=args.concurrency, changed_only=changed_only)
                 report, _ = asyncio.run(run_standalone(config, options, timer))
                 end = time.perf_counter()
-                print_report(f"sync after changes, {title}", report, end - t0, timer, end)
-                runs.append(Run(f"after changes, {title}", report, end - t0))
+                cpu, steal = time.process_time() - c0, stolen() - s0
+                runs.append(Run(f"sync after changes, {title}", report, end - t0, cpu, steal))
+                print_report(runs[-1], timer, end)
             quick, full = runs[-2], runs[-1]
             print(
                 f"  after changes: changes only {quick.wall:.1f} s, full {full.wall:.1f} s "
