@@ -17,8 +17,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from manager.model import Change, ClusterUser, ItemKey
+from manager.model import Change, ClusterUser, ItemKey, UserId
 from manager.realtime.goal import Goal, goal_for, holds, peer_is_newer, steps
+from manager.realtime.keyed_lock import KeyedLock
 from manager.servers.errors import (
     BadRequest,
     MediaServerError,
@@ -47,6 +48,24 @@ def _of(item: MediaItem, stamps: dict[str, tuple[int, float]]) -> list[tuple[int
     return [stamps[i] for i in (item.id, item.season_id, item.show_id) if i and i in stamps]
 
 
+def _family(server: Server, user_id: UserId, item_id: str) -> tuple[str, str, ...]:
+    """The item's id, then its season's and show's where known: a write holds the first
+    alone and the others shared (KeyedLock), so that an episode's write and its season's
+    or show's do not both read the state before either changed it, while other items'
+    writes, an episode's siblings' too, go beside it. Writes were one at a time per user:
+    a first sync, which queues one user's rows after another, had one write in flight per
+    server. What the item is: from the index, or the full sync's read of it (which knows
+    an episode's season and show); an item neither knows is written as itself alone,
+    as `related_ids` has it."""
+    item = server.index.item(item_id)
+    if item is None:
+        seen = server.recent.peek(user_id, item_id)
+        item = seen.item if seen is not None else None
+    if item is None:
+        return (item_id,)
+    return (item_id, *(i for i in (item.season_id, item.show_id) if i))
+
+
 def related_ids(server: Server, item: MediaItem) -> list[str]:
     """The ids whose writes can stamp this item there: its own, its season's and show's,
     and for a show or season every episode's and season's under it."""
@@ -70,9 +89,8 @@ class PeerWriter:
         self.runner = runner
         self.clock = clock  # when a write landed, on the clock events are dated by
         self._sessions: dict[str, tuple[float, list[Session]]] = {}
-        # One write at a time per user on a peer: a show's write and an episode's must not
-        # both read the state before either changed it.
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # One write at a time per user and item family on a peer (`_family`).
+        self._locks = KeyedLock()
 
     def _user(self, w: Write) -> ClusterUser:
         # Known from the outbox row only when the directory has not loaded it (yet).
@@ -110,8 +128,8 @@ class PeerWriter:
                 # Their player reports what happens there; what is true after it stops is
                 # delivered then (the goal is read again on every attempt).
                 return Result(Verdict.DEFERRED, "user is playing it there now")
-            lock = self._locks.setdefault((peer.name, w.user_id), asyncio.Lock())
-            async with lock:
+            own, *above = ((peer.name, w.user_id, i) for i in _family(peer, w.user_id, w.item_id))
+            async with self._locks.hold(own, tuple(above)):
                 result = await self._bring(peer, credential, attempt)
             if result is not None and result.verdict is not Verdict.DELIVERED:
                 return result

@@ -79,6 +79,11 @@ class RecentStates:
             return None
         return state
 
+    def peek(self, user_id: UserId, item_id: str) -> ReadState | None:
+        """The state noted for the item, left in place (what the item is, not whether its
+        state can still be used: `take` says that)."""
+        return self._states.get((user_id, item_id))
+
     def _written_since(self, user_id: UserId, item_id: str, read_at: float) -> bool:
         """Whether we wrote the item in the second `read_at` falls in or later. Asked when
         a state is noted, a moment after its read: only the last second or two are looked
