@@ -39,6 +39,7 @@ async def _hold(
         ([E1, E2, M], 3),
         ([M, SH], 2),  # unrelated items
         ([E1, E2, SH], 2),  # the show waits for both episodes
+        ([E1, SH, E2], 1),  # first come, first served: e2 waits behind the show
     ],
 )
 def test_which_writes_overlap(
