@@ -134,27 +134,23 @@ async def _straight(
     httpx's response decodes it). httpx's request and response and its transport's
     conversions cost as much client CPU as aiohttp's own send (make bench
     BENCH=transport)."""
-    sent = {name: value for name, value in http.headers.items()}
+    sent = dict(http.headers.items())
     sent.update((name.lower(), value) for name, value in headers.items())
+    if timeout is None:
+        limit = _timeout_of(http.timeout.connect, http.timeout.read, http.timeout.pool)
+    else:  # a number stands for every phase, as in httpx.Timeout(timeout)
+        limit = _timeout_of(timeout, timeout, timeout)
     async with session.request(
-        method,
-        url,
-        headers=sent,
-        allow_redirects=False,
-        timeout=_aiohttp_timeout(http.timeout if timeout is None else httpx.Timeout(timeout)),
+        method, url, headers=sent, allow_redirects=False, timeout=limit
     ) as answer:
         return Answer(answer.status, answer.headers, await answer.read())
-
-
-def _aiohttp_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
-    """httpx's timeout as its aiohttp transport translates it."""
-    return _timeout_of(timeout.connect, timeout.read, timeout.pool)
 
 
 @functools.cache
 def _timeout_of(
     connect: float | None, read: float | None, pool: float | None
 ) -> aiohttp.ClientTimeout:
+    """httpx's timeout as its aiohttp transport translates it."""
     return aiohttp.ClientTimeout(sock_connect=connect, sock_read=read, connect=pool)
 
 
