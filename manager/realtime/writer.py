@@ -48,7 +48,7 @@ def _of(item: MediaItem, stamps: dict[str, tuple[int, float]]) -> list[tuple[int
     return [stamps[i] for i in (item.id, item.season_id, item.show_id) if i and i in stamps]
 
 
-def _family(server: Server, user_id: UserId, item_id: str) -> tuple[str, str, ...]:
+def _family(server: Server, user_id: UserId, item_id: str) -> tuple[str, ...]:
     """The item's id, then its season's and show's where known: a write holds the first
     alone and the others shared (KeyedLock), so that an episode's write and its season's
     or show's do not both read the state before either changed it, while other items'
@@ -112,17 +112,22 @@ class PeerWriter:
         find the answer too old while it is being asked wait for that one answer. Each
         asked for itself before, so a first sync sent a burst of checks at every expiry
         (405 to each server in a first sync of 17 500 writes, where 2 a second is ~100)."""
-        now = time.monotonic()
         cached = self._sessions.get(peer.name)
-        if cached is not None and now - cached[0] <= SESSIONS_TTL:
+        if cached is not None and time.monotonic() - cached[0] <= SESSIONS_TTL:
             return cached[1]
         asking = self._asking.get(peer.name)
         if asking is None:
-            asking = asyncio.ensure_future(peer.api.sessions(peer.admin))
-            self._asking[peer.name] = asking
-            asking.add_done_callback(lambda _: self._asking.pop(peer.name, None))
-        sessions = await asyncio.shield(asking)
-        self._sessions[peer.name] = (now, sessions)
+            asking = self._asking[peer.name] = asyncio.ensure_future(self._ask_sessions(peer))
+        return await asyncio.shield(asking)
+
+    async def _ask_sessions(self, peer: Server) -> list[Session]:
+        """One request for what the peer plays; its answer dated when it was asked."""
+        asked_at = time.monotonic()
+        try:
+            sessions = await peer.api.sessions(peer.admin)
+        finally:
+            del self._asking[peer.name]
+        self._sessions[peer.name] = (asked_at, sessions)
         return sessions
 
     async def deliver(self, attempt: Attempt) -> Result:
