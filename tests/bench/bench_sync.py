@@ -37,7 +37,7 @@ from manager.logs import configure_logging
 # Before the manager's modules bind their loggers: one log line per write would dominate.
 configure_logging("text", "WARNING")
 
-from manager.config import parse_config  # noqa: E402
+from manager.config import Config, parse_config  # noqa: E402
 from manager.fullsync.engine import SyncOptions  # noqa: E402
 from manager.fullsync.report import Progress, SyncReport  # noqa: E402
 from manager.sync_command import run_standalone  # noqa: E402
@@ -210,6 +210,17 @@ def server_entry(described: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def timed_sync(title: str, config: Config, options: SyncOptions) -> Run:
+    """One sync, printed: its wall and CPU time, and the CPU stolen meanwhile."""
+    timer = PhaseTimer()
+    t0, c0, s0 = time.perf_counter(), time.process_time(), stolen()
+    report, _ = asyncio.run(run_standalone(config, options, timer))
+    end = time.perf_counter()
+    run = Run(title, report, end - t0, time.process_time() - c0, stolen() - s0)
+    print_report(run, timer, end)
+    return run
+
+
 def run_syncs(args: argparse.Namespace, path: Path, tmp: str) -> list[Run]:
     """Our full sync, then (unless --no-second) a second one, on one emulator."""
     runs: list[Run] = []
@@ -240,14 +251,7 @@ def run_syncs(args: argparse.Namespace, path: Path, tmp: str) -> list[Run]:
         if args.memory:
             tracemalloc.start()
         for title in ("first sync", "second sync"):
-            timer = PhaseTimer()
-            t0, c0, s0 = time.perf_counter(), time.process_time(), stolen()
-            report, _ = asyncio.run(
-                run_standalone(config, SyncOptions(concurrency=args.concurrency), timer)
-            )
-            end = time.perf_counter()
-            runs.append(Run(title, report, end - t0, time.process_time() - c0, stolen() - s0))
-            print_report(runs[-1], timer, end)
+            runs.append(timed_sync(title, config, SyncOptions(concurrency=args.concurrency)))
             if args.no_second:
                 break
         if not args.no_second and args.changes > 0 and plex_only(args):
@@ -255,14 +259,8 @@ def run_syncs(args: argparse.Namespace, path: Path, tmp: str) -> list[Run]:
             for title, changed_only, seed in (("changes only", True, 7), ("full", False, 8)):
                 made = make_changes(describe, args.changes, seed)
                 print(f"then {made:,} changes made on the servers without a proxy (no event)")
-                timer = PhaseTimer()
-                t0, c0, s0 = time.perf_counter(), time.process_time(), stolen()
                 options = SyncOptions(concurrency=args.concurrency, changed_only=changed_only)
-                report, _ = asyncio.run(run_standalone(config, options, timer))
-                end = time.perf_counter()
-                cpu, steal = time.process_time() - c0, stolen() - s0
-                runs.append(Run(f"sync after changes, {title}", report, end - t0, cpu, steal))
-                print_report(runs[-1], timer, end)
+                runs.append(timed_sync(f"sync after changes, {title}", config, options))
             quick, full = runs[-2], runs[-1]
             print(
                 f"  after changes: changes only {quick.wall:.1f} s, full {full.wall:.1f} s "
