@@ -9,8 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from manager.servers.http import Answer, send
+from manager.servers.http import Answer, query_text, send
 
 
 class _SendOnly:
@@ -70,3 +72,11 @@ def test_the_query_is_the_one_httpx_makes_of_params(url: str, params: dict[str, 
 
     asyncio.run(main())
     assert seen == [httpx.Request("GET", url, params=params).url.raw_path]
+
+
+_VALUES = st.one_of(st.text(), st.integers(), st.floats(allow_nan=False), st.booleans(), st.none())
+
+
+@given(st.dictionaries(st.text(), _VALUES, max_size=5))
+def test_query_text_is_httpx_s_query_for_any_params(params: dict[str, Any]) -> None:
+    assert query_text(params) == str(httpx.QueryParams(params))
