@@ -36,7 +36,7 @@ from manager.fullsync.read import Catalog, RunReader, UserRead
 from manager.fullsync.report import Progress, SyncReport
 from manager.fullsync.tracker import Tracker
 from manager.logs import get_logger
-from manager.model import ItemKey, UserId
+from manager.model import ClusterUser, ItemKey, UserId
 from manager.servers.interface import DEFAULT_PAGE_SIZE, MediaServer, UserDirectory
 from manager.servers.server import Server
 from manager.store import clocks, lease, ledger, peer_writes
@@ -235,49 +235,74 @@ class FullSync:
             self.report.error = "no server could be read"
             return
         reads.catalogued()
-        groups = self.groups = build_groups(reads.catalogs_read())
-        since = await self._since() if opts.changed_only else None
-        if since is not None:
-            for catalog in reads.catalogs:
-                # A show-level mark needs every episode's state; this run reads a few.
-                catalog.level_marks = False
-        self.report.groups = len(groups.groups)
         cfg = self.config.sync
         users = reads.select_users(cfg.allow_users, cfg.deny_users, opts.users)
         self.report.users = [u.name for u in users]
         write_servers = frozenset(opts.servers) if opts.servers else None
+        pending: list[asyncio.Task[UserRead] | None] = []
+        since: list[int] | None = None
 
+        def read_ahead(upto: int) -> None:
+            while len(pending) <= min(upto, len(users) - 1):
+                nxt, m = users[len(pending)], len(pending)
+                pending.append(
+                    asyncio.create_task(
+                        reads.read_user(nxt, m)
+                        if since is None
+                        else read_changed(reads, nxt, m, since, groups, self.runner)
+                    )
+                )
+
+        try:
+            if not opts.changed_only:
+                # The servers make the next users' pages while the items are grouped: a
+                # listing needs the catalogue, not the groups. Two users: the first is
+                # most often the owner, whose listing is the catalogue.
+                read_ahead(1)
+            # On a thread, so that the loop sends those reads meanwhile (it holds the GIL
+            # in turns); grouping reads the catalogues, which the reads leave as they are
+            # but for each item's mask, which grouping does not look at.
+            groups = self.groups = await asyncio.to_thread(build_groups, reads.catalogs_read())
+            if opts.changed_only:
+                since = await self._since()
+            if since is not None:
+                for catalog in reads.catalogs:
+                    # A show-level mark needs every episode's state; this run reads a few.
+                    catalog.level_marks = False
+            self.report.groups = len(groups.groups)
+            await self._users(users, pending, read_ahead, groups, write_servers)
+        finally:
+            for task in pending:
+                if task is not None and not task.done():
+                    task.cancel()  # a read ahead of a run that ended early
+
+    async def _users(
+        self,
+        users: list[ClusterUser],
+        pending: list[asyncio.Task[UserRead] | None],
+        read_ahead: Callable[[int], None],
+        groups: Groups,
+        write_servers: frozenset[str] | None,
+    ) -> None:
+        """Each user's listing planned, recorded and queued in turn; then the writes are
+        waited for."""
+        opts = self.options
         tracker: Tracker | None = None
         if not opts.dry_run and self.outbox is not None:
             tracker = Tracker(self.report, self.outbox, self.progress)
             self.outbox.add_listener(tracker.listener)
         try:
             self.progress.start("users", len(users))
-            pending: list[asyncio.Task[UserRead] | None] = []
-
-            def read_ahead(upto: int) -> None:
-                while len(pending) <= min(upto, len(users) - 1):
-                    nxt, m = users[len(pending)], len(pending)
-                    pending.append(
-                        asyncio.create_task(
-                            reads.read_user(nxt, m)
-                            if since is None
-                            else read_changed(reads, nxt, m, since, groups, self.runner)
-                        )
-                    )
-
             for n, user in enumerate(users):
                 read_ahead(n)
                 task = pending[n]
                 assert task is not None
                 read = await task
                 pending[n] = None  # free the states
-                # The next user's listing is read while this one's writes go out, not
-                # while this one is planned: the pages in flight and the plan being built
-                # would otherwise add up to the run's peak of memory.
-                await self._plan_and_queue(
-                    read, groups, write_servers, tracker, planned=lambda n=n: read_ahead(n + 1)
-                )
+                # The next user's listing is read while this one is planned and its writes
+                # go out: the servers make pages while the loop plans.
+                read_ahead(n + 1)
+                await self._plan_and_queue(read, groups, write_servers, tracker)
                 del read  # not held while the next user's listing is awaited
                 self.progress.advance(1, detail=user.name)
             self.progress.finish()
@@ -295,10 +320,9 @@ class FullSync:
         groups: Groups,
         write_servers: frozenset[str] | None,
         tracker: Tracker | None,
-        planned: Callable[[], None] | None = None,
     ) -> None:
-        """Plan the user's writes and record the decided states (then `planned` is
-        called), then queue the writes, a batch at a time as the outbox takes them."""
+        """Plan the user's writes and record the decided states, then queue the writes,
+        a batch at a time as the outbox takes them."""
         user = read.user
         view = UserView(user.id, user.name, read.bits, read.states)
         rows, ours = await self.runner.run(_ledger_rows, user.id)
@@ -338,8 +362,6 @@ class FullSync:
                     if g not in touched
                 ]
                 log.info("sync_yielded_to_events", user=user.name, items=len(touched))
-        if planned is not None:
-            planned()
         changes = len(writes)
         self.report.changes += changes
         if self.options.dry_run or self.outbox is None:

@@ -4,8 +4,10 @@ a real SQLite ledger and outbox, the real writer. No HTTP."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,9 +15,11 @@ from manager.config import Config, DeliveryConfig
 from manager.fullsync import engine
 from manager.fullsync.engine import FullSync, SyncOptions
 from manager.fullsync.group import Groups, build_groups
+from manager.fullsync.plan import UserView, plan_user
 from manager.fullsync.read import Catalog
 from manager.fullsync.report import SyncReport
 from manager.realtime.writer import PeerWriter
+from manager.servers.models import Credential
 from manager.store.outbox import Outbox
 from manager.store.runner import DbRunner
 from tests.support.fake_server import FakeCluster, fake_cluster
@@ -119,3 +123,44 @@ def test_items_are_grouped_sharing_their_keys_without_the_table_that_shared_them
     report = sync(fake_cluster(), tmp_path)
     assert report.ok, report.render()
     assert seen == [([0, 0, 0], True)]
+
+
+def test_a_users_listing_is_asked_for_while_the_run_groups_and_plans_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The servers make a listing's pages while the manager groups the items or plans the
+    # user before: reading and planning took turns, and the servers waited meanwhile.
+    cluster = fake_cluster()
+    asked: list[str] = []  # whose listing each server was asked for, in order
+    for server in cluster.servers:
+        api = cluster.api(server.name)
+
+        async def libraries(credential: Credential, listed: Any = api.libraries) -> Any:
+            asked.append(credential.secret.partition("@")[0])
+            return await listed(credential)
+
+        monkeypatch.setattr(api, "libraries", libraries)
+    at_grouping: list[set[str]] = []
+
+    def group(catalogs: Sequence[Catalog]) -> Groups:
+        deadline = time.monotonic() + 5.0  # the bound of a test that fails, not a speed
+        while "alice" not in asked and time.monotonic() < deadline:
+            time.sleep(0.01)
+        at_grouping.append(set(asked))
+        return build_groups(catalogs)
+
+    at_plan: list[tuple[str, set[str]]] = []
+
+    def plan(view: UserView, *args: Any, **kwargs: Any) -> Any:
+        at_plan.append((view.user_name, set(asked)))
+        return plan_user(view, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "build_groups", group)
+    monkeypatch.setattr(engine, "plan_user", plan)
+    report = sync(cluster, tmp_path)
+    assert report.ok, report.render()
+    assert at_grouping == [{"admin", "alice"}]  # the owner's listing is the catalogue
+    order = [name for name, _ in at_plan]
+    assert order == ["admin", "alice", "bob", "kid"]
+    for (_, seen), following in zip(at_plan, order[1:], strict=False):
+        assert following in seen
