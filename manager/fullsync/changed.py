@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+from manager.fullsync.catalog import ADMIN_BIT, UserState, state_of
 from manager.fullsync.group import Groups
-from manager.fullsync.read import ADMIN_BIT, RunReader, UserRead, UserState, state_of
+from manager.fullsync.read import RunReader, UserRead
 from manager.model import ClusterUser
 from manager.servers.errors import MediaServerError
 from manager.servers.models import Credential

@@ -28,11 +28,12 @@ from dataclasses import dataclass
 
 from manager.config import Config
 from manager.fullsync import collector
+from manager.fullsync.catalog import Catalog
 from manager.fullsync.changed import read_changed
 from manager.fullsync.group import Groups, build_groups
 from manager.fullsync.handoff import hand_over, outbox_write
 from manager.fullsync.plan import PlannedWrite, Record, UserView, best_ledger, plan_user
-from manager.fullsync.read import Catalog, RunReader, UserRead
+from manager.fullsync.read import RunReader, UserRead
 from manager.fullsync.report import Progress, SyncReport
 from manager.fullsync.tracker import Tracker
 from manager.logs import get_logger

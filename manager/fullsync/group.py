@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from manager.fullsync.read import Catalog
+from manager.fullsync.catalog import Catalog
 from manager.model import ItemKey
 from manager.servers.identity import season_key
 

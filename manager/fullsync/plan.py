@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from manager.fullsync.catalog import Catalog, UserState
 from manager.fullsync.group import Group, Groups
-from manager.fullsync.read import Catalog, UserState
 from manager.fullsync.reconcile import (
     LEDGER,
     LedgerEvidence,

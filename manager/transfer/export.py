@@ -14,9 +14,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from manager.fullsync.catalog import Catalog, CatalogItem
 from manager.fullsync.group import Group, Groups, build_groups
 from manager.fullsync.plan import best_ledger, ledger_evidence
-from manager.fullsync.read import Catalog, CatalogItem, RunReader, UserRead
+from manager.fullsync.read import RunReader, UserRead
 from manager.fullsync.reconcile import LEDGER, ServerState, decide_target
 from manager.fullsync.report import Progress, SyncReport
 from manager.runtime import Runtime

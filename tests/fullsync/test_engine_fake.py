@@ -13,10 +13,10 @@ import pytest
 
 from manager.config import Config, DeliveryConfig
 from manager.fullsync import engine
+from manager.fullsync.catalog import Catalog
 from manager.fullsync.engine import FullSync, SyncOptions
 from manager.fullsync.group import Groups, build_groups
 from manager.fullsync.plan import UserView, plan_user
-from manager.fullsync.read import Catalog
 from manager.fullsync.report import SyncReport
 from manager.realtime.writer import PeerWriter
 from manager.servers.models import Credential

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from manager.fullsync.catalog import ADMIN_BIT, Catalog, CatalogItem, UserState
 from manager.fullsync.group import build_groups
 from manager.fullsync.plan import UserView, best_ledger, ledger_evidence, plan_user
-from manager.fullsync.read import ADMIN_BIT, Catalog, CatalogItem, UserState
 from manager.fullsync.reconcile import LedgerEvidence
 from manager.model import Change, ItemKey, UserId
 from manager.store import ledger
