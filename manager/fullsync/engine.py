@@ -23,11 +23,12 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from manager.config import Config
 from manager.fullsync import collector
+from manager.fullsync.ahead import ReadAhead
 from manager.fullsync.catalog import Catalog
 from manager.fullsync.changed import read_changed
 from manager.fullsync.group import Groups, build_groups
@@ -37,7 +38,7 @@ from manager.fullsync.read import RunReader, UserRead
 from manager.fullsync.report import Progress, SyncReport
 from manager.fullsync.tracker import Tracker
 from manager.logs import get_logger
-from manager.model import ClusterUser, ItemKey, UserId
+from manager.model import ItemKey, UserId
 from manager.servers.interface import DEFAULT_PAGE_SIZE, MediaServer, UserDirectory
 from manager.servers.server import Server
 from manager.store import clocks, lease, ledger, peer_writes
@@ -229,37 +230,35 @@ class FullSync:
     async def _run(self) -> None:
         opts = self.options
         reads = self.reads
-        self.progress.start("catalogue", len(self.servers))
-        await asyncio.gather(*(reads.read_catalog(i) for i in range(len(self.servers))))
-        self.progress.finish()
-        if not reads.readable():
-            self.report.error = "no server could be read"
-            return
-        reads.catalogued()
         cfg = self.config.sync
-        users = reads.select_users(cfg.allow_users, cfg.deny_users, opts.users)
-        self.report.users = [u.name for u in users]
-        write_servers = frozenset(opts.servers) if opts.servers else None
-        pending: list[asyncio.Task[UserRead] | None] = []
-        since: list[int] | None = None
-
-        def read_ahead(upto: int) -> None:
-            while len(pending) <= min(upto, len(users) - 1):
-                nxt, m = users[len(pending)], len(pending)
-                pending.append(
-                    asyncio.create_task(
-                        reads.read_user(nxt, m)
-                        if since is None
-                        else read_changed(reads, nxt, m, since, groups, self.runner)
-                    )
-                )
-
+        ahead = ReadAhead(reads)
         try:
             if not opts.changed_only:
-                # The servers make the next users' pages while the items are grouped: a
-                # listing needs the catalogue, not the groups. Two users: the first is
-                # most often the owner, whose listing is the catalogue.
-                read_ahead(1)
+                ahead.before_catalogue(
+                    reads.select_users(cfg.allow_users, cfg.deny_users, opts.users)
+                )
+            self.progress.start("catalogue", len(self.servers))
+            await asyncio.gather(*(reads.read_catalog(i) for i in range(len(self.servers))))
+            self.progress.finish()
+            users = reads.select_users(cfg.allow_users, cfg.deny_users, opts.users)
+            since: list[int] | None = None
+            ahead.start(
+                users,
+                lambda user, n: (
+                    reads.read_user(user, n)
+                    if since is None
+                    else read_changed(reads, user, n, since, groups, self.runner)
+                ),
+            )
+            if not reads.readable():
+                self.report.error = "no server could be read"
+                return
+            reads.catalogued()
+            self.report.users = [u.name for u in users]
+            if not opts.changed_only:
+                # One more user's pages are made while the items are grouped (the first
+                # non-owner's, at least: the owner's listing is the catalogue).
+                ahead.upto(max(1, ahead.asked))
             # On a thread, so that the loop sends those reads meanwhile (it holds the GIL
             # in turns); grouping reads the catalogues, which the reads leave as they are
             # but for each item's mask, which grouping does not look at.
@@ -271,19 +270,12 @@ class FullSync:
                     # A show-level mark needs every episode's state; this run reads a few.
                     catalog.level_marks = False
             self.report.groups = len(groups.groups)
-            await self._users(users, pending, read_ahead, groups, write_servers)
+            await self._users(ahead, groups, frozenset(opts.servers) if opts.servers else None)
         finally:
-            for task in pending:
-                if task is not None and not task.done():
-                    task.cancel()  # a read ahead of a run that ended early
+            ahead.cancel()
 
     async def _users(
-        self,
-        users: list[ClusterUser],
-        pending: list[asyncio.Task[UserRead] | None],
-        read_ahead: Callable[[int], None],
-        groups: Groups,
-        write_servers: frozenset[str] | None,
+        self, ahead: ReadAhead, groups: Groups, write_servers: frozenset[str] | None
     ) -> None:
         """Each user's listing planned, recorded and queued in turn; then the writes are
         waited for."""
@@ -293,16 +285,12 @@ class FullSync:
             tracker = Tracker(self.report, self.outbox, self.progress)
             self.outbox.add_listener(tracker.listener)
         try:
-            self.progress.start("users", len(users))
-            for n, user in enumerate(users):
-                read_ahead(n)
-                task = pending[n]
-                assert task is not None
-                read = await task
-                pending[n] = None  # free the states
+            self.progress.start("users", len(ahead.users))
+            for n, user in enumerate(ahead.users):
+                read = await ahead.take(n)
                 # The next user's listing is read while this one is planned and its writes
                 # go out: the servers make pages while the loop plans.
-                read_ahead(n + 1)
+                ahead.upto(n + 1)
                 await self._plan_and_queue(read, groups, write_servers, tracker)
                 del read  # not held while the next user's listing is awaited
                 self.progress.advance(1, detail=user.name)

@@ -17,6 +17,7 @@ from manager.fullsync.catalog import Catalog
 from manager.fullsync.engine import FullSync, SyncOptions
 from manager.fullsync.group import Groups, build_groups
 from manager.fullsync.plan import UserView, plan_user
+from manager.fullsync.read import RunReader
 from manager.fullsync.report import SyncReport
 from manager.realtime.writer import PeerWriter
 from manager.servers.models import Credential
@@ -125,7 +126,7 @@ def test_items_are_grouped_sharing_their_keys_without_the_table_that_shared_them
     assert seen == [([0, 0, 0], True)]
 
 
-def test_a_users_listing_is_asked_for_while_the_run_groups_and_plans_before_it(
+def test_a_users_listing_is_asked_for_while_the_run_reads_groups_and_plans_before_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The servers make a listing's pages while the manager groups the items or plans the
@@ -140,11 +141,18 @@ def test_a_users_listing_is_asked_for_while_the_run_groups_and_plans_before_it(
             return await listed(credential)
 
         monkeypatch.setattr(api, "libraries", libraries)
+    at_catalogued: list[set[str]] = []
+    catalogued = RunReader.catalogued
+
+    def done(reads: RunReader) -> None:
+        at_catalogued.append(set(asked))
+        catalogued(reads)
+
     at_grouping: list[set[str]] = []
 
     def group(catalogs: Sequence[Catalog]) -> Groups:
         deadline = time.monotonic() + 5.0  # the bound of a test that fails, not a speed
-        while "alice" not in asked and time.monotonic() < deadline:
+        while "bob" not in asked and time.monotonic() < deadline:
             time.sleep(0.01)
         at_grouping.append(set(asked))
         return build_groups(catalogs)
@@ -155,11 +163,15 @@ def test_a_users_listing_is_asked_for_while_the_run_groups_and_plans_before_it(
         at_plan.append((view.user_name, set(asked)))
         return plan_user(view, *args, **kwargs)
 
+    monkeypatch.setattr(RunReader, "catalogued", done)
     monkeypatch.setattr(engine, "build_groups", group)
     monkeypatch.setattr(engine, "plan_user", plan)
     report = sync(cluster, tmp_path)
     assert report.ok, report.render()
-    assert at_grouping == [{"admin", "alice"}]  # the owner's listing is the catalogue
+    # alice's while the catalogues are read (the owner's listing is the catalogue), bob's
+    # while the items are grouped, the next user's while one is planned.
+    assert at_catalogued == [{"admin", "alice"}]
+    assert at_grouping == [{"admin", "alice", "bob"}]
     order = [name for name, _ in at_plan]
     assert order == ["admin", "alice", "bob", "kid"]
     for (_, seen), following in zip(at_plan, order[1:], strict=False):
