@@ -7,7 +7,7 @@ One run:
    config's allow/deny list and `--user`): their listing on every server they can use,
    their ledger rows, the decision (reconcile), the decided state recorded in the ledger,
    the writes queued in the outbox (`origin="sync"`); the next user's listings are read
-   meanwhile;
+   meanwhile (and one user's while the catalogues are: ahead.py);
 4. wait until the outbox has delivered them (or their peer is down) and report.
 
 Reads are paged (1 000, with ids) with `sync.concurrency` requests per server at most; no
