@@ -7,8 +7,8 @@ already numbers, so every field is converted on the way in.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
 
 from manager.servers import json_body
 from manager.servers.identity import normalize_guid
@@ -107,6 +107,11 @@ def _guid_ids(node: Any) -> tuple[str, ...]:
         raw = [g.get("id") for g in node if g.tag == "Guid"]
     else:
         raw = [g.get("id") for g in node.get("Guid") or () if isinstance(g, dict)]
+    return normalized_ids(raw)
+
+
+def normalized_ids(raw: Iterable[str | None]) -> tuple[str, ...]:
+    """An entry's <Guid> ids, normalised (identity.normalize_guid), first of each kept."""
     out: list[str] = []
     for value in raw:
         norm = normalize_guid(value)
@@ -175,48 +180,86 @@ def items(
         if not rating_key:
             continue
         kind = share(as_str(a.get("type"))) or ""
-        season_id = show_id = None
-        if kind == "episode":
-            show_guid, show_title = a.get("grandparentGuid"), a.get("grandparentTitle")
-            season_index, episode_index = as_int(a.get("parentIndex")), as_int(a.get("index"))
-            season_id = share(as_str(a.get("parentRatingKey")))
-            show_id = share(as_str(a.get("grandparentRatingKey")))
-        elif kind == "season":
-            show_guid, show_title = a.get("parentGuid"), a.get("parentTitle")
-            season_index, episode_index = as_int(a.get("index")), None
-            show_id = share(as_str(a.get("parentRatingKey")))
-        else:
-            show_guid = show_title = None
-            season_index = episode_index = None
-        plex_guid, external, show_ids, legacy = _identity_fields(
-            kind, as_str(a.get("guid")), _guid_ids(node), as_str(show_guid)
-        )
-        if legacy is not None:
-            if season_index is None:
-                season_index = legacy.season
-            if kind == "episode" and episode_index is None:
-                episode_index = legacy.episode
-        own_section_id = as_str(a.get("librarySectionID"))
-        own_section_title = as_str(a.get("librarySectionTitle"))
-        item = MediaItem(
-            id=rating_key,
-            kind=kind,
-            title=as_str(a.get("title")) or "",
-            guid=plex_guid,
-            external_ids=external,
-            duration_ms=as_int(a.get("duration")),
-            library_id=share(own_section_id or default_section_id),
-            library=share(own_section_title or default_section_title),
-            season_id=season_id,
-            show_id=show_id,
-            show_ids=tuple(share(i) or i for i in show_ids),
-            show_title=share(as_str(show_title)),
-            season_number=season_index,
-            episode_number=episode_index,
-        )
+        item = build_item(
+            share,
+            Entry(
+                rating_key, kind, as_str(a.get("title")), as_str(a.get("guid")),
+                _guid_ids(node), as_str(a.get("parentRatingKey")),
+                as_str(a.get("grandparentRatingKey")), a.get("parentGuid"),
+                a.get("grandparentGuid"), a.get("parentTitle"), a.get("grandparentTitle"),
+                as_int(a.get("index")), as_int(a.get("parentIndex")),
+                as_str(a.get("librarySectionID")) or default_section_id,
+                as_str(a.get("librarySectionTitle")) or default_section_title,
+                as_int(a.get("duration")),
+            ),
+        )  # fmt: skip
         _add_state(item, a)
         out.append(item)
     return out
+
+
+class Entry(NamedTuple):
+    """One listed entry's values an item is built from, read and typed (`build_item`)."""
+
+    rating_key: str
+    kind: str
+    title: str | None
+    guid: str | None
+    guid_ids: tuple[str, ...]  # normalised (normalized_ids)
+    parent_key: str | None
+    grandparent_key: str | None
+    parent_guid: Any  # as sent: read as text only where the kind uses it
+    grandparent_guid: Any
+    parent_title: Any
+    grandparent_title: Any
+    index: int | None
+    parent_index: int | None
+    section_id: str | None
+    section_title: str | None
+    duration_ms: int | None
+
+
+def build_item(share: Interner, e: Entry) -> MediaItem:
+    """The item of a listed entry, without the reading user's state (`set_state`): the
+    one rule for both readers, this module's and catalogue_page's."""
+    kind = e.kind
+    season_id = show_id = None
+    if kind == "episode":
+        show_guid, show_title = e.grandparent_guid, e.grandparent_title
+        season_index, episode_index = e.parent_index, e.index
+        season_id = share(e.parent_key)
+        show_id = share(e.grandparent_key)
+    elif kind == "season":
+        show_guid, show_title = e.parent_guid, e.parent_title
+        season_index, episode_index = e.index, None
+        show_id = share(e.parent_key)
+    else:
+        show_guid = show_title = None
+        season_index = episode_index = None
+    plex_guid, external, show_ids, legacy = _identity_fields(
+        kind, e.guid, e.guid_ids, as_str(show_guid)
+    )
+    if legacy is not None:
+        if season_index is None:
+            season_index = legacy.season
+        if kind == "episode" and episode_index is None:
+            episode_index = legacy.episode
+    return MediaItem(
+        id=e.rating_key,
+        kind=kind,
+        title=e.title or "",
+        guid=plex_guid,
+        external_ids=external,
+        duration_ms=e.duration_ms,
+        library_id=share(e.section_id),
+        library=share(e.section_title),
+        season_id=season_id,
+        show_id=show_id,
+        show_ids=tuple(share(i) or i for i in show_ids),
+        show_title=share(as_str(show_title)),
+        season_number=season_index,
+        episode_number=episode_index,
+    )
 
 
 def states(body: Body) -> list[MediaItem]:
