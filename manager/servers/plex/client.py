@@ -22,7 +22,7 @@ from manager.servers.interface import DEFAULT_PAGE_SIZE
 from manager.servers.models import Library, MediaItem, ServerIdentity, Session
 from manager.servers.pacing import Pacer
 from manager.servers.paging import pages
-from manager.servers.plex import parse, state_page
+from manager.servers.plex import catalogue_page, parse, state_page
 from manager.servers.plex.transport import base_headers, send
 
 LIBRARY_IDENTIFIER = "com.plexapp.plugins.library"
@@ -185,18 +185,15 @@ class PlexServerClient:
         params = {"type": str(type_code), **(extra_params or {})}
         if include_guids and not state_only:
             params["includeGuids"] = "1"
-        parse_page = (
-            parse.states
-            if state_only
-            else partial(
-                parse.items,
-                section_id=sec.id if sec else None,
-                section_title=sec.title if sec else None,
-                intern=parse.Interner(),  # one per listing: its pages share their strings
-            )
-        )
-
-        fast = state_page.read_states if state_only else None
+        # One interner per listing: its pages share their strings.
+        whole = {
+            "section_id": sec.id if sec else None,
+            "section_title": sec.title if sec else None,
+            "intern": parse.Interner(),
+        }
+        parse_page = parse.states if state_only else partial(parse.items, **whole)
+        # A JSON page read into the fields it needs (msgspec), the general path its fallback.
+        fast = state_page.read_states if state_only else partial(catalogue_page.read_items, **whole)
 
         def fetch(start: int, size: int) -> Awaitable[tuple[list[MediaItem], int | None]]:
             return self._page(token, path, params, start, size, parse_page, fast)
