@@ -14,8 +14,6 @@ that are not UTF-8) returns None, and the caller decodes the page the general wa
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import msgspec
 
 from manager.servers.models import MediaItem
@@ -27,21 +25,17 @@ from manager.servers.plex.parse import (
     normalized_ids,
     set_state,
 )
-
-# Integers the general path reads as integers; msgspec bounds no further than int64, and
-# the rest go the general way (as in state_page.py).
-_Int = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+from manager.servers.plex.state_page import Int, StateEntry, typed
 
 
 class _Guid(msgspec.Struct):
     id: str | None = None
 
 
-class _Entry(msgspec.Struct):
-    """The fields of a listed item that it is built from (named as Plex names them)."""
+class _Entry(StateEntry):
+    """The fields of a listed item that it is built from, beyond its id, kind and the
+    user's state (named as Plex names them)."""
 
-    ratingKey: str | None = None
-    type: str | None = None
     title: str | None = None
     guid: str | None = None
     Guid: list[_Guid] | None = None
@@ -51,21 +45,16 @@ class _Entry(msgspec.Struct):
     grandparentGuid: str | None = None
     parentTitle: str | None = None
     grandparentTitle: str | None = None
-    index: _Int | None = None
-    parentIndex: _Int | None = None
-    librarySectionID: str | _Int | float | None = None  # a number from Plex: read as text
+    index: Int | None = None
+    parentIndex: Int | None = None
+    librarySectionID: str | Int | float | None = None  # a number from Plex: read as text
     librarySectionTitle: str | None = None
-    duration: _Int | None = None
-    viewCount: _Int | None = None
-    viewOffset: _Int | None = None
-    lastViewedAt: _Int | None = None
-    leafCount: _Int | None = None
-    viewedLeafCount: _Int | None = None
+    duration: Int | None = None
 
 
 class _Container(msgspec.Struct):
-    totalSize: _Int | None = None
-    librarySectionID: str | _Int | float | None = None
+    totalSize: Int | None = None
+    librarySectionID: str | Int | float | None = None
     librarySectionTitle: str | None = None
     Metadata: list[_Entry] | None = None
 
@@ -87,14 +76,8 @@ def read_items(
 ) -> tuple[list[MediaItem], int | None] | None:
     """The page's items, as `parse.items` builds them, and its totalSize; None when the
     page is not the plain JSON shape (the caller then uses the general path)."""
-    if not content.isascii():
-        try:
-            content.decode()
-        except UnicodeDecodeError:
-            return None
-    try:
-        page = _decoder.decode(content).MediaContainer
-    except msgspec.DecodeError:  # a ValidationError (a value of another type) is one
+    page: _Container | None = typed(_decoder, content)
+    if page is None:
         return None
     share = intern or Interner()
     default_section_id = section_id or as_str(page.librarySectionID)

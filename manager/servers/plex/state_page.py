@@ -16,7 +16,7 @@ are not looked at, except that the page must be UTF-8, as the general path requi
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -25,25 +25,25 @@ from manager.servers.plex.parse import set_state
 
 # Integers orjson (the general path) reads as integers (it reads those past 2**64 as
 # floats); msgspec bounds no further than int64, and the rest go the general way.
-_Int = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+Int = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
-class _Entry(msgspec.Struct):
+class StateEntry(msgspec.Struct):
     """The fields of a listed item that its id, kind and the user's state come from
     (named as Plex names them, so that the decoder matches them)."""
 
     ratingKey: str | None = None
     type: str | None = None
-    viewCount: _Int | None = None
-    viewOffset: _Int | None = None
-    lastViewedAt: _Int | None = None
-    leafCount: _Int | None = None
-    viewedLeafCount: _Int | None = None
+    viewCount: Int | None = None
+    viewOffset: Int | None = None
+    lastViewedAt: Int | None = None
+    leafCount: Int | None = None
+    viewedLeafCount: Int | None = None
 
 
 class _Container(msgspec.Struct):
-    totalSize: _Int | None = None
-    Metadata: list[_Entry] | None = None
+    totalSize: Int | None = None
+    Metadata: list[StateEntry] | None = None
 
 
 class _Page(msgspec.Struct):
@@ -57,14 +57,8 @@ _decoder = msgspec.json.Decoder(_Page, strict=False)
 def read_states(content: bytes) -> tuple[list[MediaItem], int | None] | None:
     """The page's items (id, kind and the user's state) and its totalSize, or None when
     the page is not the plain JSON shape (the caller then uses the general path)."""
-    if not content.isascii():
-        try:
-            content.decode()
-        except UnicodeDecodeError:
-            return None
-    try:
-        page = _decoder.decode(content).MediaContainer
-    except msgspec.DecodeError:  # a ValidationError (a value of another type) is one
+    page = typed(_decoder, content)
+    if page is None:
         return None
     out: list[MediaItem] = []
     for e in page.Metadata or ():
@@ -80,3 +74,19 @@ def read_states(content: bytes) -> tuple[list[MediaItem], int | None] | None:
             )
             out.append(item)
     return out, page.totalSize
+
+
+def typed(decoder: msgspec.json.Decoder[Any], content: bytes) -> Any:
+    """The page's MediaContainer as `decoder` types it (a record with that field), or
+    None: not UTF-8 (which the
+    general path requires, in the fields skipped too), not JSON, or a value of another
+    type than the record's."""
+    if not content.isascii():
+        try:
+            content.decode()
+        except UnicodeDecodeError:
+            return None
+    try:
+        return decoder.decode(content).MediaContainer
+    except msgspec.DecodeError:  # a ValidationError (a value of another type) is one
+        return None
