@@ -7,7 +7,7 @@ One run:
    config's allow/deny list and `--user`): their listing on every server they can use,
    their ledger rows, the decision (reconcile), the decided state recorded in the ledger,
    the writes queued in the outbox (`origin="sync"`); the next user's listings are read
-   meanwhile (and one user's while the catalogues are: ahead.py);
+   while a user is planned (after a small plan: ahead.py);
 4. wait until the outbox has delivered them (or their peer is down) and report.
 
 Reads are paged (1 000, with ids) with `sync.concurrency` requests per server at most; no
@@ -23,7 +23,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from manager.config import Config
@@ -54,6 +54,9 @@ CHUNK = 500  # ledger records per database call: real-time work interleaves
 # first: the sync keeps at most MAX_AHEAD of its writes queued, adding FEED at a time.
 FEED = 250
 MAX_AHEAD = 1000
+# A user whose plan has fewer changes than this: the next user's listing is read while the
+# following user is planned (a large plan and a listing at once are a peak of memory).
+SMALL_PLAN = 1000
 # A sync of changes only starts this long before the last good run did: server clocks
 # drift, and a stamp is a whole second. Where a server's clock was never learned, an hour.
 CLOCK_SLACK_S = 120.0
@@ -230,46 +233,34 @@ class FullSync:
     async def _run(self) -> None:
         opts = self.options
         reads = self.reads
+        self.progress.start("catalogue", len(self.servers))
+        await asyncio.gather(*(reads.read_catalog(i) for i in range(len(self.servers))))
+        self.progress.finish()
+        if not reads.readable():
+            self.report.error = "no server could be read"
+            return
+        reads.catalogued()
         cfg = self.config.sync
-        ahead = ReadAhead(reads)
+        users = reads.select_users(cfg.allow_users, cfg.deny_users, opts.users)
+        self.report.users = [u.name for u in users]
+        # On a thread: the loop goes on meanwhile (real-time events, in `serve`), while
+        # grouping holds the GIL in turns.
+        groups = self.groups = await asyncio.to_thread(build_groups, reads.catalogs_read())
+        since = await self._since() if opts.changed_only else None
+        if since is not None:
+            for catalog in reads.catalogs:
+                # A show-level mark needs every episode's state; this run reads a few.
+                catalog.level_marks = False
+        self.report.groups = len(groups.groups)
+        ahead = ReadAhead(
+            users,
+            lambda user, n: (
+                reads.read_user(user, n)
+                if since is None
+                else read_changed(reads, user, n, since, groups, self.runner)
+            ),
+        )
         try:
-            if not opts.changed_only:
-                ahead.before_catalogue(
-                    reads.select_users(cfg.allow_users, cfg.deny_users, opts.users)
-                )
-            self.progress.start("catalogue", len(self.servers))
-            await asyncio.gather(*(reads.read_catalog(i) for i in range(len(self.servers))))
-            self.progress.finish()
-            users = reads.select_users(cfg.allow_users, cfg.deny_users, opts.users)
-            since: list[int] | None = None
-            ahead.start(
-                users,
-                lambda user, n: (
-                    reads.read_user(user, n)
-                    if since is None
-                    else read_changed(reads, user, n, since, groups, self.runner)
-                ),
-            )
-            if not reads.readable():
-                self.report.error = "no server could be read"
-                return
-            reads.catalogued()
-            self.report.users = [u.name for u in users]
-            if not opts.changed_only:
-                # One more user's pages are made while the items are grouped (the first
-                # non-owner's, at least: the owner's listing is the catalogue).
-                ahead.upto(max(1, ahead.asked))
-            # On a thread, so that the loop sends those reads meanwhile (it holds the GIL
-            # in turns); grouping reads the catalogues, which the reads leave as they are
-            # but for each item's mask, which grouping does not look at.
-            groups = self.groups = await asyncio.to_thread(build_groups, reads.catalogs_read())
-            if opts.changed_only:
-                since = await self._since()
-            if since is not None:
-                for catalog in reads.catalogs:
-                    # A show-level mark needs every episode's state; this run reads a few.
-                    catalog.level_marks = False
-            self.report.groups = len(groups.groups)
             await self._users(ahead, groups, frozenset(opts.servers) if opts.servers else None)
         finally:
             ahead.cancel()
@@ -286,12 +277,20 @@ class FullSync:
             self.outbox.add_listener(tracker.listener)
         try:
             self.progress.start("users", len(ahead.users))
+            small = False  # whether the user before planned few changes
             for n, user in enumerate(ahead.users):
                 read = await ahead.take(n)
-                # The next user's listing is read while this one is planned and its writes
-                # go out: the servers make pages while the loop plans.
-                ahead.upto(n + 1)
-                await self._plan_and_queue(read, groups, write_servers, tracker)
+                if small:
+                    # The next user's listing is read while this one is planned: the
+                    # servers make pages while the loop plans. Not while a large plan is
+                    # built (the user before had many changes, as in a first run): its
+                    # records and writes and the pages in flight would add up to a peak
+                    # of memory (ahead.py).
+                    ahead.upto(n + 1)
+                changes = await self._plan_and_queue(
+                    read, groups, write_servers, tracker, lambda n=n: ahead.upto(n + 1)
+                )
+                small = changes < SMALL_PLAN
                 del read  # not held while the next user's listing is awaited
                 self.progress.advance(1, detail=user.name)
             self.progress.finish()
@@ -309,9 +308,11 @@ class FullSync:
         groups: Groups,
         write_servers: frozenset[str] | None,
         tracker: Tracker | None,
-    ) -> None:
-        """Plan the user's writes and record the decided states, then queue the writes,
-        a batch at a time as the outbox takes them."""
+        recorded: Callable[[], None],
+    ) -> int:
+        """Plan the user's writes and record the decided states (then `recorded` is
+        called), then queue the writes, a batch at a time as the outbox takes them; how
+        many changes were planned."""
         user = read.user
         view = UserView(user.id, user.name, read.bits, read.states)
         rows, ours = await self.runner.run(_ledger_rows, user.id)
@@ -351,6 +352,7 @@ class FullSync:
                     if g not in touched
                 ]
                 log.info("sync_yielded_to_events", user=user.name, items=len(touched))
+        recorded()
         changes = len(writes)
         self.report.changes += changes
         if self.options.dry_run or self.outbox is None:
@@ -374,3 +376,4 @@ class FullSync:
             changes=changes,
             ledger_records=records if not self.options.dry_run else None,
         )
+        return changes

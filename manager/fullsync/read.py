@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from manager.fullsync.catalog import ADMIN_BIT, Catalog, UserState, state_of
@@ -36,7 +36,6 @@ class Listing:
 
 
 PageHook = Callable[[int], None]
-StatesOf = list[tuple[str, UserState]]  # (item id, state) of the listed items with one
 
 
 async def _scan(
@@ -45,7 +44,7 @@ async def _scan(
     library: Library,
     kind: str,
     page_size: int,
-    on_page: Callable[[list[MediaItem]], Awaitable[None] | None],
+    on_page: Callable[[list[MediaItem]], None],
     since: int | None = None,
     state_only: bool = False,
 ) -> int:
@@ -53,42 +52,9 @@ async def _scan(
     listed = server.items(credential, library, kind, page_size, since, state_only=state_only)
     async for page in listed:
         pages += 1
-        waiting = on_page(page)
-        if waiting is not None:
-            await waiting
+        on_page(page)
         await asyncio.sleep(0)  # let real-time events in between pages
     return pages
-
-
-# Pages a listing read ahead of its catalogue keeps, each in brief (an item's id, and its
-# state when it has one: about a fifth of the decoded page), before it waits for the
-# catalogue: a few MB at most, at any library size.
-EARLY_PAGES = 32
-
-
-class _Early:
-    """A listing's pages that came before its catalogue was ready (`ready`, set by the
-    run once the catalogues are read and its users known): kept in brief, then looked
-    up in the catalogue once it is. Up to EARLY_PAGES; then the read waits for it."""
-
-    def __init__(self, ready: asyncio.Event, take: Callable[[list[str], StatesOf], None]):
-        self.ready = ready
-        self.take = take
-        self.kept: list[tuple[list[str], StatesOf]] = []
-
-    def page(self, page: list[MediaItem]) -> Awaitable[None] | None:
-        """Keep the page's movies and episodes; the wait, when enough are kept."""
-        ids = [i.id for i in page if i.kind in (MOVIE, EPISODE)]
-        states = [(i.id, st) for i in page if (st := state_of(i)) is not None]
-        self.kept.append((ids, states))
-        return self.done() if len(self.kept) >= EARLY_PAGES else None
-
-    async def done(self) -> None:
-        """Once the catalogue is ready, every kept page taken."""
-        if self.kept:
-            await self.ready.wait()
-        while self.kept:
-            self.take(*self.kept.pop())
 
 
 async def read_listing(
@@ -101,12 +67,9 @@ async def read_listing(
     page_size: int = DEFAULT_PAGE_SIZE,
     on_items: PageHook | None = None,
     since: int | None = None,
-    ready: asyncio.Event | None = None,
 ) -> Listing:
     """Every movie and episode the credential's user sees, with their state (`since`:
     only those the user played or left a resume point in after it, server clock).
-    `ready`: pages that come before it is set wait for it (`_Early`), as a read ahead of
-    the catalogue does.
 
     `build=True` (the owner's read) fills the catalogue, shows first so that episodes get
     their show's ids. Other users' reads only add state and visibility, so they ask for
@@ -119,14 +82,16 @@ async def read_listing(
     movie_libraries = [s for s in libraries if s.kind == MOVIE]
     show_libraries = [s for s in libraries if s.kind == SHOW]
 
-    def add_shows(page: list[MediaItem]) -> None:
-        for item in page:
-            if item.kind == SHOW:
-                catalog.add_show(item)
-
     if build:
         for library in show_libraries:
-            listing.pages += await _scan(server, credential, library, SHOW, page_size, add_shows)
+            listing.pages += await _scan(
+                server,
+                credential,
+                library,
+                SHOW,
+                page_size,
+                lambda page: [catalog.add_show(i) for i in page if i.kind == SHOW],
+            )
 
     def take(page: list[MediaItem]) -> None:
         items = catalog.items
@@ -149,35 +114,10 @@ async def read_listing(
         if on_items is not None:
             on_items(len(page))
 
-    def take_brief(ids: list[str], states: StatesOf) -> None:
-        """A kept page (`_Early`): as `take`, from each item's id and state."""
-        items = catalog.items
-        for item_id in ids:
-            entry = items.get(item_id)
-            if entry is not None:
-                entry.mask |= bit
-        for item_id, state in states:
-            entry = items.get(item_id)
-            if entry is not None:
-                listing.states[entry.item_id] = state
-
-    early = _Early(ready, take_brief) if ready is not None and not build else None
-
-    def arrived(page: list[MediaItem]) -> Awaitable[None] | None:
-        if early is None or early.ready.is_set():
-            take(page)
-            return early.done() if early is not None and early.kept else None
-        listing.compared += len(page)
-        if on_items is not None:
-            on_items(len(page))
-        return early.page(page)
-
     scans = [(s, MOVIE) for s in movie_libraries] + [(s, EPISODE) for s in show_libraries]
     counts = await asyncio.gather(
-        *(_scan(server, credential, s, k, page_size, arrived, since, not build) for s, k in scans)
+        *(_scan(server, credential, s, k, page_size, take, since, not build) for s, k in scans)
     )
-    if early is not None:
-        await early.done()
     listing.pages += sum(counts) + 1
     return listing
 
@@ -226,10 +166,6 @@ class RunReader:
         ]
         self._owner_states: list[Listing | None] = [None] * len(self.servers)
         self._access: dict[UserId, set[int]] = {}  # user id → servers they can use
-        # Users' listings look their items up in the catalogue: set while they may. A run
-        # clears it for a read ahead of the catalogue, whose pages then wait (`_Early`).
-        self.catalogue_ready = asyncio.Event()
-        self.catalogue_ready.set()
 
     def catalogued(self) -> None:
         """Every catalogue is read: each item holds its one copy of the strings and
@@ -305,10 +241,6 @@ class RunReader:
         listing, self._owner_states[i] = self._owner_states[i], None
         return listing
 
-    def owns_any(self, user: ClusterUser) -> bool:
-        """Whether the user owns one of the servers (their listing there is its catalogue)."""
-        return any(self._is_owner(user, i) for i in range(len(self.servers)))
-
     def _is_owner(self, user: ClusterUser, i: int) -> bool:
         owner = self.directory.owner_of(self.servers[i].name)
         return owner is not None and owner.id == user.id
@@ -352,7 +284,7 @@ class RunReader:
         try:
             listing = await read_listing(
                 self.readers[i], credential, self.catalogs[i], bit,
-                page_size=self.page_size, since=since, ready=self.catalogue_ready,
+                page_size=self.page_size, since=since,
             )  # fmt: skip
         except MediaServerError as exc:
             summary.error(f"{user.name} not read: {exc}")

@@ -17,7 +17,6 @@ from manager.fullsync.catalog import Catalog
 from manager.fullsync.engine import FullSync, SyncOptions
 from manager.fullsync.group import Groups, build_groups
 from manager.fullsync.plan import UserView, plan_user
-from manager.fullsync.read import RunReader
 from manager.fullsync.report import SyncReport
 from manager.realtime.writer import PeerWriter
 from manager.servers.models import Credential
@@ -126,13 +125,12 @@ def test_items_are_grouped_sharing_their_keys_without_the_table_that_shared_them
     assert seen == [([0, 0, 0], True)]
 
 
-def test_a_users_listing_is_asked_for_while_the_run_reads_groups_and_plans_before_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The servers make a listing's pages while the manager groups the items or plans the
-    # user before: reading and planning took turns, and the servers waited meanwhile.
-    cluster = fake_cluster()
-    asked: list[str] = []  # whose listing each server was asked for, in order
+def _asked_when_planned(
+    cluster: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[set[str]], list[tuple[str, set[str]]]]:
+    """Whose listings the servers had been asked for when the items were grouped, and
+    when each user was planned."""
+    asked: list[str] = []
     for server in cluster.servers:
         api = cluster.api(server.name)
 
@@ -141,19 +139,10 @@ def test_a_users_listing_is_asked_for_while_the_run_reads_groups_and_plans_befor
             return await listed(credential)
 
         monkeypatch.setattr(api, "libraries", libraries)
-    at_catalogued: list[set[str]] = []
-    catalogued = RunReader.catalogued
-
-    def done(reads: RunReader) -> None:
-        at_catalogued.append(set(asked))
-        catalogued(reads)
-
     at_grouping: list[set[str]] = []
 
     def group(catalogs: Sequence[Catalog]) -> Groups:
-        deadline = time.monotonic() + 5.0  # the bound of a test that fails, not a speed
-        while "bob" not in asked and time.monotonic() < deadline:
-            time.sleep(0.01)
+        time.sleep(0.05)  # on its thread: a read going on meanwhile would be seen
         at_grouping.append(set(asked))
         return build_groups(catalogs)
 
@@ -163,16 +152,31 @@ def test_a_users_listing_is_asked_for_while_the_run_reads_groups_and_plans_befor
         at_plan.append((view.user_name, set(asked)))
         return plan_user(view, *args, **kwargs)
 
-    monkeypatch.setattr(RunReader, "catalogued", done)
     monkeypatch.setattr(engine, "build_groups", group)
     monkeypatch.setattr(engine, "plan_user", plan)
     report = sync(cluster, tmp_path)
     assert report.ok, report.render()
-    # alice's while the catalogues are read (the owner's listing is the catalogue), bob's
-    # while the items are grouped, the next user's while one is planned.
-    assert at_catalogued == [{"admin", "alice"}]
-    assert at_grouping == [{"admin", "alice", "bob"}]
-    order = [name for name, _ in at_plan]
-    assert order == ["admin", "alice", "bob", "kid"]
-    for (_, seen), following in zip(at_plan, order[1:], strict=False):
+    assert [name for name, _ in at_plan] == ["admin", "alice", "bob", "kid"]
+    return at_grouping, at_plan
+
+
+def test_the_next_users_listing_is_read_while_a_user_is_planned_after_a_small_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The servers make a listing's pages while the manager plans the user before: reading
+    # and planning took turns, and the servers waited meanwhile.
+    at_grouping, at_plan = _asked_when_planned(fake_cluster(), tmp_path, monkeypatch)
+    assert at_grouping == [{"admin"}]  # the owner's listing is the catalogue
+    assert "alice" not in at_plan[0][1]  # nobody was planned before the owner
+    for (_, seen), following in zip(at_plan[1:], ["bob", "kid"], strict=False):
         assert following in seen
+
+
+def test_after_a_large_plan_the_next_listing_waits_until_the_plan_is_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A large plan and a listing's pages at once were a peak of memory at 100 000 items.
+    monkeypatch.setattr(engine, "SMALL_PLAN", 0)  # every plan counts as large
+    _, at_plan = _asked_when_planned(fake_cluster(), tmp_path, monkeypatch)
+    for (_, seen), following in zip(at_plan, ["alice", "bob", "kid"], strict=False):
+        assert following not in seen
