@@ -22,13 +22,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
 import sys
 import tempfile
 import time
 import tracemalloc
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +37,9 @@ configure_logging("text", "WARNING")
 
 from manager.config import Config, parse_config  # noqa: E402
 from manager.fullsync.engine import SyncOptions  # noqa: E402
-from manager.fullsync.report import Progress, SyncReport  # noqa: E402
+from manager.fullsync.report import SyncReport  # noqa: E402
 from manager.sync_command import run_standalone  # noqa: E402
+from tests.bench.cpu_use import process_cpu, stolen, used_since  # noqa: E402
 from tests.bench.floor_client import TRANSPORTS  # noqa: E402
 from tests.bench.sync_changes import make_changes  # noqa: E402
 from tests.bench.sync_fixture import write_fixture_in_child  # noqa: E402
@@ -51,88 +50,9 @@ from tests.bench.sync_floor import (  # noqa: E402
     WriteMix,
     run_floor,
 )
+from tests.bench.sync_runs import PhaseTimer, Run, print_floor, print_report, ratio  # noqa: E402
 from tests.fakeplex.generate import add_size_arguments  # noqa: E402
 from tests.support.processes import emulator_process  # noqa: E402
-
-
-class PhaseTimer(Progress):
-    def __init__(self) -> None:
-        super().__init__()
-        self.marks: list[tuple[str, float]] = []
-
-    def start(self, phase: str, total: int = 0, detail: str = "") -> None:
-        self.marks.append((phase, time.perf_counter()))
-        super().start(phase, total, detail)
-
-    def durations(self, end: float) -> str:
-        out = []
-        for n, (phase, at) in enumerate(self.marks):
-            until = self.marks[n + 1][1] if n + 1 < len(self.marks) else end
-            out.append(f"{phase} {until - at:.1f}s")
-        return ", ".join(out)
-
-
-@dataclass
-class Run:
-    title: str
-    report: SyncReport
-    wall: float
-    cpu: float = 0.0  # this process's CPU time (all its threads) during the run
-    steal: float = 0.0  # CPU time the machine's host took from its virtual CPUs meanwhile
-
-    def requests(self) -> dict[str, int]:
-        servers = self.report.servers.values()
-        return {
-            "reads": sum(s.read_requests for s in servers),
-            "writes": sum(s.write_requests for s in servers),
-            "other": sum(s.other_requests for s in servers),
-        }
-
-    def as_json(self) -> dict[str, Any]:
-        counts = self.requests()
-        return {
-            "wall_s": round(self.wall, 3),
-            "cpu_s": round(self.cpu, 3),
-            "steal_s": round(self.steal, 3),
-            "requests": sum(counts.values()),
-            **counts,
-            "groups": self.report.groups,
-            "changes": self.report.changes,
-            "ok": self.report.ok,
-        }
-
-
-def print_report(run: Run, timer: PhaseTimer, end: float) -> None:
-    report, wall = run.report, run.wall
-    compared = sum(s.compared for s in report.servers.values())
-    print(
-        f"{run.title}: {wall:.1f} s wall ({timer.durations(end)}), {run.cpu:.1f} s CPU, "
-        f"{run.steal:.1f} s stolen from the machine's CPUs, ok={report.ok}"
-    )
-    print(
-        f"  users {len(report.users)}, item groups {report.groups:,}, "
-        f"(user, item) pairs compared {compared:,} = {compared / wall:,.0f} items/s, "
-        f"changes queued {report.changes:,}"
-    )
-    for name, s in report.servers.items():
-        print(
-            f"  {name}: reads {s.read_requests} requests, writes {s.write_requests}, "
-            f"other {s.other_requests}; compared {s.compared:,}, watched {s.watched:,}, "
-            f"unwatched {s.unwatched:,}, resume {s.resume:,}, skipped {s.skipped:,}, "
-            f"failed {s.failed:,}"
-        )
-
-
-def stolen() -> float:
-    """Seconds of CPU the host took from this virtual machine so far, all CPUs together
-    (/proc/stat's steal column; 0 where there is none). Wall times on a machine that loses
-    a quarter of its CPU for minutes mean little without it."""
-    try:
-        with open("/proc/stat") as stat:
-            fields_ = stat.readline().split()
-        return int(fields_[8]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
 
 
 def write_mixes(report: SyncReport) -> dict[str, WriteMix]:
@@ -141,52 +61,6 @@ def write_mixes(report: SyncReport) -> dict[str, WriteMix]:
         name: WriteMix.like(s.write_requests, s.watched, s.unwatched, s.resume)
         for name, s in report.servers.items()
     }
-
-
-def ratio(ours: float, floor: float) -> str:
-    return f"{ours / floor:.1f}x" if floor > 0 else "n/a"
-
-
-def print_floor(
-    floor: FloorResult, runs: list[Run], mixes: dict[str, WriteMix], stack: str
-) -> None:
-    reads = sum(s.read_requests for s in floor.servers.values())
-    writes = sum(s.write_requests for s in floor.servers.values())
-    kinds = {f.name: sum(getattr(m, f.name) for m in mixes.values()) for f in fields(WriteMix)}
-    print(
-        f"floor (fresh emulator, same fixture, {stack}): "
-        f"tokens {floor.tokens_s:.2f} s, "
-        f"reads {floor.read_s:.1f} s ({reads} requests, client CPU {floor.read_cpu_s:.1f} s), "
-        f"writes {floor.write_s:.1f} s ({writes} requests: "
-        + ", ".join(f"{n} {k}" for k, n in kinds.items())
-        + f"; client CPU {floor.write_cpu_s:.1f} s)"
-    )
-    ours = runs[0].report.servers
-    for name, s in floor.servers.items():
-        mine = ours.get(name)
-        mark = ""
-        if mine is not None and mine.read_requests != s.read_requests:
-            mark = "  <- not the pages our sync read"  # the floor is no longer like for like
-        print(
-            f"  {name}: listings {s.users}, reads {s.read_requests} requests "
-            f"(ours {mine.read_requests if mine else '?'}), writes {s.write_requests} "
-            f"(ours {mine.write_requests if mine else '?'}), items listed {s.items_listed:,}" + mark
-        )
-    first = runs[0]
-    floor_cpu = floor.read_cpu_s + floor.write_cpu_s
-    print(
-        f"first run:  floor read {floor.read_s:.1f} s + write {floor.write_s:.1f} s "
-        f"= {floor.total_s:.1f} s; ours {first.wall:.1f} s; "
-        f"ours/floor {ratio(first.wall, floor.total_s)} "
-        f"(CPU: ours {first.cpu:.1f} s, the floor's client {floor_cpu:.1f} s)"
-    )
-    if len(runs) > 1:
-        second = runs[1]
-        print(
-            f"second run: read floor {floor.read_s:.1f} s; ours {second.wall:.1f} s; "
-            f"ours/floor {ratio(second.wall, floor.read_s)} "
-            f"(CPU: ours {second.cpu:.1f} s, the floor's client {floor.read_cpu_s:.1f} s)"
-        )
 
 
 def plex_only(args: argparse.Namespace) -> bool:
@@ -210,13 +84,18 @@ def server_entry(described: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def timed_sync(title: str, config: Config, options: SyncOptions) -> Run:
-    """One sync, printed: its wall and CPU time, and the CPU stolen meanwhile."""
+def timed_sync(
+    title: str, config: Config, options: SyncOptions, servers_pid: int | None = None
+) -> Run:
+    """One sync, printed: its wall and CPU time, the servers' CPU time (the emulator's,
+    process `servers_pid`) and the CPU stolen meanwhile."""
     timer = PhaseTimer()
     t0, c0, s0 = time.perf_counter(), time.process_time(), stolen()
+    e0 = process_cpu(servers_pid)
     report, _ = asyncio.run(run_standalone(config, options, timer))
     end = time.perf_counter()
     run = Run(title, report, end - t0, time.process_time() - c0, stolen() - s0)
+    run.servers_cpu = used_since(servers_pid, e0)
     print_report(run, timer, end)
     return run
 
@@ -251,7 +130,8 @@ def run_syncs(args: argparse.Namespace, path: Path, tmp: str) -> list[Run]:
         if args.memory:
             tracemalloc.start()
         for title in ("first sync", "second sync"):
-            runs.append(timed_sync(title, config, SyncOptions(concurrency=args.concurrency)))
+            options = SyncOptions(concurrency=args.concurrency)
+            runs.append(timed_sync(title, config, options, describe.get("pid")))
             if args.no_second:
                 break
         if not args.no_second and args.changes > 0 and plex_only(args):
@@ -260,7 +140,9 @@ def run_syncs(args: argparse.Namespace, path: Path, tmp: str) -> list[Run]:
                 made = make_changes(describe, args.changes, seed)
                 print(f"then {made:,} changes made on the servers without a proxy (no event)")
                 options = SyncOptions(concurrency=args.concurrency, changed_only=changed_only)
-                runs.append(timed_sync(f"sync after changes, {title}", config, options))
+                runs.append(
+                    timed_sync(f"sync after changes, {title}", config, options, describe.get("pid"))
+                )
             quick, full = runs[-2], runs[-1]
             print(
                 f"  after changes: changes only {quick.wall:.1f} s, full {full.wall:.1f} s "
@@ -368,6 +250,7 @@ def _floor_json(transport: str, decode: str, floor: FloorResult) -> dict[str, An
         "write_requests": sum(s.write_requests for s in floor.servers.values()),
         "read_cpu_s": round(floor.read_cpu_s, 3),
         "write_cpu_s": round(floor.write_cpu_s, 3),
+        "servers_cpu_s": None if floor.servers_cpu_s is None else round(floor.servers_cpu_s, 3),
     }
 
 

@@ -40,6 +40,7 @@ from typing import Any
 import msgspec
 
 from manager.servers import json_body
+from tests.bench.cpu_use import process_cpu, used_since
 from tests.bench.floor_client import TRANSPORTS, Answer, FloorClient
 from tests.support.processes import emulator_process
 
@@ -134,10 +135,19 @@ class FloorResult:
     # json) and not the emulator is what bounds the floor.
     read_cpu_s: float = 0.0
     write_cpu_s: float = 0.0
+    # The emulator's CPU time in the same phases (None: not known).
+    servers_read_cpu_s: float | None = None
+    servers_write_cpu_s: float | None = None
 
     @property
     def total_s(self) -> float:
         return self.read_s + self.write_s
+
+    @property
+    def servers_cpu_s(self) -> float | None:
+        if self.servers_read_cpu_s is None or self.servers_write_cpu_s is None:
+            return None
+        return self.servers_read_cpu_s + self.servers_write_cpu_s
 
 
 @dataclass
@@ -302,7 +312,8 @@ async def measure(
     client = TRANSPORTS[transport]
     async with client(HEADERS, in_flight * len(entries) + 1, 300.0) as http:
         servers = [FloorServer(http, e, in_flight, decode == "typed") for e in entries]
-        t0, c0 = time.perf_counter(), time.process_time()
+        pid = describe.get("pid")
+        t0, c0, e0 = time.perf_counter(), time.process_time(), process_cpu(pid)
         await asyncio.gather(*(read_shares(http, describe["plextv_url"], s) for s in servers))
         t_tokens = time.perf_counter()
         plans: list[list[UserListing]] = []
@@ -313,7 +324,8 @@ async def measure(
         await asyncio.gather(
             *(s.listing(lst) for s, plan in zip(servers, plans, strict=True) for lst in plan)
         )
-        t_read, c_read = time.perf_counter(), time.process_time()
+        t_read, c_read, e_read = time.perf_counter(), time.process_time(), process_cpu(pid)
+        e_read_s = None if e_read is None or e0 is None else e_read - e0
         queues = [
             _plan(s, mixes.get(s.counts.name, WriteMix()), plan)
             for s, plan in zip(servers, plans, strict=True)
@@ -322,6 +334,7 @@ async def measure(
             *(_writer(s, q) for s, q in zip(servers, queues, strict=True) for _ in range(in_flight))
         )
         t_write, c_write = time.perf_counter(), time.process_time()
+        e_write_s = used_since(pid, e_read)
     return FloorResult(
         tokens_s=t_tokens - t0,
         read_s=t_read - t0,
@@ -329,6 +342,8 @@ async def measure(
         servers={s.counts.name: s.counts for s in servers},
         read_cpu_s=c_read - c0,
         write_cpu_s=c_write - c_read,
+        servers_read_cpu_s=e_read_s,
+        servers_write_cpu_s=e_write_s,
     )
 
 

@@ -4,7 +4,8 @@ The benchmark is not part of the test run (it measures speed), so nothing else n
 when a change breaks one of its phases: it once stopped with a TypeError after its second
 sync. Here every phase runs once, in a subprocess as `make bench` runs it, and what the
 numbers rest on is checked: the second sync writes nothing, the floor read the pages ours
-read and made as many writes.
+read and made as many writes, and the servers' CPU time beside each (what bounds a ratio
+on a machine of two CPUs) was read.
 """
 
 from __future__ import annotations
@@ -42,3 +43,10 @@ def test_every_phase_runs_and_the_floor_did_our_work() -> None:
         assert each["read_requests"] == first["reads"]
         assert each["write_requests"] == first["writes"]
     assert done.stdout.count("ours/floor") == 2 * len(result["floors"])
+    # The emulator's CPU time was read for each run (a second run's, at this size, is a
+    # few clock ticks) and each floor; the first run's 350 writes and more take some.
+    for run in (second, result["changes_only"], result["full_after_changes"]):
+        assert run["servers_cpu_s"] is not None and run["servers_cpu_s"] >= 0
+    for run in (first, *result["floors"]):
+        assert run["servers_cpu_s"] > 0
+    assert done.stdout.count("both processes' CPU") == 2 * len(result["floors"])
