@@ -190,10 +190,12 @@ SENSITIVE_KEYS = frozenset(
 
 
 def redact(secret: str | None) -> str:
-    """First four characters and an ellipsis: enough to tell tokens apart, not to use one."""
+    """First four characters and an ellipsis: enough to tell tokens apart, not to use one.
+    A secret of fewer than eight shows half of itself at most (a password of four
+    characters was shown whole, with an ellipsis after it)."""
     if not secret:
         return ""
-    return secret[:_SHOWN] + "…"
+    return secret[: min(_SHOWN, len(secret) // 2)] + "…"
 
 
 def redact_text(text: str) -> str:

@@ -13,6 +13,19 @@ def test_redact_keeps_four_characters() -> None:
     assert redact(None) == ""
 
 
+def test_a_short_secret_shows_half_of_itself_at_most() -> None:
+    # "Never logged in full": four characters of a four-character password are all of it.
+    shown = {n: redact("p" * n) for n in range(1, 10)}
+    assert shown == {
+        1: "…", 2: "p…", 3: "p…", 4: "pp…", 5: "pp…", 6: "ppp…", 7: "ppp…", 8: "pppp…",
+        9: "pppp…",
+    }  # fmt: skip
+    for secret in ("abcd", "x", "pass1", "hunter2"):
+        assert secret not in redact(secret)
+        assert redact_text(f"token={secret} next") == f"token={redact(secret)} next"
+        assert redact_mapping({"password": secret}) == {"password": redact(secret)}
+
+
 def test_tokens_in_urls_and_headers_are_redacted() -> None:
     text = (
         f"GET http://h/:/scrobble?key=1&X-Plex-Token={TOKEN}&identifier=x "
