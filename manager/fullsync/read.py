@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from manager.concurrently import all_or_cancel
 from manager.fullsync.catalog import ADMIN_BIT, Catalog, UserState, state_of
 from manager.fullsync.report import Progress, SyncReport
 from manager.logs import get_logger
@@ -115,7 +116,7 @@ async def read_listing(
             on_items(len(page))
 
     scans = [(s, MOVIE) for s in movie_libraries] + [(s, EPISODE) for s in show_libraries]
-    counts = await asyncio.gather(
+    counts = await all_or_cancel(
         *(_scan(server, credential, s, k, page_size, take, since, not build) for s, k in scans)
     )
     listing.pages += sum(counts) + 1

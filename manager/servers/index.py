@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from manager.concurrently import all_or_cancel
 from manager.logs import get_logger
 from manager.servers.identity import ItemIdentity, identity_of, season_identity, show_identity
 from manager.servers.interface import DEFAULT_PAGE_SIZE, MediaServer
@@ -182,7 +183,7 @@ class LibraryIndex:
                     scans.append((section, SEASON))
                 scans.append((section, EPISODE))
         # Concurrent scans: the server's bounded concurrency keeps the total gentle.
-        await asyncio.gather(*(self._scan(tables, s, k) for s, k in scans))
+        await all_or_cancel(*(self._scan(tables, s, k) for s, k in scans))
         self._tables = tables  # swap whole: lookups never see a half-built index
         self.built_at = time.time()
         self.build_seconds = time.monotonic() - started
