@@ -50,6 +50,8 @@ def cpus() -> int:
         return os.cpu_count() or 1
 
 
-def floor_by_cpu(cpu_s: float, n_cpus: int) -> float:
-    """The least wall time in which `cpu_s` seconds of CPU fit on `n_cpus` CPUs."""
-    return cpu_s / max(1, n_cpus)
+def least_wall(cpu_s: float, n_cpus: int, one_at_a_time_s: float = 0.0) -> float:
+    """The least wall time in which `cpu_s` seconds of CPU fit on `n_cpus` CPUs, and no
+    less than `one_at_a_time_s`: the CPU time of a process that runs on one CPU at a time
+    (the emulator is one Python process; its threads take turns holding the GIL)."""
+    return max(cpu_s / max(1, n_cpus), one_at_a_time_s)

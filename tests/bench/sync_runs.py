@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from manager.fullsync.report import Progress, SyncReport
-from tests.bench.cpu_use import cpus, floor_by_cpu
+from tests.bench.cpu_use import cpus, least_wall
 from tests.bench.sync_floor import FloorResult, WriteMix
 
 
@@ -98,11 +98,12 @@ def _s(seconds: float | None) -> str:
 
 def _fit(run: Run, floor_s: float) -> str:
     """The least wall time the run's CPU (ours and the servers') fits in on this
-    machine's CPUs, against the floor: no scheduling of the same work beats it."""
+    machine's CPUs, and the servers' own (one process, one CPU at a time), against the
+    floor: no scheduling of the same work beats it."""
     both = run.both_cpu
-    if both is None:
+    if both is None or run.servers_cpu is None:
         return ""
-    least = floor_by_cpu(both, cpus())
+    least = least_wall(both, cpus(), run.servers_cpu)
     return (
         f"; both processes' CPU {both:.1f} s on {cpus()} CPUs: at least {least:.1f} s "
         f"= {ratio(least, floor_s)} the floor"
