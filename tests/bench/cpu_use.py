@@ -36,10 +36,14 @@ def process_cpu(pid: int | None) -> float | None:
         return None
 
 
+def spent(before: float | None, after: float | None) -> float | None:
+    """CPU seconds between two readings of process_cpu, None when either is unknown."""
+    return None if before is None or after is None else after - before
+
+
 def used_since(pid: int | None, before: float | None) -> float | None:
     """CPU seconds `pid` used since `before` (process_cpu then), None when unknown."""
-    now = process_cpu(pid)
-    return None if now is None or before is None else now - before
+    return spent(before, process_cpu(pid))
 
 
 def cpus() -> int:

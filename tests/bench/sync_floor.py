@@ -40,7 +40,7 @@ from typing import Any
 import msgspec
 
 from manager.servers import json_body
-from tests.bench.cpu_use import process_cpu, used_since
+from tests.bench.cpu_use import process_cpu, spent, used_since
 from tests.bench.floor_client import TRANSPORTS, Answer, FloorClient
 from tests.support.processes import emulator_process
 
@@ -325,7 +325,7 @@ async def measure(
             *(s.listing(lst) for s, plan in zip(servers, plans, strict=True) for lst in plan)
         )
         t_read, c_read, e_read = time.perf_counter(), time.process_time(), process_cpu(pid)
-        e_read_s = None if e_read is None or e0 is None else e_read - e0
+        e_read_s = spent(e0, e_read)
         queues = [
             _plan(s, mixes.get(s.counts.name, WriteMix()), plan)
             for s, plan in zip(servers, plans, strict=True)

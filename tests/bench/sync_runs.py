@@ -38,11 +38,6 @@ class Run:
     steal: float = 0.0  # CPU time the machine's host took from its virtual CPUs meanwhile
     servers_cpu: float | None = None  # the emulator's CPU time meanwhile (None: unknown)
 
-    @property
-    def both_cpu(self) -> float | None:
-        """Both processes' CPU time: ours and the servers'."""
-        return None if self.servers_cpu is None else self.cpu + self.servers_cpu
-
     def requests(self) -> dict[str, int]:
         servers = self.report.servers.values()
         return {
@@ -100,12 +95,12 @@ def _fit(run: Run, floor_s: float) -> str:
     """The least wall time the run's CPU (ours and the servers') fits in on this
     machine's CPUs, and the servers' own (one process, one CPU at a time), against the
     floor: no scheduling of the same work beats it."""
-    both = run.both_cpu
-    if both is None or run.servers_cpu is None:
+    if run.servers_cpu is None:
         return ""
-    least = least_wall(both, cpus(), run.servers_cpu)
+    both, n_cpus = run.cpu + run.servers_cpu, cpus()
+    least = least_wall(both, n_cpus, run.servers_cpu)
     return (
-        f"; both processes' CPU {both:.1f} s on {cpus()} CPUs: at least {least:.1f} s "
+        f"; both processes' CPU {both:.1f} s on {n_cpus} CPUs: at least {least:.1f} s "
         f"= {ratio(least, floor_s)} the floor"
     )
 
